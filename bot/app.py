@@ -1,0 +1,100 @@
+"""The aiohttp application factory: routes, and resources opened and closed in order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bot import api, keys, webhooks
+from bot.config import Settings
+from bot.errors import json_errors
+from bot.github.auth import Credentials
+from bot.github.client import GitHub
+from bot.outbox import OutboxWorker
+from bot.store import open_store_for
+from bot.summary import SummaryOptions
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    app[keys.SETTINGS] = settings
+    app[keys.STATS] = {}
+    app.router.add_post("/webhook", webhooks.receive)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    api.setup_routes(app)
+    app.cleanup_ctx.append(_resources)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.SESSION] = session
+        store = open_store_for(settings.database_url, debounce=settings.comment_debounce)
+        await store.open()
+        app[keys.STORE] = store
+        github = None
+        if settings.mode != "dry-run":
+            credentials = Credentials(
+                session,
+                api_url=settings.api_url,
+                app_id=settings.app_id,
+                private_key=settings.private_key,
+                token=settings.token,
+            )
+            github = GitHub(session, credentials)
+            app[keys.GITHUB] = github
+        worker = OutboxWorker(
+            store,
+            github,
+            debounce=settings.comment_debounce,
+            options=lambda repo, pr: SummaryOptions(public_url=settings.public_url),
+        )
+        app[keys.OUTBOX] = worker
+        worker.start()
+        _announce(settings)
+        try:
+            yield
+        finally:
+            await worker.stop(flush_within=settings.shutdown_grace)
+            await store.close()
+
+
+def _announce(settings: Settings) -> None:
+    if settings.unsigned_webhooks:
+        log.warning(
+            "LOCAL MODE: GITHUB_WEBHOOK_SECRET is not set, so webhooks are accepted "
+            "WITHOUT signature checks; listening on %s only",
+            settings.host,
+        )
+    if settings.mode == "dry-run":
+        log.warning("DRY RUN: no GitHub credentials; summaries are rendered and stored, not posted")
+    log.info(
+        "audit bot on http://%s:%s (store %s, mode %s)",
+        settings.host,
+        settings.port,
+        settings.database_url.split(":", 1)[0],
+        settings.mode,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        status = await request.app[keys.STORE].outbox_status()
+    except Exception:
+        log.exception("store not reachable")
+        return web.json_response({"status": "store unreachable"}, status=503)
+    return web.json_response(
+        {"status": "ready", "outbox": {k: status[k] for k in ("pending", "failed")}}
+    )

@@ -1,0 +1,244 @@
+"""Settings: read once from the environment, validated at start.
+
+A bad value stops the bot with one line naming the variable (`ConfigError`), so a
+misconfigured deployment fails loudly instead of silently accepting unsigned
+webhooks or posting nowhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_DATABASE_URL = "sqlite:///./data/audit.db"
+DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    webhook_secret: str | None = None
+    app_id: int | None = None
+    private_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str | None = None
+    max_body_bytes: int = GITHUB_MAX_PAYLOAD
+    comment_debounce: float = 2.0
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # Reporter API (CI steps)
+    oidc_issuer: str = DEFAULT_OIDC_ISSUER
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_enabled: bool = True
+    api_tokens: str = field(default="", repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    link_key: str | None = field(default=None, repr=False)
+    # Operations
+    retention_days: int | None = None
+    retention_max_runs: int | None = None
+    redelivery_interval: float = 600.0
+    shutdown_grace: float = 25.0
+
+    @property
+    def mode(self) -> str:
+        """`app`, `token` or `dry-run`: how (and whether) the bot talks to GitHub."""
+        if self.app_id is not None:
+            return "app"
+        if self.token:
+            return "token"
+        return "dry-run"
+
+    @property
+    def unsigned_webhooks(self) -> bool:
+        return not self.webhook_secret
+
+    @property
+    def jwks_url(self) -> str:
+        return self.oidc_jwks_url or self.oidc_issuer.rstrip("/") + "/.well-known/jwks"
+
+    @property
+    def audience(self) -> str | None:
+        return self.oidc_audience or self.public_url
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from `environ` (default `os.environ`), or raise `ConfigError`."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
+    secret = env.get("GITHUB_WEBHOOK_SECRET")
+    app_id = _int(env, "GITHUB_APP_ID", minimum=1)
+    private_key = _private_key(env)
+    token = env.get("GITHUB_TOKEN")
+    if app_id is not None and private_key is None:
+        raise ConfigError(
+            "GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required with GITHUB_APP_ID"
+        )
+    if private_key is not None and app_id is None:
+        raise ConfigError("GITHUB_APP_ID is required with a GitHub App private key")
+    if (app_id is not None or token) and not secret:
+        raise ConfigError(
+            "GITHUB_WEBHOOK_SECRET is required when GitHub credentials are set: "
+            "unsigned webhooks must not be able to make the bot write to GitHub"
+        )
+    host = env.get("HOST", "0.0.0.0" if secret else "127.0.0.1")
+    if not secret and not _is_loopback(host):
+        raise ConfigError(
+            f"HOST={host} exposes a bot that accepts unsigned webhooks; "
+            "set GITHUB_WEBHOOK_SECRET or listen on 127.0.0.1"
+        )
+    log_format = env.get("AUDIT_LOG_FORMAT", "text")
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"AUDIT_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
+    public_url = _url(env, "PUBLIC_URL")
+    return Settings(
+        host=host,
+        port=_int(env, "PORT", minimum=0, maximum=65535, default=8000),
+        webhook_secret=secret,
+        app_id=app_id,
+        private_key=private_key,
+        token=token,
+        api_url=(_url(env, "GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+        database_url=_database_url(env),
+        public_url=public_url.rstrip("/") if public_url else None,
+        max_body_bytes=_int(env, "AUDIT_MAX_BODY_BYTES", minimum=1024, default=GITHUB_MAX_PAYLOAD),
+        comment_debounce=_float(env, "AUDIT_COMMENT_DEBOUNCE_SECONDS", 2.0),
+        log_format=log_format,
+        log_level=_log_level(env),
+        oidc_issuer=_url(env, "AUDIT_OIDC_ISSUER") or DEFAULT_OIDC_ISSUER,
+        oidc_audience=env.get("AUDIT_OIDC_AUDIENCE"),
+        oidc_jwks_url=_url(env, "AUDIT_OIDC_JWKS_URL"),
+        oidc_enabled=_bool(env, "AUDIT_OIDC_ENABLED", True),
+        api_tokens=env.get("AUDIT_API_TOKENS", ""),
+        admin_token=env.get("AUDIT_ADMIN_TOKEN"),
+        link_key=env.get("AUDIT_LINK_KEY") or secret,
+        retention_days=_int(env, "AUDIT_RETENTION_DAYS", minimum=1),
+        retention_max_runs=_int(env, "AUDIT_RETENTION_MAX_RUNS", minimum=1),
+        redelivery_interval=_float(env, "AUDIT_REDELIVERY_INTERVAL_SECONDS", 600.0),
+        shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
+    )
+
+
+def _int(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    default: int | None = None,
+) -> int | None:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value < 86400:
+        raise ConfigError(f"{name} must be between 0 and 86400 seconds, not {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, not {raw!r}")
+    return raw
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    raw = env.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    scheme = raw.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            "DATABASE_URL must start with sqlite:/// or postgresql://, "
+            f"not {scheme + ':' if ':' in raw else repr(raw)}"
+        )
+    if scheme == "sqlite" and not raw.startswith("sqlite:///"):
+        raise ConfigError("DATABASE_URL for SQLite must look like sqlite:///path/to/file.db")
+    return raw
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = env.get("LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    return level
+
+
+def _private_key(env: Mapping[str, str]) -> str | None:
+    """The App key as PEM text, base64 of the PEM, or a path to a PEM file."""
+    text = env.get("GITHUB_PRIVATE_KEY")
+    path = env.get("GITHUB_PRIVATE_KEY_PATH")
+    if text and path:
+        raise ConfigError("set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both")
+    if path:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"GITHUB_PRIVATE_KEY_PATH cannot be read: {exc.strerror}") from None
+        name = "GITHUB_PRIVATE_KEY_PATH"
+    elif text:
+        name = "GITHUB_PRIVATE_KEY"
+    else:
+        return None
+    text = text.strip().replace("\\n", "\n")
+    if not text.startswith("-----BEGIN"):
+        try:
+            text = base64.b64decode(text, validate=True).decode().strip()
+        except (binascii.Error, UnicodeDecodeError):
+            text = ""
+    if "PRIVATE KEY-----" not in text:
+        raise ConfigError(f"{name} is not a PEM private key (PEM text, base64 of it, or a path)")
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

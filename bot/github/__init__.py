@@ -1,0 +1,1 @@
+"""Talking to GitHub: credentials, the client, the sticky summary comment."""

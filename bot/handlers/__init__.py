@@ -1,0 +1,28 @@
+"""The composed router: every event family the bot handles, and the planner.
+
+Sub-routers register first; `Router(*others)` copies their routes when built.
+"""
+
+from __future__ import annotations
+
+from gidgethub import routing, sansio
+
+from bot.handlers import app_events, ci, pull_requests, reviews
+from bot.handlers.context import Plan
+from bot.trail.events import Source
+from bot.trail.intents import Command
+
+router = routing.Router(pull_requests.router, reviews.router, ci.router, app_events.router)
+
+
+async def plan_delivery(event: sansio.Event) -> Command:
+    """Turn a verified delivery into one command; unknown events become 'ignored'.
+
+    Handlers are awaited one by one: they are pure, so the first failure (a
+    `PayloadError`) is the caller's 400 and nothing is written.
+    """
+    action = event.data.get("action") if isinstance(event.data, dict) else None
+    plan = Plan(Source("webhook", event.delivery_id, event.event, action))
+    for callback in router.fetch(event):
+        await callback(event, plan)
+    return Command(plan.source, plan.intents, outcome="recorded" if plan.handled else "ignored")

@@ -1,0 +1,76 @@
+"""CI on a PR's head: workflow runs, jobs and check suites join the PR run."""
+
+from __future__ import annotations
+
+from gidgethub import routing, sansio
+
+from bot.handlers.context import Plan, repo_of
+from bot.handlers.payload import need, opt
+from bot.trail import events as ev
+from bot.trail.intents import Append, LatestByHead
+
+router = routing.Router()
+
+
+@router.register("workflow_run")
+async def workflow_run(event: sansio.Event, plan: Plan) -> None:
+    data = event.data
+    run = need(data, "workflow_run", dict)
+    head_sha = need(data, "workflow_run.head_sha")
+    update = ev.NewEvent(
+        ev.CI_WORKFLOW_RUN,
+        {
+            "id": need(data, "workflow_run.id", int),
+            "name": opt(data, "workflow_run.name"),
+            "status": need(data, "workflow_run.status"),
+            "conclusion": opt(data, "workflow_run.conclusion"),
+            "html_url": opt(data, "workflow_run.html_url"),
+            "run_attempt": opt(data, "workflow_run.run_attempt", int),
+            "event": opt(data, "workflow_run.event"),
+            "started_at": run.get("run_started_at") or run.get("created_at"),
+            "updated_at": opt(data, "workflow_run.updated_at"),
+        },
+        at=opt(data, "workflow_run.updated_at"),
+    )
+    plan.add(Append(LatestByHead(repo_of(data), head_sha), [update]))
+
+
+@router.register("workflow_job")
+async def workflow_job(event: sansio.Event, plan: Plan) -> None:
+    data = event.data
+    job = need(data, "workflow_job", dict)
+    labels = opt(data, "workflow_job.labels", list) or []
+    record = ev.NewEvent(
+        ev.CI_WORKFLOW_JOB,
+        {
+            "id": need(data, "workflow_job.id", int),
+            "run_id": opt(data, "workflow_job.run_id", int),
+            "name": opt(data, "workflow_job.name"),
+            "status": need(data, "workflow_job.status"),
+            "conclusion": opt(data, "workflow_job.conclusion"),
+            "labels": [str(label) for label in labels],
+            "runner_name": opt(data, "workflow_job.runner_name"),
+            "started_at": opt(data, "workflow_job.started_at"),
+            "completed_at": opt(data, "workflow_job.completed_at"),
+            "html_url": opt(data, "workflow_job.html_url"),
+        },
+        at=job.get("completed_at") or job.get("started_at") or job.get("created_at"),
+    )
+    plan.add(Append(LatestByHead(repo_of(data), need(data, "workflow_job.head_sha")), [record]))
+
+
+@router.register("check_suite")
+async def check_suite(event: sansio.Event, plan: Plan) -> None:
+    data = event.data
+    record = ev.NewEvent(
+        ev.CI_CHECK_SUITE,
+        {
+            "id": need(data, "check_suite.id", int),
+            "app": opt(data, "check_suite.app.slug"),
+            "status": opt(data, "check_suite.status"),
+            "conclusion": opt(data, "check_suite.conclusion"),
+            "updated_at": opt(data, "check_suite.updated_at"),
+        },
+        at=opt(data, "check_suite.updated_at"),
+    )
+    plan.add(Append(LatestByHead(repo_of(data), need(data, "check_suite.head_sha")), [record]))

@@ -1,0 +1,57 @@
+"""What every handler receives beside the event: where to put its intents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.handlers.payload import need, opt
+from bot.trail.events import Source
+from bot.trail.intents import Intent, RunSpec
+
+
+@dataclass
+class Plan:
+    """The intents a delivery produces; handlers append to it."""
+
+    source: Source
+    intents: list[Intent] = field(default_factory=list)
+    handled: bool = False
+
+    def add(self, *intents: Intent) -> None:
+        self.intents.extend(intents)
+        self.handled = True
+
+
+def repo_of(data: Any) -> str:
+    return need(data, "repository.full_name")
+
+
+def installation_of(data: Any) -> int | None:
+    return opt(data, "installation.id", int)
+
+
+def private_of(data: Any) -> bool | None:
+    return opt(data, "repository.private", bool)
+
+
+def spec_for_pr(data: Any, kind: str, name: str | None = None, **opened: Any) -> RunSpec:
+    """A run spec for a PR-scoped run from a `pull_request`-shaped payload."""
+    return RunSpec(
+        kind=kind,
+        repo=repo_of(data),
+        pr=need(data, "pull_request.number", int),
+        head_sha=need(data, "pull_request.head.sha"),
+        name=name,
+        installation_id=installation_of(data),
+        private=private_of(data),
+        opened_data={k: v for k, v in opened.items() if v is not None},
+    )
+
+
+def pr_run_key(repo: str, pr: int, head_sha: str) -> str:
+    return f"pr:{repo.lower()}#{pr}@{head_sha}"
+
+
+def review_run_key(repo: str, pr: int, reviewer: str) -> str:
+    return f"review:{repo.lower()}#{pr}:{reviewer.lower()}"

@@ -1,0 +1,207 @@
+"""The outbox worker: GitHub side effects, after the commit, never on the request path.
+
+Rows are claimed with a lease, so a crashed worker's rows come back after the lease
+and a second instance never delivers the same row at the same time. Failures are
+sorted into three kinds: retry soon (5xx, network), retry when GitHub says (rate
+limits), or give up and record why (the PR is gone, permission removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+
+from bot.github.client import GitHub
+from bot.github.comments import upsert_summary_comment
+from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
+from bot.summary import SummaryOptions, render_summary
+
+log = logging.getLogger(__name__)
+
+LEASE = 120.0
+MAX_ATTEMPTS = 15
+BASE_BACKOFF = 2.0
+MAX_BACKOFF = 900.0
+RATE_LIMIT_FLOOR = 60.0
+SUMMARY_RUNS = 500  # older runs collapse into a counted line anyway
+
+
+class PermanentFailure(Exception):
+    """Retrying will not help (gone, forbidden); the reason is recorded."""
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    delay: float
+    reason: str
+
+
+def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | PermanentFailure:
+    """What to do after a failed GitHub call: when to retry, or why to stop."""
+    if isinstance(exc, HTTPException):
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        status = int(exc.status_code)
+        limited = isinstance(exc, RateLimitExceeded) or (
+            status in (403, 429)
+            and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0")
+        )
+        if limited:
+            return RetryAt(_rate_limit_delay(headers, now), f"rate limited ({status})")
+        if status == 401:  # an expired or revoked token: mint a new one and retry
+            return RetryAt(_backoff(attempts), "GitHub refused the credentials (401)")
+        if isinstance(exc, GitHubBroken) or status >= 500:
+            return RetryAt(_backoff(attempts), f"GitHub answered {status}")
+        phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus else ""
+        return PermanentFailure(f"GitHub answered {status} {phrase}".strip())
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
+        return RetryAt(_backoff(attempts), f"network error: {type(exc).__name__}")
+    if isinstance(exc, LookupError):
+        return PermanentFailure(str(exc))
+    return RetryAt(_backoff(attempts), f"unexpected error: {type(exc).__name__}")
+
+
+def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
+    """`retry-after`, else until `x-ratelimit-reset`, else at least a minute."""
+    try:
+        if "retry-after" in headers:
+            return max(1.0, float(headers["retry-after"]))
+        if "x-ratelimit-reset" in headers:
+            return max(RATE_LIMIT_FLOOR / 60, float(headers["x-ratelimit-reset"]) - now + 1)
+    except ValueError:
+        pass
+    return RATE_LIMIT_FLOOR
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential backoff with full jitter, so retries from many rows spread out."""
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2**attempts)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        github: GitHub | None,
+        *,
+        debounce: float,
+        options: Callable[[str, int], SummaryOptions],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.github = github  # None: dry run, render and store but post nothing
+        self.debounce = debounce
+        self.options = options
+        self.clock = clock
+        self.worker_id = uuid.uuid4().hex[:12]
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.skipped_unchanged = 0
+        self.writes = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self, flush_within: float = 0.0) -> None:
+        """Stop the loop; first deliver what is due, for at most `flush_within` s."""
+        if flush_within > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drain(), flush_within)
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def drain(self) -> None:
+        """Deliver everything pending now, ignoring the debounce window."""
+        while True:
+            items = await self.store.claim_outbox(self.worker_id, float("inf"), LEASE, 16)
+            if not items:
+                return
+            await asyncio.gather(*(self._deliver(item) for item in items))
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                items = await self.store.claim_outbox(self.worker_id, self.clock(), LEASE, 8)
+                if items:
+                    await asyncio.gather(*(self._deliver(item) for item in items))
+                    continue
+                due = await self.store.next_outbox_due()
+                wait = 5.0 if due is None else min(5.0, max(0.0, due - self.clock()))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait if wait > 0 else 0.01)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox loop failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            if item.kind == SUMMARY:
+                await self._refresh_summary(item)
+            else:
+                raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+        except PermanentFailure as failure:
+            log.warning("outbox %s failed for good: %s", item.key, failure)
+            await self.store.fail_outbox(item, str(failure))
+            return
+        except Exception as exc:
+            verdict = classify(exc, item.attempts, self.clock())
+            if isinstance(verdict, PermanentFailure) or item.attempts + 1 >= MAX_ATTEMPTS:
+                reason = (
+                    str(verdict)
+                    if isinstance(verdict, PermanentFailure)
+                    else (f"gave up after {item.attempts + 1} attempts: {verdict.reason}")
+                )
+                log.warning("outbox %s failed for good: %s", item.key, reason)
+                await self.store.fail_outbox(item, reason)
+                return
+            log.info("outbox %s: %s; retrying in %.0f s", item.key, verdict.reason, verdict.delay)
+            await self.store.retry_outbox(item, self.clock() + verdict.delay, verdict.reason)
+            return
+        await self.store.finish_outbox(item, self.clock(), self.debounce)
+        self.delivered += 1
+
+    async def _refresh_summary(self, item: OutboxItem) -> None:
+        runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))
+        body = render_summary(item.repo, item.pr, runs, self.options(item.repo, item.pr))
+        previous = await self.store.get_comment(item.repo, item.pr)
+        unchanged = previous is not None and previous.body == body
+        if unchanged and (self.github is None or previous.comment_id is not None):
+            self.skipped_unchanged += 1
+            return
+        if self.github is None:
+            log.info("dry run: summary for %s#%s rendered, not posted", item.repo, item.pr)
+            await self.store.save_comment(item.repo, item.pr, None, body)
+            return
+        gh = await self.github.api(item.installation_id)
+        login = await self.github.bot_login(item.installation_id)
+        known = previous.comment_id if previous is not None else None
+        try:
+            comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
+        except BadRequest as exc:
+            if exc.status_code == http.HTTPStatus.UNAUTHORIZED:
+                self.github.credentials.forget(item.installation_id)
+            raise
+        self.writes += 1
+        await self.store.save_comment(item.repo, item.pr, comment_id, body)

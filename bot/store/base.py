@@ -1,0 +1,103 @@
+"""The store contract shared by the SQLite and PostgreSQL stores.
+
+Every write goes through `apply(command)`: one transaction that holds the event rows,
+the run projections, the delivery record and the outbox rows it causes. A command
+whose `source.id` was applied before changes nothing and reports `duplicate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.trail.events import Event
+from bot.trail.intents import Command, CommandResult
+from bot.trail.state import State
+
+SUMMARY = "summary"  # outbox kind: refresh a PR's summary comment
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (not a caller's mistake)."""
+
+
+class IdempotencyConflict(Exception):
+    """A source id (delivery or idempotency key) came back with a different request."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A pending GitHub side effect, claimed by one worker at a time."""
+
+    key: str
+    kind: str
+    repo: str
+    pr: int
+    installation_id: int | None
+    version: int
+    attempts: int
+    due_at: float
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    """What the bot last posted (or, in dry run, would have posted) on a PR."""
+
+    repo: str
+    pr: int
+    comment_id: int | None
+    body: str
+    body_sha: str
+    posted_at: str
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    repo: str | None = None
+    pr: int | None = None
+    kind: str | None = None
+    status: str | None = None
+    since: str | None = None  # runs started at or after this ISO time
+    before: str | None = None  # cursor: run ids strictly older than this one
+    limit: int = 50
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def apply(self, command: Command) -> CommandResult: ...
+
+    async def get_run(self, run_id: str) -> State | None: ...
+
+    async def list_runs(self, where: RunFilter) -> list[State]: ...
+
+    async def get_events(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> list[Event]: ...
+
+    def iter_events(
+        self, run_id: str, after: int = 0, batch: int = 500
+    ) -> AsyncIterator[Event]: ...
+
+    async def claim_outbox(
+        self, worker: str, now: float, lease: float, limit: int
+    ) -> list[OutboxItem]: ...
+
+    async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None: ...
+
+    async def retry_outbox(self, item: OutboxItem, due_at: float, error: str) -> None: ...
+
+    async def fail_outbox(self, item: OutboxItem, reason: str) -> None: ...
+
+    async def next_outbox_due(self) -> float | None: ...
+
+    async def outbox_status(self) -> Mapping[str, Any]: ...
+
+    async def get_comment(self, repo: str, pr: int) -> CommentRecord | None: ...
+
+    async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None: ...
+
+    async def delivery_counts(self) -> Mapping[str, int]: ...

@@ -1,0 +1,138 @@
+"""Versioned schema migrations and the projection's indexed columns.
+
+Migrations are numbered and applied in order at start, each in its own transaction;
+`schema_version` records the highest applied, so an upgrade only runs what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from bot.trail.state import State
+
+SQLITE_MIGRATIONS: list[str] = [
+    # 1: the initial shape
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        key TEXT,
+        kind TEXT NOT NULL,
+        repo TEXT NOT NULL COLLATE NOCASE,
+        pr INTEGER,
+        head_sha TEXT,
+        status TEXT NOT NULL,
+        is_open INTEGER NOT NULL,
+        installation_id INTEGER,
+        private INTEGER,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX runs_open_key ON runs (key) WHERE is_open = 1 AND key IS NOT NULL;
+    CREATE INDEX runs_key ON runs (key, id);
+    CREATE INDEX runs_pr ON runs (repo, pr, id);
+    CREATE INDEX runs_head ON runs (repo, head_sha, kind, id);
+    CREATE TABLE events (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        event TEXT,
+        action TEXT,
+        received_at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        response TEXT,
+        fingerprint TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE bot_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        pr INTEGER NOT NULL,
+        installation_id INTEGER,
+        due_at REAL NOT NULL,
+        version INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        last_error TEXT,
+        claimed_until REAL,
+        claimed_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (state, due_at);
+    CREATE TABLE comments (
+        repo TEXT NOT NULL COLLATE NOCASE,
+        pr INTEGER NOT NULL,
+        comment_id INTEGER,
+        body TEXT NOT NULL,
+        body_sha TEXT NOT NULL,
+        posted_at TEXT NOT NULL,
+        PRIMARY KEY (repo, pr)
+    );
+    """,
+]
+
+
+def migrate_sqlite(conn: sqlite3.Connection) -> int:
+    """Apply what is new; returns the schema version now in force."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    if current > len(SQLITE_MIGRATIONS):
+        raise RuntimeError(
+            f"the database schema is version {current}, newer than this bot "
+            f"({len(SQLITE_MIGRATIONS)}): upgrade the bot"
+        )
+    for version, script in enumerate(SQLITE_MIGRATIONS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(SQLITE_MIGRATIONS)
+
+
+def run_columns(state: State) -> tuple[Any, ...]:
+    """The projection's indexed columns, in table order after `id` and `key`."""
+    return (
+        state["kind"],
+        state["repo"],
+        state["pr"],
+        state["head_sha"],
+        state["status"],
+        1 if state["ended_at"] is None else 0,
+        state["installation_id"],
+        None if state["private"] is None else int(bool(state["private"])),
+        state["started_at"],
+        state["updated_at"],
+        state["seq"],
+        state["head_hash"],
+        json.dumps(state, separators=(",", ":")),
+    )

@@ -1,0 +1,480 @@
+"""The embedded default store: one SQLite file in WAL mode, `synchronous=FULL`.
+
+All writes go through one writer thread that group-commits: commands that arrive
+while a transaction is being written are applied together, each inside its own
+savepoint, and acknowledged only after the shared COMMIT (and its fsync) returns. A
+2xx therefore always means "on disk", and a burst of deliveries pays for one fsync,
+not one each. Reads use their own connections, which WAL lets run beside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.store import schema
+from bot.store.base import (
+    SUMMARY,
+    CommentRecord,
+    OutboxItem,
+    RunFilter,
+)
+from bot.store.writer import CommandWriter
+from bot.trail.events import Event, utc_now
+from bot.trail.intents import Command, CommandResult
+from bot.trail.state import State
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_MAX_GROUP = 256
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative/x.db` → relative path; `sqlite:////abs/x.db` → absolute."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class SQLiteStore:
+    def __init__(self, url: str, *, debounce: float = 2.0) -> None:
+        self.path = sqlite_path(url)
+        self.debounce = debounce
+        self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Any] | None] = (
+            queue.SimpleQueue()
+        )
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        conn = self._connect()
+        schema.migrate_sqlite(conn)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
+        )
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._jobs.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+            self._writer = None
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    # -- the writer thread ---------------------------------------------------------
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            raise RuntimeError("store is not open")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((job, future))
+        return await future
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    return
+                group = [first]
+                stop = False
+                while len(group) < _MAX_GROUP:
+                    try:
+                        nxt = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    group.append(nxt)
+                self._commit_group(conn, group)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit_group(self, conn: sqlite3.Connection, group: list[tuple[Any, Any]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, _ in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((True, job(conn)))
+                    conn.execute("RELEASE job")
+                except Exception as exc:  # the job's own failure: undo only it
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcomes.append((False, exc))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the commit itself failed: nobody is durable
+            log.exception("SQLite commit failed")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(group)
+        assert self._loop is not None
+        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+            self._loop.call_soon_threadsafe(_settle, future, ok, value)
+
+    # -- reads -------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_sync, fn)
+
+    def _read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return fn(conn)
+
+    # -- commands ------------------------------------------------------------------
+
+    async def apply(self, command: Command) -> CommandResult:
+        now = time.time()
+        return await self._write(
+            lambda conn: CommandWriter(_SQLiteTx(conn), now, self.debounce).apply(command)
+        )
+
+    async def get_run(self, run_id: str) -> State | None:
+        def read(conn: sqlite3.Connection) -> State | None:
+            row = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return json.loads(row[0]) if row else None
+
+        return await self._read(read)
+
+    async def list_runs(self, where: RunFilter) -> list[State]:
+        clauses, params = [], []
+        for column, value in (
+            ("repo", where.repo),
+            ("pr", where.pr),
+            ("kind", where.kind),
+            ("status", where.status),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.since is not None:
+            clauses.append("started_at >= ?")
+            params.append(where.since)
+        if where.before is not None:
+            clauses.append("id < ?")
+            params.append(where.before)
+        sql = "SELECT state FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(where.limit)
+        return await self._read(
+            lambda conn: [json.loads(r[0]) for r in conn.execute(sql, params).fetchall()]
+        )
+
+    async def get_events(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        sql = (
+            "SELECT run_id, seq, type, at, recorded_at, source, data, prev_hash, hash "
+            "FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+        )
+        params = (run_id, after, -1 if limit is None else limit)
+        return await self._read(
+            lambda conn: [_event(row) for row in conn.execute(sql, params).fetchall()]
+        )
+
+    async def iter_events(
+        self, run_id: str, after: int = 0, batch: int = 500
+    ) -> AsyncIterator[Event]:
+        while True:
+            events = await self.get_events(run_id, after, batch)
+            for event in events:
+                yield event
+            if len(events) < batch:
+                return
+            after = events[-1].seq
+
+    # -- outbox ------------------------------------------------------------------
+
+    async def claim_outbox(
+        self, worker: str, now: float, lease: float, limit: int
+    ) -> list[OutboxItem]:
+        def claim(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
+                "SELECT key, kind, repo, pr, installation_id, version, attempts, due_at "
+                "FROM outbox WHERE state = 'pending' AND due_at <= ? "
+                "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE key = ?",
+                    (now + lease, worker, row[0]),
+                )
+            return [OutboxItem(*row) for row in rows]
+
+        return await self._write(claim)
+
+    async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None:
+        def finish(conn: sqlite3.Connection) -> None:
+            deleted = conn.execute(
+                "DELETE FROM outbox WHERE key = ? AND version = ?", (item.key, item.version)
+            ).rowcount
+            if not deleted:  # changed while we worked: go round again, after the window
+                conn.execute(
+                    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, attempts = 0, "
+                    "due_at = ?, last_error = NULL WHERE key = ?",
+                    (now + debounce, item.key),
+                )
+
+        await self._write(finish)
+
+    async def retry_outbox(self, item: OutboxItem, due_at: float, error: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, "
+                "attempts = attempts + 1, due_at = ?, last_error = ?, updated_at = ? "
+                "WHERE key = ?",
+                (due_at, error[:500], utc_now(), item.key),
+            )
+        )
+
+    async def fail_outbox(self, item: OutboxItem, reason: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
+                "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE key = ?",
+                (reason[:500], utc_now(), item.key),
+            )
+        )
+
+    async def next_outbox_due(self) -> float | None:
+        def read(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT min(max(due_at, coalesce(claimed_until, 0))) FROM outbox "
+                "WHERE state = 'pending'"
+            ).fetchone()
+            return row[0]
+
+        return await self._read(read)
+
+    async def outbox_status(self) -> Mapping[str, Any]:
+        def read(conn: sqlite3.Connection) -> Mapping[str, Any]:
+            counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
+            oldest = conn.execute(
+                "SELECT min(due_at) FROM outbox WHERE state = 'pending'"
+            ).fetchone()[0]
+            failed = [
+                {"key": key, "repo": repo, "pr": pr, "reason": err, "at": at}
+                for key, repo, pr, err, at in conn.execute(
+                    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
+                    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
+                )
+            ]
+            return {
+                "pending": counts.get("pending", 0),
+                "failed": counts.get("failed", 0),
+                "oldest_due_at": oldest,
+                "failures": failed,
+            }
+
+        return await self._read(read)
+
+    # -- comments ------------------------------------------------------------------
+
+    async def get_comment(self, repo: str, pr: int) -> CommentRecord | None:
+        def read(conn: sqlite3.Connection) -> CommentRecord | None:
+            row = conn.execute(
+                "SELECT repo, pr, comment_id, body, body_sha, posted_at FROM comments "
+                "WHERE repo = ? AND pr = ?",
+                (repo, pr),
+            ).fetchone()
+            return CommentRecord(*row) if row else None
+
+        return await self._read(read)
+
+    async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None:
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO comments (repo, pr, comment_id, body, body_sha, posted_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo, pr) DO UPDATE SET "
+                "comment_id = excluded.comment_id, body = excluded.body, "
+                "body_sha = excluded.body_sha, posted_at = excluded.posted_at",
+                (repo, pr, comment_id, body, digest, utc_now()),
+            )
+        )
+
+    async def delivery_counts(self) -> Mapping[str, int]:
+        def read(conn: sqlite3.Connection) -> Mapping[str, int]:
+            return {
+                f"{event or '-'}:{outcome}": count
+                for event, outcome, count in conn.execute(
+                    "SELECT event, outcome, count(*) FROM deliveries GROUP BY event, outcome"
+                )
+            }
+
+        return await self._read(read)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    run_id, seq, type_, at, recorded_at, source, data, prev_hash, hash_ = row
+    return Event(
+        run_id=run_id,
+        seq=seq,
+        type=type_,
+        at=at,
+        recorded_at=recorded_at,
+        source=json.loads(source),
+        data=json.loads(data),
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
+
+
+class _SQLiteTx:
+    """The transaction operations `CommandWriter` needs, in SQLite's dialect."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
+        row = self.conn.execute(
+            "SELECT response, fingerprint FROM deliveries WHERE id = ?", (source_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def insert_delivery(self, values: Mapping[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO deliveries (id, kind, event, action, received_at, outcome, response, "
+            "fingerprint) VALUES (:id, :kind, :event, :action, :received_at, :outcome, "
+            ":response, :fingerprint)",
+            values,
+        )
+
+    def _states(self, sql: str, params: tuple[Any, ...]) -> list[State]:
+        return [json.loads(r[0]) for r in self.conn.execute(sql, params).fetchall()]
+
+    def run_by_id(self, run_id: str) -> State | None:
+        found = self._states("SELECT state FROM runs WHERE id = ?", (run_id,))
+        return found[0] if found else None
+
+    def runs_by_key(self, key: str, open_only: bool) -> list[State]:
+        where = "key = ? AND is_open = 1" if open_only else "key = ?"
+        return self._states(f"SELECT state FROM runs WHERE {where} ORDER BY id DESC", (key,))
+
+    def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
+        return self._states(
+            "SELECT state FROM runs WHERE repo = ? AND pr = ? AND is_open = 1 ORDER BY id",
+            (repo, pr),
+        )
+
+    def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
+        found = self._states(
+            "SELECT state FROM runs WHERE repo = ? AND head_sha = ? AND kind = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (repo, head_sha, kind),
+        )
+        return found[0] if found else None
+
+    def insert_run(self, key: str | None, state: State) -> None:
+        self.conn.execute(
+            "INSERT INTO runs (id, key, kind, repo, pr, head_sha, status, is_open, "
+            "installation_id, private, started_at, updated_at, last_seq, head_hash, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (state["id"], key, *schema.run_columns(state)),
+        )
+
+    def update_run(self, state: State) -> None:
+        cols = schema.run_columns(state)
+        self.conn.execute(
+            "UPDATE runs SET kind = ?, repo = ?, pr = ?, head_sha = ?, status = ?, is_open = ?, "
+            "installation_id = ?, private = ?, started_at = ?, updated_at = ?, last_seq = ?, "
+            "head_hash = ?, state = ? WHERE id = ?",
+            (*cols, state["id"]),
+        )
+
+    def insert_event(self, event: Event) -> None:
+        self.conn.execute(
+            "INSERT INTO events (run_id, seq, type, at, recorded_at, source, data, prev_hash, "
+            "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.run_id,
+                event.seq,
+                event.type,
+                event.at,
+                event.recorded_at,
+                json.dumps(event.source, separators=(",", ":")),
+                json.dumps(event.data, separators=(",", ":")),
+                event.prev_hash,
+                event.hash,
+            ),
+        )
+
+    def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
+        self.conn.execute(
+            "INSERT INTO bot_log (at, kind, source, data) VALUES (?, ?, ?, ?)",
+            (at, kind, source, data),
+        )
+
+    def touch_outbox(
+        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
+            "attempts, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, "
+            "'pending', ?, ?) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
+            "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
+            "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
+            "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
+            "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, updated_at = ?",
+            (
+                f"{SUMMARY}:{repo}#{pr}",
+                SUMMARY,
+                repo,
+                pr,
+                installation_id,
+                due_at,
+                now_iso,
+                now_iso,
+                now_iso,
+            ),
+        )

@@ -1,0 +1,201 @@
+"""Run states → the PR's summary comment (pure).
+
+The body depends only on the runs (never on the clock), so re-rendering an unchanged
+PR yields the same bytes and the outbox can skip the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.trail.events import parse_time
+from bot.trail.money import Totals, display_amount, over_budget
+
+MARKER = "<!-- audit-bot:summary -->"
+MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
+
+_STATUS_ICONS = {
+    "open": "🔵",
+    "running": "⏳",
+    "requested": "👀",
+    "succeeded": "✅",
+    "approved": "✅",
+    "failed": "❌",
+    "changes_requested": "✋",
+    "commented": "💬",
+    "cancelled": "⚪",
+    "dismissed": "⚪",
+    "superseded": "⏭️",
+    "merged": "🟣",
+    "closed": "⚫",
+}
+
+HEADER = (
+    "| Run | Kind | Status | Head | Started | Duration | Spend | Proofs | Digest |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    public_url: str | None = None
+    explorers: Mapping[str, str] = field(default_factory=dict)
+    budget: Mapping[str, Decimal] = field(default_factory=dict)  # per PR, by currency
+    notices: Sequence[str] = ()  # one-line notes (e.g. a bad repository config)
+    link_token: Any = None  # callable run_id -> query string for private runs, or None
+
+
+def render_summary(
+    repo: str, pr: int, runs: Sequence[Mapping[str, Any]], options: SummaryOptions | None = None
+) -> str:
+    """The full comment body for a PR, newest run first, under GitHub's size limit."""
+    options = options or SummaryOptions()
+    runs = sorted(runs, key=lambda r: r["id"], reverse=True)
+    total = Totals()
+    for run in runs:
+        total.merge(Totals.from_dict(run.get("spend") or {}))
+    head = [MARKER, "### 🧾 Audited runs", ""]
+    head.extend(f"> ⚠️ {notice}" for notice in options.notices)
+    if options.notices:
+        head.append("")
+    tail = ["", _total_line(total, options.budget)]
+    updated = max((r.get("updated_at") or "" for r in runs), default="")
+    pr_page = _pr_page(repo, pr, options.public_url)
+    footer = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+    if updated:
+        footer += f" · updated {_when(updated)}"
+    footer += " · digest = first 12 hex digits of the run's trail head hash"
+    if pr_page:
+        footer += f" · [all runs]({pr_page})"
+    tail.append(f"<sub>{footer}</sub>")
+
+    rows: list[str] = []
+    size = sum(len(line) + 1 for line in head + tail) + len(HEADER) + 200
+    for index, run in enumerate(runs):
+        row = _row(run, options)
+        if size + len(row) + 1 > MAX_BODY_CHARS:
+            hidden = len(runs) - index
+            more = f" — see [all runs]({pr_page})" if pr_page else ""
+            rows.append(
+                f"| … {hidden} older run{'s' if hidden != 1 else ''} not shown{more} |"
+                " | | | | | | | |"
+            )
+            break
+        rows.append(row)
+        size += len(row) + 1
+    return "\n".join([*head, HEADER, *rows, *tail]) + "\n"
+
+
+def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
+    run_id = run["id"]
+    link = _run_page(run_id, options)
+    ident = f"[`{run_id}`]({link})" if link else f"`{run_id}`"
+    status = run.get("status") or "open"
+    icon = _STATUS_ICONS.get(status, "")
+    kind = run.get("kind") or "?"
+    if kind == "review" and run.get("name"):
+        kind = f"review ({_escape(str(run['name']))})"
+    elif kind not in ("pr", "review") and run.get("name"):
+        kind = f"{kind} ({_escape(str(run['name']))})"
+    head = f"`{run['head_sha'][:7]}`" if run.get("head_sha") else "—"
+    started = _when(run["started_at"]) if run.get("started_at") else "—"
+    cells = [
+        ident,
+        kind,
+        f"{icon} {status}".strip(),
+        head,
+        started,
+        _duration(run),
+        _spend(run),
+        _proofs(run.get("proofs") or [], options.explorers),
+        f"`{run.get('head_hash', '')[:12]}`",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _spend(run: Mapping[str, Any]) -> str:
+    spend = run.get("spend") or {}
+    if not spend:
+        return "—"
+    totals = Totals.from_dict(spend)
+    shown = "<br>".join(totals.display())
+    budget = run.get("budget") or {}
+    if budget:
+        over = over_budget(totals, {c: Decimal(v) for c, v in budget.items()})
+        limits = ", ".join(display_amount(Decimal(v), c) for c, v in sorted(budget.items()))
+        shown += f"<br>of {limits}" + (" **⚠️ over budget**" if over else "")
+    return shown
+
+
+def _proofs(proofs: Sequence[Mapping[str, Any]], explorers: Mapping[str, str]) -> str:
+    from bot.trail.proofs import explorer_url
+
+    if not proofs:
+        return "—"
+    parts = []
+    for proof in proofs[:5]:
+        tx = proof.get("tx")
+        status = proof.get("status", "settled")
+        label = f"{tx[:6]}…{tx[-4:]}" if tx else "no transaction"
+        url = explorer_url(proof["network"], tx, explorers) if tx else None
+        text = f"[{label}]({url})" if url else f"`{label}`"
+        if status != "settled":
+            text += f" ({status})"
+        parts.append(text)
+    if len(proofs) > 5:
+        parts.append(f"+{len(proofs) - 5} more")
+    return "<br>".join(parts)
+
+
+def _total_line(total: Totals, budget: Mapping[str, Decimal]) -> str:
+    if total.is_empty():
+        line = "**Total spend:** —"
+    else:
+        line = "**Total spend:** " + " · ".join(total.display())
+    if budget:
+        limits = ", ".join(display_amount(v, c) for c, v in sorted(budget.items()))
+        over = over_budget(total, budget)
+        line += f" of {limits} budget"
+        if over:
+            line += " — **⚠️ over budget** (" + ", ".join(over) + ")"
+    return line
+
+
+def _duration(run: Mapping[str, Any]) -> str:
+    end = run.get("finished_at") or run.get("ended_at")
+    if not run.get("started_at") or not end:
+        return "running" if run.get("status") == "running" else "—"
+    seconds = int((parse_time(end) - parse_time(run["started_at"])).total_seconds())
+    if seconds < 0:
+        return "—"
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def _when(value: str) -> str:
+    moment: datetime = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _run_page(run_id: str, options: SummaryOptions) -> str | None:
+    if not options.public_url:
+        return None
+    url = f"{options.public_url}/runs/{run_id}"
+    if options.link_token is not None:
+        url += options.link_token(run_id)
+    return url
+
+
+def _pr_page(repo: str, pr: int, public_url: str | None) -> str | None:
+    return f"{public_url}/repos/{repo}/pull/{pr}" if public_url else None
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace("`", "'")[:80]

@@ -1,0 +1,231 @@
+"""Trail events, their canonical JSON and the hash chain.
+
+Each stored event has `hash = sha256(prev_hash ‖ canonical JSON of the event)`, so the
+head hash of a run pins every event before it: an edit, deletion or reordering
+anywhere in the trail changes the head, which the PR summary publishes on GitHub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+# Event types. Handlers and the reporter API produce only these.
+RUN_OPENED = "run.opened"
+RUN_CLOSED = "run.closed"
+RUN_SUPERSEDED = "run.superseded"
+PR_UPDATED = "pr.updated"
+CI_WORKFLOW_RUN = "ci.workflow_run"
+CI_WORKFLOW_JOB = "ci.workflow_job"
+CI_CHECK_SUITE = "ci.check_suite"
+REVIEW_REQUESTED = "review.requested"
+REVIEW_SUBMITTED = "review.submitted"
+REVIEW_DISMISSED = "review.dismissed"
+STEP_STARTED = "step.started"
+STEP_FINISHED = "step.finished"
+SPEND = "spend"
+PROOF = "proof"
+NOTE = "note"
+
+EVENT_TYPES = frozenset(
+    {
+        RUN_OPENED,
+        RUN_CLOSED,
+        RUN_SUPERSEDED,
+        PR_UPDATED,
+        CI_WORKFLOW_RUN,
+        CI_WORKFLOW_JOB,
+        CI_CHECK_SUITE,
+        REVIEW_REQUESTED,
+        REVIEW_SUBMITTED,
+        REVIEW_DISMISSED,
+        STEP_STARTED,
+        STEP_FINISHED,
+        SPEND,
+        PROOF,
+        NOTE,
+    }
+)
+
+
+def utc_now() -> str:
+    """The current time as the trail writes it: ISO 8601, UTC, milliseconds, `Z`."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_time(value: str) -> datetime:
+    """Parse GitHub's and our own ISO 8601 timestamps (`Z` or an offset)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte form of a JSON value that hashing relies on.
+
+    Sorted keys, no insignificant whitespace, UTF-8. Floats are refused: money and
+    times are strings in the trail, so no two machines can disagree on a digit.
+    """
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_refuse
+    ).encode()
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not allowed in a trail event")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an event came from, so it can be traced back: a delivery or an API call."""
+
+    kind: str  # "webhook" | "api" | "import" | "bot"
+    id: str  # X-GitHub-Delivery, or the API idempotency key / request id
+    event: str | None = None  # GitHub event name, or the API route
+    action: str | None = None
+    actor: str | None = None  # who reported it (credential subject), for API calls
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        return cls(
+            kind=str(data["kind"]),
+            id=str(data["id"]),
+            event=data.get("event"),
+            action=data.get("action"),
+            actor=data.get("actor"),
+        )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a handler wants appended; the store gives it a seq and a hash."""
+
+    type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    at: str | None = None  # when it happened, if the source says; else when recorded
+
+    def __post_init__(self) -> None:
+        if self.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed trail event."""
+
+    run_id: str
+    seq: int
+    type: str
+    at: str
+    recorded_at: str
+    source: Mapping[str, Any]
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict[str, Any]:
+        """The hashed part of the event (everything but the chain fields)."""
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "type": self.type,
+            "at": self.at,
+            "recorded_at": self.recorded_at,
+            "source": dict(self.source),
+            "data": dict(self.data),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.body(), "prev_hash": self.prev_hash, "hash": self.hash}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            run_id=data["run_id"],
+            seq=int(data["seq"]),
+            type=data["type"],
+            at=data["at"],
+            recorded_at=data["recorded_at"],
+            source=data["source"],
+            data=data["data"],
+            prev_hash=data["prev_hash"],
+            hash=data["hash"],
+        )
+
+
+def chain_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical_json(body)).hexdigest()
+
+
+def seal(
+    run_id: str,
+    seq: int,
+    new: NewEvent,
+    source: Source,
+    recorded_at: str,
+    prev_hash: str,
+) -> Event:
+    """Turn a `NewEvent` into the committed `Event` that follows `prev_hash`."""
+    body = {
+        "run_id": run_id,
+        "seq": seq,
+        "type": new.type,
+        "at": new.at or recorded_at,
+        "recorded_at": recorded_at,
+        "source": source.as_dict(),
+        "data": dict(new.data),
+    }
+    return Event(
+        run_id=run_id,
+        seq=seq,
+        type=new.type,
+        at=body["at"],
+        recorded_at=recorded_at,
+        source=body["source"],
+        data=body["data"],
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, body),
+    )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place a trail stops verifying, and why."""
+
+    seq: int
+    reason: str
+
+
+def verify_chain(events: Iterable[Event], expected_run: str | None = None) -> ChainBreak | None:
+    """Check seqs are 1..n without gaps and every hash links; None when the chain holds."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for event in events:
+        if expected_run is not None and event.run_id != expected_run:
+            return ChainBreak(event.seq, f"event belongs to run {event.run_id}")
+        if event.seq != expected_seq:
+            reason = "missing" if event.seq > expected_seq else "out of order or repeated"
+            return ChainBreak(expected_seq, f"event {expected_seq} is {reason}")
+        if event.prev_hash != prev:
+            return ChainBreak(event.seq, "previous hash does not link (deleted or reordered)")
+        if chain_hash(prev, event.body()) != event.hash:
+            return ChainBreak(event.seq, "hash does not match its content (edited)")
+        prev = event.hash
+        expected_seq += 1
+    return None

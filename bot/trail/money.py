@@ -1,0 +1,439 @@
+"""Exact money for the trail: amounts, currencies, spend records, totals and budgets.
+
+Amounts are ``Decimal`` from the request body to the summary comment. Floats never
+enter (the caller parses JSON with ``parse_float=Decimal``), so 0.1 + 0.2 is 0.3 and
+any total can be recomputed from the trail to the last digit. In stored events an
+amount is a canonical string (``canonical_amount``), which canonical JSON can hash.
+
+Bad input raises ``InvalidInput`` and nothing else, so the shell can answer 4xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_INTEGER_DIGITS = 30
+MAX_DECIMAL_PLACES = 18
+MAX_AMOUNT_CHARS = 100  # checked before parsing, so a huge string costs nothing
+MAX_TOKENS = 10**15
+
+CATEGORIES = ("llm", "ci", "payment", "api", "other")
+SPEND_FIELDS = (
+    "amount",
+    "currency",
+    "category",
+    "input_tokens",
+    "output_tokens",
+    "model",
+    "unit_price",
+    "description",
+)
+
+# Arithmetic that would have to round raises instead of drifting. Amounts have at
+# most 48 significant digits, so sums stay far below this precision.
+EXACT = Context(prec=200, traps=[Inexact, Rounded, Overflow, InvalidOperation])
+
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_EXPONENT_AMOUNT = re.compile(r"[-+]?[0-9]*\.?[0-9]+[eE][-+]?[0-9]+")
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity", "-inf", "-infinity", "+inf"})
+_CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,10}")
+
+
+class InvalidInput(ValueError):
+    """Input the bot refuses: ``path`` says where (``"amount"``), ``reason`` says why.
+
+    One exception type for all validation, so the web layer can turn any of them into
+    the same 4xx body without knowing which parser complained.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+    def under(self, prefix: str) -> InvalidInput:
+        """The same error seen from an enclosing object (``spend`` + ``amount``)."""
+        return InvalidInput(join_path(prefix, self.path), self.reason)
+
+
+def join_path(prefix: str, path: str) -> str:
+    """Join path parts with dots; list indexes (``[0]``) attach without one."""
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + path if path.startswith("[") else f"{prefix}.{path}"
+
+
+def at(path: str, parse: Callable[[object], T], value: object) -> T:
+    """Run a parser and prefix any complaint with where the value was found."""
+    try:
+        return parse(value)
+    except InvalidInput as error:
+        raise error.under(path) from None
+
+
+def kind_of(value: object) -> str:
+    """JSON's name for a value's type, for messages a reporter can act on."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+# --- amounts -----------------------------------------------------------------------
+
+
+def parse_amount(value: object) -> Decimal:
+    """A non-negative exact amount from a JSON string or exact number.
+
+    Strings must be plain decimal notation (``"0.10"``, ``"12"``): no exponent, sign,
+    spaces or thousands separators, so what a person reads is what is recorded.
+    Floats are refused because they have already lost digits; ints and Decimals
+    (JSON parsed with ``parse_float=Decimal``) are exact. The result has trailing
+    zeros stripped and ``-0`` turned into ``0``.
+    """
+    if isinstance(value, bool):
+        raise InvalidInput("", "must be an amount, not a boolean")
+    if isinstance(value, float):
+        raise InvalidInput("", "use a string or exact number, not a float")
+    if isinstance(value, int):
+        return _checked(_decimal_from_int(value))
+    if isinstance(value, Decimal):
+        return _checked(value)
+    if isinstance(value, str):
+        return _checked(_decimal_from_text(value))
+    raise InvalidInput("", f'must be an amount like "0.10", not {kind_of(value)}')
+
+
+def _decimal_from_int(value: int) -> Decimal:
+    """Bound the size before converting, so a giant integer is refused cheaply."""
+    if value < 0:
+        raise InvalidInput("", "must not be negative")
+    if value >= 10**MAX_INTEGER_DIGITS:
+        raise InvalidInput("", f"absurdly large: more than {MAX_INTEGER_DIGITS} digits")
+    return Decimal(value)
+
+
+def _decimal_from_text(text: str) -> Decimal:
+    """Accept plain decimal notation only, with a reason for each common mistake."""
+    if not text:
+        raise InvalidInput("", "must not be empty")
+    if len(text) > MAX_AMOUNT_CHARS:
+        raise InvalidInput("", f"too long: more than {MAX_AMOUNT_CHARS} characters")
+    if text != text.strip():
+        raise InvalidInput("", "must not have spaces around it")
+    if text.lower() in _NOT_FINITE:
+        raise InvalidInput("", "must be a finite number")
+    if _EXPONENT_AMOUNT.fullmatch(text):
+        raise InvalidInput("", "use plain decimal notation (like 0.001), not an exponent")
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        raise InvalidInput("", "must be a plain decimal number like 0.10")
+    return Decimal(text)
+
+
+def _checked(amount: Decimal) -> Decimal:
+    """Refuse non-finite, negative and absurd amounts; return the trimmed value."""
+    if not amount.is_finite():
+        raise InvalidInput("", "must be a finite number")
+    if amount < 0:
+        raise InvalidInput("", "must not be negative")
+    digits, exponent = _trimmed(amount)
+    if -exponent > MAX_DECIMAL_PLACES:
+        raise InvalidInput("", f"absurdly precise: more than {MAX_DECIMAL_PLACES} decimal places")
+    if _integer_digits(digits, exponent) > MAX_INTEGER_DIGITS:
+        raise InvalidInput("", f"absurdly large: more than {MAX_INTEGER_DIGITS} digits")
+    return Decimal((0, digits, exponent))
+
+
+def _trimmed(amount: Decimal) -> tuple[tuple[int, ...], int]:
+    """Digits and exponent without trailing fractional zeros; zero is ``((0,), 0)``.
+
+    Done on the digit tuple rather than with ``normalize()``, which rounds to the
+    context precision and would silently change a 40-digit amount.
+    """
+    _, digit_tuple, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite amounts only
+    digits = list(digit_tuple)
+    if not any(digits):
+        return (0,), 0
+    while exponent < 0 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    return tuple(digits), exponent
+
+
+def _integer_digits(digits: tuple[int, ...], exponent: int) -> int:
+    """How many digits the amount has before the decimal point."""
+    if digits == (0,):
+        return 0
+    return max(len(digits) + exponent, 0)
+
+
+def canonical_amount(amount: Decimal) -> str:
+    """The one string form of an amount: exact, no exponent, no trailing zeros.
+
+    ``0`` for zero (also ``-0``), ``0.1`` for ``0.10``, ``100`` for ``1E+2``. Stored
+    events use it so equal amounts hash equally.
+    """
+    if not amount.is_finite():
+        raise ValueError(f"not a finite amount: {amount}")
+    digits, exponent = _trimmed(amount)
+    sign = 1 if amount < 0 and digits != (0,) else 0
+    return format(Decimal((sign, digits, exponent)), "f")
+
+
+def display_amount(amount: Decimal, currency: str) -> str:
+    """Amount for people: at least two decimals, all significant ones, no grouping.
+
+    ``0.00 USD``, ``0.10 USD``, ``1.25 USDC``, ``0.0004 USD``. Thousands are not
+    grouped so the text is unambiguous in every locale and easy to copy.
+    """
+    text = canonical_amount(amount)
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')} {currency}"
+
+
+# --- currencies and records --------------------------------------------------------
+
+
+def parse_currency(value: object) -> str:
+    """An ISO 4217 code (``USD``) or a token symbol (``USDC``, ``WETH``), uppercased.
+
+    Accepted in any case and stored uppercase, so ``usdc`` and ``USDC`` total
+    together: 2–11 ASCII letters or digits, starting with a letter.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput("", f'must be a currency code like "USD", not {kind_of(value)}')
+    code = value.upper() if value.isascii() else value
+    if not _CURRENCY.fullmatch(code):
+        raise InvalidInput(
+            "",
+            "must be a currency code like USD or a token symbol like USDC "
+            "(2-11 letters or digits, starting with a letter)",
+        )
+    return code
+
+
+def parse_category(value: object) -> str:
+    """One of ``CATEGORIES``, in any case, stored lowercase."""
+    if isinstance(value, str) and value.isascii() and value.lower() in CATEGORIES:
+        return value.lower()
+    raise InvalidInput("", f"must be one of {', '.join(CATEGORIES)}")
+
+
+def parse_count(value: object) -> int:
+    """A non-negative whole number of tokens; booleans and decimals are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("", f"must be a whole number, not {kind_of(value)}")
+    if value < 0:
+        raise InvalidInput("", "must not be negative")
+    if value > MAX_TOKENS:
+        raise InvalidInput("", f"absurdly large: more than {MAX_TOKENS}")
+    return value
+
+
+def parse_text(value: object, limit: int, *, multiline: bool = False) -> str:
+    """Free text the bot will store and render: bounded, printable, encodable.
+
+    Lone surrogates are refused because canonical JSON could not encode them as
+    UTF-8 and the event could never be hashed.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput("", f"must be a string, not {kind_of(value)}")
+    if not value:
+        raise InvalidInput("", "must not be empty (leave the field out instead)")
+    if len(value) > limit:
+        raise InvalidInput("", f"too long: {len(value)} characters, at most {limit}")
+    allowed = "\n\t" if multiline else ""
+    for char in value:
+        if (ord(char) < 32 or ord(char) == 127) and char not in allowed:
+            raise InvalidInput("", f"contains a control character ({ord(char):#04x})")
+        if "\ud800" <= char <= "\udfff":
+            raise InvalidInput("", "contains invalid Unicode (a lone surrogate)")
+    return value
+
+
+def require_mapping(value: object) -> Mapping[str, object]:
+    """The top of a record must be a JSON object."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput("", f"must be an object, not {kind_of(value)}")
+    return value
+
+
+def reject_unknown(data: Mapping[str, object], allowed: tuple[str, ...]) -> None:
+    """Name the first unexpected key, so a typo (``ammount``) is not silently dropped."""
+    for key in data:
+        if key not in allowed:
+            raise InvalidInput(str(key), f"unknown field; expected one of: {', '.join(allowed)}")
+
+
+def required(data: Mapping[str, object], key: str, parse: Callable[[object], T]) -> T:
+    """Parse a field that must be present and not null."""
+    if data.get(key) is None:
+        raise InvalidInput(key, "is required")
+    return at(key, parse, data[key])
+
+
+def optional(data: Mapping[str, object], key: str, parse: Callable[[object], T]) -> T | None:
+    """Parse a field that may be absent or null (both mean "not given")."""
+    if data.get(key) is None:
+        return None
+    return at(key, parse, data[key])
+
+
+def parse_spend(data: object) -> dict[str, str | int]:
+    """Validate one spend record into a dict ready for canonical JSON.
+
+    Keys: ``amount`` (canonical string) and ``currency`` always; ``category``
+    (default ``"other"``) always; ``input_tokens``, ``output_tokens``, ``model``,
+    ``unit_price`` (canonical string, same currency) and ``description`` only when
+    given. Absent optional fields are left out rather than stored as null.
+    """
+    record = require_mapping(data)
+    reject_unknown(record, SPEND_FIELDS)
+    spend: dict[str, str | int] = {
+        "amount": canonical_amount(required(record, "amount", parse_amount)),
+        "currency": required(record, "currency", parse_currency),
+        "category": optional(record, "category", parse_category) or "other",
+    }
+    extras: dict[str, str | int | None] = {
+        "input_tokens": optional(record, "input_tokens", parse_count),
+        "output_tokens": optional(record, "output_tokens", parse_count),
+        "model": optional(record, "model", lambda v: parse_text(v, 200)),
+        "unit_price": _optional_amount(record, "unit_price"),
+        "description": optional(
+            record, "description", lambda v: parse_text(v, 500, multiline=True)
+        ),
+    }
+    spend.update({key: value for key, value in extras.items() if value is not None})
+    return spend
+
+
+def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
+    """An optional amount field as its canonical string."""
+    amount = optional(data, key, parse_amount)
+    return None if amount is None else canonical_amount(amount)
+
+
+# --- totals and budgets ------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    """Exact running totals per currency, plus LLM token counts.
+
+    A currency reported with 0 is kept (shown as ``0.00 USD``): zero is an amount,
+    not "nothing reported". Currencies are never converted into each other.
+    """
+
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def add(self, amount: Decimal, currency: str) -> None:
+        """Add an amount exactly; rounding would raise rather than lose a digit."""
+        self.amounts[currency] = EXACT.add(self.amounts.get(currency, Decimal(0)), amount)
+
+    def add_tokens(self, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        """Count LLM tokens alongside the money they cost."""
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+
+    def add_spend(self, spend: Mapping[str, object]) -> None:
+        """Add one record produced by ``parse_spend`` (amount, currency, tokens)."""
+        self.add(Decimal(str(spend["amount"])), str(spend["currency"]))
+        self.add_tokens(
+            int(str(spend.get("input_tokens", 0))), int(str(spend.get("output_tokens", 0)))
+        )
+
+    def merge(self, other: Totals) -> None:
+        """Fold another set of totals into this one (runs into a PR, PRs into a repo)."""
+        for currency, amount in other.amounts.items():
+            self.add(amount, currency)
+        self.add_tokens(other.tokens_in, other.tokens_out)
+
+    def as_dict(self) -> dict[str, str]:
+        """Currency → canonical amount string, sorted by currency, for JSON."""
+        return {c: canonical_amount(self.amounts[c]) for c in sorted(self.amounts)}
+
+    def display(self) -> list[str]:
+        """``["0.10 USD", "1.25 USDC"]``, sorted by currency, for the summary."""
+        return [display_amount(self.amounts[c], c) for c in sorted(self.amounts)]
+
+    def is_empty(self) -> bool:
+        """True only when nothing at all was recorded (a zero amount counts)."""
+        return not self.amounts and not self.tokens_in and not self.tokens_out
+
+    @classmethod
+    def from_dict(cls, amounts: object, *, tokens_in: int = 0, tokens_out: int = 0) -> Totals:
+        """Rebuild totals from ``as_dict()`` output, validating every entry."""
+        totals = cls(
+            tokens_in=at("tokens_in", parse_count, tokens_in),
+            tokens_out=at("tokens_out", parse_count, tokens_out),
+        )
+        for key, value in require_mapping(amounts).items():
+            totals.add(at(str(key), parse_amount, value), at(str(key), parse_currency, key))
+        return totals
+
+
+def parse_budget(value: object) -> dict[str, Decimal]:
+    """A spending limit per currency, from configuration.
+
+    Either a mapping (``{"USD": "5.00", "USDC": 10}``) or a string of
+    ``AMOUNT CURRENCY`` pairs separated by commas (``"5 USD, 10 USDC"``). A currency
+    may appear once; a limit of 0 means any spend in that currency is over budget.
+    """
+    if isinstance(value, str):
+        pairs = [_budget_pair(i, part) for i, part in enumerate(value.split(","))]
+    elif isinstance(value, Mapping):
+        pairs = [
+            (str(key), at(str(key), parse_currency, key), at(str(key), parse_amount, limit))
+            for key, limit in value.items()
+        ]
+    else:
+        raise InvalidInput("", f'must be an object or a string like "5 USD", not {kind_of(value)}')
+    if not pairs:
+        raise InvalidInput("", 'must name at least one currency, like "5 USD"')
+    budget: dict[str, Decimal] = {}
+    for path, currency, limit in pairs:
+        if currency in budget:
+            raise InvalidInput(path, f"{currency} is given more than once")
+        budget[currency] = limit
+    return budget
+
+
+def _budget_pair(index: int, part: str) -> tuple[str, str, Decimal]:
+    """One ``AMOUNT CURRENCY`` item of a budget string."""
+    path = f"[{index}]"
+    words = part.split()
+    if len(words) != 2:
+        raise InvalidInput(path, f'expected "AMOUNT CURRENCY" like "5 USD", got {part!r}')
+    return path, at(path, parse_currency, words[1]), at(path, parse_amount, words[0])
+
+
+def over_budget(totals: Totals, budget: Mapping[str, Decimal]) -> list[str]:
+    """Currencies whose total is strictly above its limit, sorted; at the limit is fine."""
+    return sorted(
+        currency
+        for currency, limit in budget.items()
+        if totals.amounts.get(currency, Decimal(0)) > limit
+    )
