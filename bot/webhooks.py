@@ -20,6 +20,7 @@ from bot.handlers.payload import PayloadError
 log = logging.getLogger(__name__)
 
 _SIGNATURE_HEADERS = ("x-hub-signature-256", "x-hub-signature")
+_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -37,6 +38,8 @@ async def receive(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error(413, f"body is larger than the {cap}-byte limit")
+    if request.content_type not in _CONTENT_TYPES:
+        return error(415, "content type must be application/json")
     headers = {k.lower(): v for k, v in request.headers.items()}
     if settings.unsigned_webhooks:
         for name in _SIGNATURE_HEADERS:  # local mode: nothing to check a signature with
@@ -45,11 +48,8 @@ async def receive(request: web.Request) -> web.Response:
         event = sansio.Event.from_http(headers, body, secret=settings.webhook_secret)
     except ValidationFailure:
         return error(401, "missing or invalid X-Hub-Signature-256")
-    except BadRequest as exc:
-        if exc.status_code == 415:
-            return error(415, "content type must be application/json")
-        return error(400, "malformed request")
-    except (ValueError, KeyError, IndexError):
+    except (BadRequest, ValueError, KeyError, IndexError):
+        # The content type was checked above, so gidgethub's 415 means an undecodable body.
         return error(400, "body is not valid JSON")
     if not isinstance(event.data, dict):
         return error(400, "body must be a JSON object")
@@ -59,7 +59,7 @@ async def receive(request: web.Request) -> web.Response:
         return error(400, str(exc), field=exc.path)
     result = await request.app[keys.STORE].apply(command)
     stats = request.app[keys.STATS]
-    outcome = "duplicate" if result.duplicate else command.outcome
+    outcome = result.outcome
     stats[(event.event, outcome)] = stats.get((event.event, outcome), 0) + 1
     if result.prs:
         request.app[keys.OUTBOX].wake()

@@ -73,6 +73,7 @@ class CommandWriter:
             stored = json.loads(response) if response else {}
             return it.CommandResult(
                 duplicate=True,
+                outcome="duplicate",
                 runs=stored.get("runs", []),
                 opened=stored.get("opened", []),
                 events=0,
@@ -100,6 +101,7 @@ class CommandWriter:
             else:
                 outcome = "unmatched"
         self.result.response = command.response
+        self.result.outcome = outcome
         self.tx.insert_delivery(
             {
                 "id": source.id,

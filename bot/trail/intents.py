@@ -112,6 +112,7 @@ class CommandResult:
     """What a committed command did; `duplicate` means it had been applied before."""
 
     duplicate: bool = False
+    outcome: str = "recorded"  # recorded | logged | unmatched | ignored | duplicate
     runs: list[str] = field(default_factory=list)  # run ids touched, in order
     opened: list[str] = field(default_factory=list)  # run ids created
     events: int = 0

@@ -1,0 +1,238 @@
+"""A fake GitHub REST API served by aiohttp on loopback, for end-to-end tests.
+
+It keeps just enough state (issue comments, check runs, files, hook deliveries) to
+behave like GitHub for the calls the bot makes, and records every request as
+`(method, path, body)` so tests assert on what the bot actually sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+APP_SLUG = "audit-bot"
+TOKEN_USER = "audit-bot-user"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Failure:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    headers: dict[str, str]
+    times: int
+    body: dict[str, Any] = field(default_factory=lambda: {"message": "injected failure"})
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.comments: dict[int, dict[str, Any]] = {}  # id -> comment
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.files: dict[tuple[str, str], str] = {}  # (repo, path) -> text
+        self.hook_deliveries: list[dict[str, Any]] = []
+        self.redelivered: list[int] = []
+        self.failures: list[Failure] = []
+        self.ids = itertools.count(1000)
+        self.tokens_minted = 0
+        self.url = ""
+        self.app = web.Application(middlewares=[self._record])
+        r = self.app.router
+        r.add_post("/app/installations/{iid}/access_tokens", self.access_token)
+        r.add_get("/app", self.get_app)
+        r.add_get("/user", self.get_user)
+        r.add_get("/repos/{owner}/{repo}", self.get_repo)
+        r.add_get("/repos/{owner}/{repo}/issues/{n}/comments", self.list_comments)
+        r.add_post("/repos/{owner}/{repo}/issues/{n}/comments", self.create_comment)
+        r.add_patch("/repos/{owner}/{repo}/issues/comments/{cid}", self.edit_comment)
+        r.add_post("/repos/{owner}/{repo}/check-runs", self.create_check_run)
+        r.add_patch("/repos/{owner}/{repo}/check-runs/{cid}", self.edit_check_run)
+        r.add_get("/repos/{owner}/{repo}/contents/{path:.+}", self.get_contents)
+        r.add_get("/app/hook/deliveries", self.list_deliveries)
+        r.add_post("/app/hook/deliveries/{did}/attempts", self.redeliver)
+
+    # -- helpers for tests ---------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` matching requests with `status`."""
+        self.failures.append(Failure(method, re.compile(path_regex), status, headers or {}, times))
+
+    def comments_on(self, repo: str, pr: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["_repo"] == repo.lower() and c["_pr"] == pr]
+
+    def writes(self, path_regex: str = ".*") -> list[Recorded]:
+        pattern = re.compile(path_regex)
+        return [
+            r
+            for r in self.requests
+            if r.method in ("POST", "PATCH")
+            and pattern.search(r.path)
+            and "access_tokens" not in r.path
+        ]
+
+    def delete_comment(self, comment_id: int) -> None:
+        """What a human deleting the bot's comment looks like to the bot."""
+        del self.comments[comment_id]
+
+    # -- middleware ----------------------------------------------------------------
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
+        for failure in self.failures:
+            if (
+                failure.times > 0
+                and failure.method == request.method
+                and failure.pattern.search(request.path)
+            ):
+                failure.times -= 1
+                return web.json_response(
+                    failure.body, status=failure.status, headers=failure.headers
+                )
+        return await handler(request)
+
+    # -- endpoints -----------------------------------------------------------------
+
+    async def access_token(self, request: web.Request) -> web.Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return web.json_response(
+                {"message": "A JSON web token could not be decoded"}, status=401
+            )
+        self.tokens_minted += 1
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        return web.json_response(
+            {
+                "token": f"ghs_fake{request.match_info['iid']}x{self.tokens_minted}",
+                "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            status=201,
+        )
+
+    async def get_app(self, request: web.Request) -> web.Response:
+        return web.json_response({"id": 1, "slug": APP_SLUG, "name": "Audit Bot"})
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        return web.json_response({"login": TOKEN_USER, "id": 7, "type": "User"})
+
+    async def get_repo(self, request: web.Request) -> web.Response:
+        full = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        return web.json_response({"full_name": full, "default_branch": "main", "private": False})
+
+    def _author(self, request: web.Request) -> str:
+        token = request.headers.get("Authorization", "")
+        return f"{APP_SLUG}[bot]" if "ghs_fake" in token else TOKEN_USER
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        repo = f"{request.match_info['owner']}/{request.match_info['repo']}".lower()
+        pr = int(request.match_info["n"])
+        found = [
+            {k: v for k, v in c.items() if not k.startswith("_")}
+            for c in sorted(self.comments.values(), key=lambda c: c["id"])
+            if c["_repo"] == repo and c["_pr"] == pr
+        ]
+        per_page = int(request.query.get("per_page", 30))
+        page = int(request.query.get("page", 1))
+        chunk = found[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(found):
+            nxt = request.url.update_query(page=page + 1)
+            headers["Link"] = f'<{self.url}{nxt.path_qs}>; rel="next"'
+        return web.json_response(chunk, headers=headers)
+
+    async def create_comment(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        comment_id = next(self.ids)
+        comment = {
+            "id": comment_id,
+            "body": data["body"],
+            "user": {"login": self._author(request), "type": "Bot"},
+            "_repo": f"{request.match_info['owner']}/{request.match_info['repo']}".lower(),
+            "_pr": int(request.match_info["n"]),
+        }
+        self.comments[comment_id] = comment
+        return web.json_response(
+            {k: v for k, v in comment.items() if not k.startswith("_")}, status=201
+        )
+
+    async def edit_comment(self, request: web.Request) -> web.Response:
+        comment = self.comments.get(int(request.match_info["cid"]))
+        if comment is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        comment["body"] = (await request.json())["body"]
+        return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
+
+    async def create_check_run(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        run_id = next(self.ids)
+        self.check_runs[run_id] = {"id": run_id, **data}
+        return web.json_response(self.check_runs[run_id], status=201)
+
+    async def edit_check_run(self, request: web.Request) -> web.Response:
+        run = self.check_runs.get(int(request.match_info["cid"]))
+        if run is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        run.update(await request.json())
+        return web.json_response(run)
+
+    async def get_contents(self, request: web.Request) -> web.Response:
+        repo = f"{request.match_info['owner']}/{request.match_info['repo']}".lower()
+        text = self.files.get((repo, request.match_info["path"]))
+        if text is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        content = base64.b64encode(text.encode()).decode()
+        etag = f'"{hash(text) & 0xFFFFFFFF:x}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.json_response(
+            {
+                "type": "file",
+                "encoding": "base64",
+                "content": content,
+                "path": request.match_info["path"],
+            },
+            headers={"ETag": etag},
+        )
+
+    async def list_deliveries(self, request: web.Request) -> web.Response:
+        per_page = int(request.query.get("per_page", 30))
+        cursor = request.query.get("cursor")
+        items = sorted(self.hook_deliveries, key=lambda d: d["id"], reverse=True)
+        start = int(cursor) if cursor else 0
+        chunk = items[start : start + per_page]
+        headers = {}
+        if start + per_page < len(items):
+            nxt = request.url.update_query(cursor=str(start + per_page))
+            headers["Link"] = f'<{self.url}{nxt.path_qs}>; rel="next"'
+        return web.json_response(chunk, headers=headers)
+
+    async def redeliver(self, request: web.Request) -> web.Response:
+        self.redelivered.append(int(request.match_info["did"]))
+        return web.json_response({}, status=202)
