@@ -122,8 +122,10 @@ class LoadOutcome:
 class Figures:
     """What one run measured, as the load generator saw it.
 
-    A run is several rounds; the figures are those of the round with the median
-    throughput, because one round on a shared two-core machine can be off by 2x.
+    A run is several rounds; the figures are those of the fastest round. On a shared
+    virtual machine, noise from outside only ever slows a round down (by up to 3x was
+    seen on two cores), so the fastest round is the best estimate of what the server
+    can do, as `timeit` reasons; every round's rate is printed too.
     """
 
     label: str
@@ -377,14 +379,13 @@ def measure_server(
                 cpus=plan.client_cpus,
             )
             outcome = pool.submit(run_load, job).result()
-            by_speed = sorted(outcome.rounds, key=lambda r: r.seconds)
-            median = by_speed[len(by_speed) // 2]
-            latencies = sorted(median.latencies)
+            best = min(outcome.rounds, key=lambda r: r.seconds)
+            latencies = sorted(best.latencies)
             fig = Figures(
                 label=label,
                 concurrency=concurrency,
                 requests=plan.requests,
-                seconds=median.seconds,
+                seconds=best.seconds,
                 p50_ms=percentile(latencies, 50) * 1000,
                 p99_ms=percentile(latencies, 99) * 1000,
                 max_ms=latencies[-1] * 1000 if latencies else 0.0,
@@ -394,6 +395,8 @@ def measure_server(
                 error_samples=outcome.samples,
             )
             print("  " + row(fig))
+            if min(fig.round_rates) < 0.75 * max(fig.round_rates):
+                print("      note: rounds differ by over 25 %: the machine was noisy, rerun")
             for sample in fig.error_samples:
                 print(f"      error: {sample}")
             figures.append(fig)
@@ -476,7 +479,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="timed deliveries per run")
     parser.add_argument("--warmup", type=int, default=100, help="untimed deliveries first")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="timed rounds per run; the median one is reported"
+        "--rounds", type=int, default=5, help="timed rounds per run; the fastest is reported"
     )
     parser.add_argument(
         "--concurrency", default="16,64", help="comma-separated requests in flight, per run"
@@ -530,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"load: {plan.rounds} rounds of {plan.requests} signed pull_request deliveries after "
         f"{plan.warmup} warm-up, over {plan.prs} PRs, at concurrency "
-        f"{','.join(map(str, plan.concurrencies))}; figures are the median round's"
+        f"{','.join(map(str, plan.concurrencies))}; figures are the fastest round's"
     )
     tmpdir = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
     common = base_env() | {"HOST": "127.0.0.1", "GITHUB_WEBHOOK_SECRET": plan.secret}

@@ -1,41 +1,32 @@
-"""Command line: `serve` (the default) runs the bot; other commands operate on a store."""
+"""Command line: `serve` (the default) runs the bot; the others work on its store.
+
+Each command lives in its own module under `bot.cli` with `add_parser(subparsers)`
+and `run(args) -> int`; `COMMANDS` lists them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from aiohttp import web
-
 from bot import __version__
-from bot.app import create_app
-from bot.config import ConfigError, load_settings
-from bot.logs import setup_logging
+from bot.cli import serve
+
+COMMANDS = [serve]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="audit-bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="audit-bot", description="Audited runs for pull requests, as a GitHub App."
+    )
     parser.add_argument("--version", action="version", version=f"audit-bot {__version__}")
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the bot (default)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"audit-bot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    setup_logging(settings.log_format, settings.log_level)
-    if args.command in (None, "serve"):
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            shutdown_timeout=settings.shutdown_grace,
-        )
-        return 0
-    parser.error(f"unknown command {args.command}")
-    return 2
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.errors import json_errors
 from bot.github.auth import Credentials
 from bot.github.client import GitHub
+from bot.notify import RunNotifier
 from bot.outbox import OutboxWorker
 from bot.store import open_store_for
 from bot.summary import SummaryOptions
@@ -21,15 +22,26 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
+    """Build the whole bot; features add their routes and resources in `setup(app)`.
+
+    Order matters for `cleanup_ctx`: the core resources (session, store, outbox) are
+    opened first and closed last, so feature resources can rely on them.
+    """
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[keys.SETTINGS] = settings
     app[keys.STATS] = {}
+    app[keys.NOTIFIER] = RunNotifier()
     app.router.add_post("/webhook", webhooks.receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    api.setup_routes(app)
     app.cleanup_ctx.append(_resources)
+    for feature in FEATURES:
+        feature(app)
     return app
+
+
+# Each feature module's `setup(app)`: routes, plus cleanup contexts of its own.
+FEATURES = [api.setup_routes]
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.github.client import GitHub
+from bot.notify import RunNotifier
 from bot.outbox import OutboxWorker
 from bot.store.base import Store
 
@@ -18,3 +19,4 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 GITHUB = web.AppKey("github", GitHub)  # absent in dry run
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 STATS = web.AppKey("stats", dict[Any, int])
+NOTIFIER = web.AppKey("notifier", RunNotifier)

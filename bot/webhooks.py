@@ -13,6 +13,7 @@ from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
 from bot import keys
+from bot.commands import commit
 from bot.errors import error
 from bot.handlers import plan_delivery
 from bot.handlers.payload import PayloadError
@@ -57,12 +58,8 @@ async def receive(request: web.Request) -> web.Response:
         command = await plan_delivery(event)
     except PayloadError as exc:
         return error(400, str(exc), field=exc.path)
-    result = await request.app[keys.STORE].apply(command)
-    stats = request.app[keys.STATS]
+    result = await commit(request.app, command)
     outcome = result.outcome
-    stats[(event.event, outcome)] = stats.get((event.event, outcome), 0) + 1
-    if result.prs:
-        request.app[keys.OUTBOX].wake()
     log.info(
         "delivery %s %s.%s: %s",
         delivery,
