@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     app_id: int | None = None
     private_key: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
@@ -232,7 +232,7 @@ def _private_key(env: Mapping[str, str]) -> str | None:
             text = ""
     if "PRIVATE KEY-----" not in text:
         raise ConfigError(f"{name} is not a PEM private key (PEM text, base64 of it, or a path)")
-    return text
+    return text.strip() + "\n"
 
 
 def _is_loopback(host: str) -> bool:

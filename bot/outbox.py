@@ -132,7 +132,9 @@ class OutboxWorker:
     async def drain(self) -> None:
         """Deliver everything pending now, ignoring the debounce window."""
         while True:
-            items = await self.store.claim_outbox(self.worker_id, float("inf"), LEASE, 16)
+            items = await self.store.claim_outbox(
+                self.worker_id, self.clock(), LEASE, 16, due_by=float("inf")
+            )
             if not items:
                 return
             await asyncio.gather(*(self._deliver(item) for item in items))

@@ -122,7 +122,7 @@ class FakeGitHub:
     # -- endpoints -----------------------------------------------------------------
 
     async def access_token(self, request: web.Request) -> web.Response:
-        if not request.headers.get("Authorization", "").startswith("Bearer "):
+        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
             return web.json_response(
                 {"message": "A JSON web token could not be decoded"}, status=401
             )

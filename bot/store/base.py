@@ -83,8 +83,14 @@ class Store(Protocol):
     ) -> AsyncIterator[Event]: ...
 
     async def claim_outbox(
-        self, worker: str, now: float, lease: float, limit: int
-    ) -> list[OutboxItem]: ...
+        self, worker: str, now: float, lease: float, limit: int, due_by: float | None = None
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` pending rows due by `due_by` (default `now`) to `worker`.
+
+        Rows leased to another worker (lease not yet expired at `now`) are never
+        returned, so `drain()` can ignore the debounce window without stealing.
+        """
+        ...
 
     async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None: ...
 

@@ -226,14 +226,14 @@ class SQLiteStore:
     # -- outbox ------------------------------------------------------------------
 
     async def claim_outbox(
-        self, worker: str, now: float, lease: float, limit: int
+        self, worker: str, now: float, lease: float, limit: int, due_by: float | None = None
     ) -> list[OutboxItem]:
         def claim(conn: sqlite3.Connection) -> list[OutboxItem]:
             rows = conn.execute(
                 "SELECT key, kind, repo, pr, installation_id, version, attempts, due_at "
                 "FROM outbox WHERE state = 'pending' AND due_at <= ? "
                 "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
-                (now, now, limit),
+                (now if due_by is None else due_by, now, limit),
             ).fetchall()
             for row in rows:
                 conn.execute(

@@ -1,0 +1,67 @@
+"""Settings: defaults that work, and one clear line for every bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_no_configuration_is_local_dry_run() -> None:
+    settings = load_settings({})
+    assert (settings.host, settings.port, settings.mode) == ("127.0.0.1", 8000, "dry-run")
+    assert settings.unsigned_webhooks
+    assert settings.database_url == "sqlite:///./data/audit.db"
+    assert settings.max_body_bytes == 25 * 1024 * 1024
+
+
+def test_secret_opens_all_interfaces_by_default() -> None:
+    settings = load_settings({"GITHUB_WEBHOOK_SECRET": "hook-s3cret", "GITHUB_TOKEN": "ghp_s3cret"})
+    assert (settings.host, settings.mode) == ("0.0.0.0", "token")
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"GITHUB_APP_ID": "12"}, "GITHUB_PRIVATE_KEY"),
+        ({"GITHUB_TOKEN": "t"}, "GITHUB_WEBHOOK_SECRET"),
+        ({"HOST": "0.0.0.0"}, "GITHUB_WEBHOOK_SECRET"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite:relative.db"}, "DATABASE_URL"),
+        ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),
+        ({"PUBLIC_URL": "audit.example"}, "PUBLIC_URL"),
+        ({"AUDIT_LOG_FORMAT": "xml"}, "AUDIT_LOG_FORMAT"),
+        ({"AUDIT_MAX_BODY_BYTES": "-1"}, "AUDIT_MAX_BODY_BYTES"),
+        ({"AUDIT_COMMENT_DEBOUNCE_SECONDS": "soon"}, "AUDIT_COMMENT_DEBOUNCE_SECONDS"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        load_settings(env)
+
+
+def test_bad_value_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AUDIT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env={**env, "PORT": "eighty"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "audit-bot: configuration error: PORT must be an integer, not 'eighty'"
+    ]
