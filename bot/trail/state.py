@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.trail import events as ev
+from bot.trail.money import EXACT
 
 # Statuses. A run is open until `ended_at` is set; succeeded/failed PR runs stay
 # open because CI can be re-run on the same head.
@@ -256,7 +257,7 @@ def _spend(state: State, data: Mapping[str, Any], at: str) -> None:
 
 def _add(totals: Mapping[str, str], currency: str, amount: Decimal) -> dict[str, str]:
     result = dict(totals)
-    total = Decimal(result.get(currency, "0")) + amount
+    total = EXACT.add(Decimal(result.get(currency, "0")), amount)
     result[currency] = _canonical(total)
     return dict(sorted(result.items()))
 
