@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
-from bot import api, keys, webhooks
+from bot import api, keys, metrics, ops, redelivery, retention, webhooks
 from bot.config import Settings
 from bot.errors import json_errors
 from bot.github.auth import Credentials
@@ -41,7 +42,13 @@ def create_app(settings: Settings) -> web.Application:
 
 
 # Each feature module's `setup(app)`: routes, plus cleanup contexts of its own.
-FEATURES = [api.setup_routes]
+FEATURES = [
+    api.setup_routes,
+    metrics.setup,
+    ops.setup,
+    retention.setup,
+    redelivery.setup,
+]
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -107,6 +114,13 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)
-    return web.json_response(
-        {"status": "ready", "outbox": {k: status[k] for k in ("pending", "failed")}}
-    )
+    oldest = status.get("oldest_due_at")
+    lag = max(0.0, time.time() - oldest) if oldest else 0.0
+    bound = request.app[keys.SETTINGS].ready_max_lag
+    outbox = {"pending": status["pending"], "failed": status["failed"], "lag_seconds": lag}
+    if lag > bound:  # the outbox is stuck: GitHub side effects are not going out
+        return web.json_response(
+            {"status": f"outbox lag {lag:.0f} s is over {bound:.0f} s", "outbox": outbox},
+            status=503,
+        )
+    return web.json_response({"status": "ready", "outbox": outbox})

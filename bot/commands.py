@@ -18,6 +18,7 @@ async def commit(app: web.Application, command: Command) -> CommandResult:
     stats = app[keys.STATS]
     counter = (command.source.kind, command.source.event, result.outcome)
     stats[counter] = stats.get(counter, 0) + 1
+    stats["events_appended"] = stats.get("events_appended", 0) + result.events  # /metrics
     if result.prs:
         app[keys.OUTBOX].wake()
     if result.events:

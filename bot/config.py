@@ -54,6 +54,7 @@ class Settings:
     retention_max_runs: int | None = None
     redelivery_interval: float = 600.0
     shutdown_grace: float = 25.0
+    ready_max_lag: float = 300.0  # /readyz answers 503 when the outbox is this overdue
 
     @property
     def mode(self) -> str:
@@ -130,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention_max_runs=_int(env, "AUDIT_RETENTION_MAX_RUNS", minimum=1),
         redelivery_interval=_float(env, "AUDIT_REDELIVERY_INTERVAL_SECONDS", 600.0),
         shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
+        ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
     )
 
 

@@ -23,6 +23,7 @@ from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 
 from bot.github.client import GitHub
 from bot.github.comments import upsert_summary_comment
+from bot.github.pacing import Paced
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
 from bot.summary import SummaryOptions, render_summary
 
@@ -51,9 +52,19 @@ def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | Permane
     if isinstance(exc, HTTPException):
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
         status = int(exc.status_code)
-        limited = isinstance(exc, RateLimitExceeded) or (
-            status in (403, 429)
-            and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0")
+        # Primary limit: gidgethub raises RateLimitExceeded for a 403 with remaining 0.
+        # Secondary limits: a 403 carrying retry-after or saying so, or any 429.
+        limited = (
+            isinstance(exc, RateLimitExceeded)
+            or status == 429
+            or (
+                status == 403
+                and (
+                    "retry-after" in headers
+                    or headers.get("x-ratelimit-remaining") == "0"
+                    or "rate limit" in str(exc).lower()
+                )
+            )
         )
         if limited:
             return RetryAt(_rate_limit_delay(headers, now), f"rate limited ({status})")
@@ -61,7 +72,10 @@ def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | Permane
             return RetryAt(_backoff(attempts), "GitHub refused the credentials (401)")
         if isinstance(exc, GitHubBroken) or status >= 500:
             return RetryAt(_backoff(attempts), f"GitHub answered {status}")
-        phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus else ""
+        try:  # (`int in HTTPStatus` raises TypeError before Python 3.12)
+            phrase = http.HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
         return PermanentFailure(f"GitHub answered {status} {phrase}".strip())
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
         return RetryAt(_backoff(attempts), f"network error: {type(exc).__name__}")
@@ -110,6 +124,9 @@ class OutboxWorker:
         self.delivered = 0
         self.skipped_unchanged = 0
         self.writes = 0
+        self.retried = 0
+        self.paced = 0
+        self.failed = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -130,14 +147,21 @@ class OutboxWorker:
                 await self._task
 
     async def drain(self) -> None:
-        """Deliver everything pending now, ignoring the debounce window."""
+        """Deliver everything pending now, ignoring the debounce window.
+
+        Rows that fail again (or are paced) are put back with their due time; a pass
+        in which nothing was delivered ends the drain, so a GitHub outage during
+        shutdown cannot turn it into a tight retry loop.
+        """
         while True:
             items = await self.store.claim_outbox(
                 self.worker_id, self.clock(), LEASE, 16, due_by=float("inf")
             )
             if not items:
                 return
-            await asyncio.gather(*(self._deliver(item) for item in items))
+            done = await asyncio.gather(*(self._deliver(item) for item in items))
+            if not any(done):
+                return
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -157,16 +181,25 @@ class OutboxWorker:
                 log.exception("outbox loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Carry out one row; True when it is done (not retried, paced or failed)."""
+        extra = {"repo": item.repo, "pr": item.pr, "installation": item.installation_id}
         try:
             if item.kind == SUMMARY:
                 await self._refresh_summary(item)
             else:
                 raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
         except PermanentFailure as failure:
-            log.warning("outbox %s failed for good: %s", item.key, failure)
+            log.warning("outbox %s failed for good: %s", item.key, failure, extra=extra)
             await self.store.fail_outbox(item, str(failure))
-            return
+            self.failed += 1
+            return False
+        except Paced as paced:
+            # Not an attempt: nothing was sent. The row waits for the installation's slot.
+            log.info("outbox %s paced until %.0f", item.key, paced.until, extra=extra)
+            await self.store.defer_outbox(item, paced.until, "paced: write budget used up")
+            self.paced += 1
+            return False
         except Exception as exc:
             verdict = classify(exc, item.attempts, self.clock())
             if isinstance(verdict, PermanentFailure) or item.attempts + 1 >= MAX_ATTEMPTS:
@@ -175,14 +208,23 @@ class OutboxWorker:
                     if isinstance(verdict, PermanentFailure)
                     else (f"gave up after {item.attempts + 1} attempts: {verdict.reason}")
                 )
-                log.warning("outbox %s failed for good: %s", item.key, reason)
+                log.warning("outbox %s failed for good: %s", item.key, reason, extra=extra)
                 await self.store.fail_outbox(item, reason)
-                return
-            log.info("outbox %s: %s; retrying in %.0f s", item.key, verdict.reason, verdict.delay)
+                self.failed += 1
+                return False
+            log.info(
+                "outbox %s: %s; retrying in %.0f s",
+                item.key,
+                verdict.reason,
+                verdict.delay,
+                extra=extra,
+            )
             await self.store.retry_outbox(item, self.clock() + verdict.delay, verdict.reason)
-            return
+            self.retried += 1
+            return False
         await self.store.finish_outbox(item, self.clock(), self.debounce)
         self.delivered += 1
+        return True
 
     async def _refresh_summary(self, item: OutboxItem) -> None:
         runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))

@@ -13,6 +13,7 @@ from cachetools import LRUCache
 from gidgethub.aiohttp import GitHubAPI
 
 from bot.github.auth import USER_AGENT, Credentials
+from bot.github.pacing import PacedGitHubAPI, RateLimitSeen, WritePacer
 
 
 class GitHub:
@@ -21,6 +22,10 @@ class GitHub:
         self.credentials = credentials
         self._caches: LRUCache[int | None, LRUCache[str, Any]] = LRUCache(maxsize=1024)
         self._login: str | None = None
+        # Writes are paced per installation (GitHub's secondary limits); the last
+        # primary rate limit GitHub reported is kept per installation for /metrics.
+        self.pacer = WritePacer()
+        self.rate_limits: dict[int | None, RateLimitSeen] = {}
 
     def _cache_for(self, installation_id: int | None) -> LRUCache[str, Any]:
         cache = self._caches.get(installation_id)
@@ -32,12 +37,15 @@ class GitHub:
     async def api(self, installation_id: int | None) -> GitHubAPI:
         """An API client acting as the installation (or the token's user)."""
         token = await self.credentials.token_for(installation_id)
-        return GitHubAPI(
+        return PacedGitHubAPI(
             self.session,
             USER_AGENT,
             oauth_token=token,
             cache=self._cache_for(installation_id),
             base_url=self.credentials.api_url,
+            installation_id=installation_id,
+            pacer=self.pacer,
+            seen=self.rate_limits,
         )
 
     def app_api(self) -> GitHubAPI:

@@ -7,7 +7,7 @@ whose `source.id` was applied before changes nothing and reports `duplicate`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,6 +50,20 @@ class CommentRecord:
     body: str
     body_sha: str
     posted_at: str
+
+
+@dataclass(frozen=True)
+class PrunedRun:
+    """A run retention removed: what it was, when and why (its API answers 410)."""
+
+    run_id: str
+    repo: str
+    pr: int | None
+    kind: str
+    last_seq: int
+    head_hash: str
+    pruned_at: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -107,3 +121,37 @@ class Store(Protocol):
     async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None: ...
 
     async def delivery_counts(self) -> Mapping[str, int]: ...
+
+    # -- operations (outbox pacing, retention, missed deliveries) ------------------
+
+    async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
+        """Release a claimed row until `due_at` without counting an attempt (paced)."""
+        ...
+
+    async def prune_runs(
+        self,
+        now: float,
+        retention_days: int | None,
+        max_runs_per_repo: int | None,
+        limit: int = 500,
+    ) -> list[PrunedRun]:
+        """Remove up to `limit` whole runs (events + projection) that retention allows.
+
+        A run may go when it has ended, its PR (if any) has no open `pr` run, and
+        either its last event was recorded over `retention_days` before `now` or it is
+        older than the newest `max_runs_per_repo` runs of its repository. Each removal
+        is recorded in `pruned_runs` and the bot-level log in the same transaction.
+        """
+        ...
+
+    async def pruned_info(self, run_id: str) -> PrunedRun | None: ...
+
+    async def get_state(self, name: str) -> str | None:
+        """A small named value the bot keeps for itself (e.g. a high-water mark)."""
+        ...
+
+    async def set_state(self, name: str, value: str) -> None: ...
+
+    async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
+        """Which of these delivery (source) ids have been applied."""
+        ...

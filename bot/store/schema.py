@@ -92,6 +92,27 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (repo, pr)
     );
     """,
+    # 2: retention: what was pruned, when and why (a pruned run's API answers 410)
+    """
+    CREATE TABLE pruned_runs (
+        run_id TEXT PRIMARY KEY,
+        repo TEXT NOT NULL COLLATE NOCASE,
+        pr INTEGER,
+        kind TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        pruned_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 3: small named values the bot keeps for itself (missed-delivery high-water mark)
+    """
+    CREATE TABLE bot_state (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

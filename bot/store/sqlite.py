@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,8 +19,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,10 +30,11 @@ from bot.store.base import (
     SUMMARY,
     CommentRecord,
     OutboxItem,
+    PrunedRun,
     RunFilter,
 )
 from bot.store.writer import CommandWriter
-from bot.trail.events import Event, utc_now
+from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State
 
@@ -66,6 +69,9 @@ class SQLiteStore:
         self._loop = asyncio.get_running_loop()
         conn = self._connect()
         schema.migrate_sqlite(conn)
+        # A SQLite file belongs to one bot process, so any lease still held is a dead
+        # process's (killed mid-delivery): release it now rather than after the lease.
+        conn.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
@@ -300,11 +306,20 @@ class SQLiteStore:
                     "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
                 )
             ]
+            retrying = [
+                {"key": key, "repo": repo, "pr": pr, "reason": err, "attempts": n, "due_at": due}
+                for key, repo, pr, err, n, due in conn.execute(
+                    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
+                    "WHERE state = 'pending' AND last_error IS NOT NULL "
+                    "ORDER BY due_at LIMIT 100"
+                )
+            ]
             return {
                 "pending": counts.get("pending", 0),
                 "failed": counts.get("failed", 0),
                 "oldest_due_at": oldest,
                 "failures": failed,
+                "retrying": retrying,
             }
 
         return await self._read(read)
@@ -344,6 +359,128 @@ class SQLiteStore:
             }
 
         return await self._read(read)
+
+    # -- operations: pacing, retention, missed deliveries -----------------------------
+
+    async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, due_at = ?, "
+                "last_error = ?, updated_at = ? WHERE key = ?",
+                (due_at, reason[:500], utc_now(), item.key),
+            )
+        )
+
+    async def prune_runs(
+        self,
+        now: float,
+        retention_days: int | None,
+        max_runs_per_repo: int | None,
+        limit: int = 500,
+    ) -> list[PrunedRun]:
+        pruned_at = format_time(datetime.fromtimestamp(now, UTC))
+
+        def prune(conn: sqlite3.Connection) -> list[PrunedRun]:
+            chosen: dict[str, tuple[tuple[Any, ...], str]] = {}
+            if retention_days is not None:
+                cutoff = format_time(datetime.fromtimestamp(now - retention_days * 86400, UTC))
+                for row in conn.execute(
+                    f"SELECT {_PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
+                    "ON e.run_id = r.id AND e.seq = r.last_seq WHERE r.is_open = 0 "
+                    f"AND e.recorded_at < ? AND NOT {_OPEN_PR} ORDER BY r.id LIMIT ?",
+                    (cutoff, limit),
+                ):
+                    reason = (
+                        f"retention: no event for over {retention_days} days "
+                        f"(last recorded {row[-1]})"
+                    )
+                    chosen[row[0]] = (row[:-1], reason)
+            if max_runs_per_repo is not None and len(chosen) < limit:
+                for row in conn.execute(
+                    f"SELECT {_PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
+                    "(PARTITION BY repo ORDER BY id DESC) AS newer FROM runs) r "
+                    f"WHERE r.newer > ? AND r.is_open = 0 AND NOT {_OPEN_PR} "
+                    "ORDER BY r.id LIMIT ?",
+                    (max_runs_per_repo, limit),
+                ):
+                    reason = f"retention: beyond the newest {max_runs_per_repo} runs of {row[1]}"
+                    chosen.setdefault(row[0], (row, reason))
+            done = []
+            for columns, reason in list(chosen.values())[:limit]:
+                run_id, repo, pr, kind, last_seq, head_hash = columns
+                gone = PrunedRun(run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason)
+                conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                conn.execute(
+                    "INSERT INTO pruned_runs (run_id, repo, pr, kind, last_seq, head_hash, "
+                    "pruned_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason),
+                )
+                conn.execute(
+                    "INSERT INTO bot_log (at, kind, source, data) VALUES (?, ?, ?, ?)",
+                    (
+                        pruned_at,
+                        "retention.pruned",
+                        json.dumps({"kind": "bot", "id": "retention"}),
+                        json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
+                    ),
+                )
+                done.append(gone)
+            return done
+
+        return await self._write(prune)
+
+    async def pruned_info(self, run_id: str) -> PrunedRun | None:
+        def read(conn: sqlite3.Connection) -> PrunedRun | None:
+            row = conn.execute(
+                "SELECT run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason "
+                "FROM pruned_runs WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            return PrunedRun(*row) if row else None
+
+        return await self._read(read)
+
+    async def get_state(self, name: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM bot_state WHERE name = ?", (name,)).fetchone()
+            return row[0] if row else None
+
+        return await self._read(read)
+
+    async def set_state(self, name: str, value: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO bot_state (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (name, value, utc_now()),
+            )
+        )
+
+    async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    r[0]
+                    for r in conn.execute(f"SELECT id FROM deliveries WHERE id IN ({marks})", chunk)
+                )
+            return found
+
+        return await self._read(read)
+
+
+# Retention: the columns a pruned run keeps, and "its PR still has an open pr run".
+_PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
+_OPEN_PR = (
+    "EXISTS (SELECT 1 FROM runs o WHERE o.repo = r.repo AND o.pr = r.pr "
+    "AND o.kind = 'pr' AND o.is_open = 1)"
+)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

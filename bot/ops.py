@@ -1,0 +1,55 @@
+"""`GET /api/outbox`: what the bot still has to do on GitHub, and what it gave up on.
+
+The counts are harmless (they are on /metrics too); the itemised list names
+repositories and pull requests, which may be private. So the list needs the admin
+token (`Authorization: Bearer $AUDIT_ADMIN_TOKEN`) when one is set; with none set it
+is served only in local mode (no webhook secret, loopback only), and otherwise the
+answer carries the counts alone and says how to see more.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from aiohttp import web
+
+from bot import keys
+from bot.errors import error
+
+
+def _may_see_items(request: web.Request) -> bool | None:
+    """True / False for a good / missing token; None for a wrong one (401)."""
+    settings = request.app[keys.SETTINGS]
+    admin = (settings.admin_token or "").strip()
+    if not admin:
+        return settings.unsigned_webhooks
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if not token:
+        return False
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), admin):
+        return None
+    return True
+
+
+async def outbox(request: web.Request) -> web.Response:
+    allowed = _may_see_items(request)
+    if allowed is None:
+        return error(401, "invalid admin token")
+    status = await request.app[keys.STORE].outbox_status()
+    oldest = status.get("oldest_due_at")
+    answer: dict[str, object] = {
+        "pending": status["pending"],
+        "failed": status["failed"],
+        "lag_seconds": round(max(0.0, time.time() - oldest), 3) if oldest else 0.0,
+    }
+    if allowed:
+        answer["retrying"] = status.get("retrying", [])
+        answer["failures"] = status.get("failures", [])
+    else:
+        answer["note"] = "send Authorization: Bearer <AUDIT_ADMIN_TOKEN> to list rows"
+    return web.json_response(answer)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/outbox", outbox)

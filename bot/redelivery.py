@@ -1,0 +1,131 @@
+"""Missed deliveries: ask GitHub to redeliver webhooks the bot never acknowledged.
+
+GitHub does not retry a failed delivery by itself. In App mode the bot lists the
+App's hook deliveries (`GET /app/hook/deliveries`, App JWT) on start and then every
+`AUDIT_REDELIVERY_INTERVAL_SECONDS`, newest first, down to the highest delivery id
+it saw on the previous pass (a high-water mark kept in the store) or GitHub's
+three-day redelivery window. Attempts are grouped by `guid` (the `X-GitHub-Delivery`
+that stays the same on redelivery); a guid with no OK attempt that the deliveries
+table does not hold is redelivered once per pass, and at most `MAX_REQUESTS` times
+in all, so a delivery the bot refuses for good (say a 400) is not asked for forever.
+Dedupe by delivery id makes a redelivery that raced a late success harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from aiohttp import web
+from gidgethub import GitHubException
+
+from bot import keys
+from bot.trail.events import parse_time
+
+log = logging.getLogger(__name__)
+
+MARK = "redelivery.high_water"  # the highest hook delivery id seen so far
+ASKED = "redelivery.asked."  # + guid: how many redeliveries were requested
+WINDOW = 3 * 86400.0  # GitHub redelivers only deliveries from the last three days
+MAX_REQUESTS = 3
+
+
+def _ok(attempt: Mapping[str, Any]) -> bool:
+    code = attempt.get("status_code")
+    return attempt.get("status") == "OK" or (isinstance(code, int) and 200 <= code < 300)
+
+
+def _at(attempt: Mapping[str, Any]) -> float | None:
+    try:
+        return parse_time(str(attempt["delivered_at"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
+async def check_once(app: web.Application, now: float | None = None) -> list[int]:
+    """One pass; returns the hook delivery ids whose redelivery was requested."""
+    github = app.get(keys.GITHUB)
+    if github is None or not github.credentials.is_app:
+        return []
+    store = app[keys.STORE]
+    when = time.time() if now is None else now
+    mark = int(await store.get_state(MARK) or 0)
+    gh = github.app_api()
+    jwt = github.credentials.app_jwt()
+    attempts: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    highest = mark
+    async for attempt in gh.getiter("/app/hook/deliveries?per_page=100", jwt=jwt):
+        number = int(attempt.get("id") or 0)
+        at = _at(attempt)
+        if number <= mark or (at is not None and at < when - WINDOW):
+            break  # listed newest first: everything further down was seen or is too old
+        highest = max(highest, number)
+        if attempt.get("guid"):
+            attempts[str(attempt["guid"])].append(attempt)
+    failed = {guid: group for guid, group in attempts.items() if not any(map(_ok, group))}
+    recorded = await store.known_deliveries(list(failed)) if failed else set()
+    asked: list[int] = []
+    for guid, group in failed.items():
+        if guid in recorded:
+            continue  # GitHub saw a failure (a timeout, say) but the events are committed
+        count = int(await store.get_state(ASKED + guid) or 0)
+        newest = max(group, key=lambda a: int(a["id"]))
+        extra = {"delivery": guid}
+        if count >= MAX_REQUESTS:
+            log.warning(
+                "delivery %s (%s) still failing after %d redeliveries; giving up",
+                guid,
+                newest.get("event"),
+                count,
+                extra=extra,
+            )
+            continue
+        try:
+            await gh.post(f"/app/hook/deliveries/{int(newest['id'])}/attempts", data=b"", jwt=jwt)
+        except GitHubException as exc:
+            log.warning("redelivery of %s refused: %s", guid, exc, extra=extra)
+        else:
+            asked.append(int(newest["id"]))
+            log.info(
+                "asked GitHub to redeliver %s (%s, last answer %s)",
+                guid,
+                newest.get("event"),
+                newest.get("status_code"),
+                extra=extra,
+            )
+        await store.set_state(ASKED + guid, str(count + 1))
+    if highest > mark:
+        await store.set_state(MARK, str(highest))
+    return asked
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    task = None
+    if settings.mode == "app" and settings.redelivery_interval > 0:
+        task = asyncio.create_task(_loop(app, settings.redelivery_interval), name="redelivery")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _loop(app: web.Application, interval: float) -> None:
+    while True:
+        try:
+            await check_once(app)
+        except Exception as exc:  # GitHub down, key revoked: try again next interval
+            log.warning("missed-delivery check failed: %s: %s", type(exc).__name__, exc)
+        await asyncio.sleep(interval)
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_worker)

@@ -1,0 +1,101 @@
+"""Retention: removing whole old runs, and saying so when someone asks for one.
+
+`AUDIT_RETENTION_DAYS` and `AUDIT_RETENTION_MAX_RUNS` (per repository) bound what the
+store keeps. A run is only ever removed whole (its events and its projection), never
+trimmed, so every trail the store still holds verifies from its first event. Runs of
+open pull requests are never removed: a PR is open while it has an open `pr`-kind run
+(opened by `pull_request` opened/reopened/synchronize, ended by closed), and a run
+that has not ended itself is never removed either.
+
+Each removal is recorded in the bot-level log and in `pruned_runs`, so the run's API
+answers 410 with when and why instead of a bare 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import keys
+from bot.errors import error
+from bot.store.base import PrunedRun, Store
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 3600.0  # seconds between passes; retention is measured in days
+FIRST_PASS_DELAY = 5.0  # let start-up (migrations, outbox) go first
+
+
+async def prune_once(app: web.Application, now: float | None = None) -> list[PrunedRun]:
+    """One retention pass: prune in batches until nothing more may go."""
+    settings = app[keys.SETTINGS]
+    if settings.retention_days is None and settings.retention_max_runs is None:
+        return []
+    store = app[keys.STORE]
+    when = time.time() if now is None else now
+    pruned: list[PrunedRun] = []
+    while True:
+        batch = await store.prune_runs(
+            when, settings.retention_days, settings.retention_max_runs, limit=500
+        )
+        pruned += batch
+        if len(batch) < 500:
+            break
+    for run in pruned:
+        log.info(
+            "pruned run %s: %s",
+            run.run_id,
+            run.reason,
+            extra={"run": run.run_id, "repo": run.repo, "pr": run.pr},
+        )
+    return pruned
+
+
+async def missing_run(store: Store, run_id: str) -> web.Response:
+    """The answer for a run the store does not hold: 410 if retention removed it."""
+    gone = await store.pruned_info(run_id)
+    if gone is None:
+        return error(404, "no such run")
+    return error(
+        410,
+        f"run {run_id} was removed by retention at {gone.pruned_at}: {gone.reason}",
+        pruned_at=gone.pruned_at,
+        reason=gone.reason,
+        repo=gone.repo,
+        pr=gone.pr,
+        last_seq=gone.last_seq,
+        head_hash=gone.head_hash,
+    )
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    task = None
+    if settings.retention_days is not None or settings.retention_max_runs is not None:
+        task = asyncio.create_task(_loop(app), name="retention")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _loop(app: web.Application) -> None:
+    await asyncio.sleep(FIRST_PASS_DELAY)
+    while True:
+        try:
+            await prune_once(app)
+        except Exception:
+            log.exception("retention pass failed; trying again next interval")
+        await asyncio.sleep(INTERVAL)
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_worker)

@@ -1,0 +1,261 @@
+"""GitHub failing: retries, rate limits, permanent failures, pacing — as a user sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from gidgethub import sansio
+
+from bot import keys
+from bot.github.pacing import Paced, WritePacer
+from bot.outbox import RATE_LIMIT_FLOOR, PermanentFailure, RetryAt, classify
+from tests.conftest import REPO, Bot, load_payload
+from tests.fake_github import FakeGitHub
+
+ADMIN = "admin-test-token"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+async def outbox(bot: Bot) -> dict[str, Any]:
+    status, body = await bot.request("GET", "/api/outbox", headers=AUTH)
+    assert status == 200, body
+    return body
+
+
+async def retrying(bot: Bot) -> list[dict[str, Any]]:
+    return (await outbox(bot))["retrying"]
+
+
+async def drain_until(bot: Bot, check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Deliver due-later rows now (as shutdown does), until `check()` holds."""
+
+    async def step() -> bool:
+        await bot.app[keys.OUTBOX].drain()
+        return check()
+
+    await until(step, timeout)
+
+
+def http_error(status: int, headers: dict[str, str], message: str = "failed") -> Exception:
+    """The exception gidgethub 6 raises for this response (its own deciphering)."""
+    body = json.dumps({"message": message}).encode()
+    try:
+        sansio.decipher_response(status, {"content-type": "application/json", **headers}, body)
+    except Exception as exc:
+        return exc
+    raise AssertionError("no exception")
+
+
+# -- classification, on gidgethub's real exceptions -------------------------------------
+
+
+def test_classify_honours_retry_after_then_reset_then_a_minute() -> None:
+    now = 1_000_000.0
+    secondary = http_error(403, {"retry-after": "42"}, "You have exceeded a secondary rate limit")
+    assert classify(secondary, 0, now) == RetryAt(42.0, "rate limited (403)")
+    primary = http_error(
+        403,
+        {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000300"},
+    )
+    assert type(primary).__name__ == "RateLimitExceeded"
+    assert classify(primary, 0, now) == RetryAt(301.0, "rate limited (403)")
+    too_many = http_error(429, {})
+    assert classify(too_many, 0, now) == RetryAt(RATE_LIMIT_FLOOR, "rate limited (429)")
+    worded = http_error(403, {}, "You have exceeded a secondary rate limit. Please wait.")
+    assert classify(worded, 0, now).delay >= 60  # type: ignore[union-attr]
+
+
+def test_classify_backs_off_exponentially_with_jitter_and_stops_on_4xx() -> None:
+    broken = http_error(502, {})
+    delays = [[classify(broken, n, 0).delay for _ in range(50)] for n in (0, 3, 6)]  # type: ignore[union-attr]
+    assert all(1.0 <= d <= 2.0 for d in delays[0])
+    assert all(8.0 <= d <= 16.0 for d in delays[1])
+    assert all(64.0 <= d <= 128.0 for d in delays[2])
+    assert len(set(delays[2])) > 1  # jitter spreads retries of many rows
+    gone = classify(http_error(404, {}), 0, 0)
+    assert isinstance(gone, PermanentFailure) and str(gone) == "GitHub answered 404 Not Found"
+    forbidden = classify(http_error(403, {}, "Resource not accessible by integration"), 0, 0)
+    assert isinstance(forbidden, PermanentFailure)
+    assert isinstance(classify(ConnectionResetError(), 0, 0), RetryAt)
+
+
+# -- end to end against the fake GitHub ---------------------------------------------------
+
+
+@pytest.fixture
+async def admin_bot(make_bot) -> Bot:
+    return await make_bot(AUDIT_ADMIN_TOKEN=ADMIN)
+
+
+async def test_5xx_is_retried_with_backoff_until_it_goes_through(
+    admin_bot: Bot, github: FakeGitHub
+) -> None:
+    github.fail("POST", r"/issues/2/comments$", 502, times=2)
+    await admin_bot.deliver("pull_request", load_payload("pull_request.opened"))
+    [row] = await until(lambda: retrying(admin_bot))
+    assert (row["repo"], row["pr"], row["reason"]) == (REPO, 2, "GitHub answered 502")
+    assert row["attempts"] == 1 and 0.5 < row["due_at"] - time.time() <= 2.0
+    await drain_until(admin_bot, lambda: bool(github.comments_on(REPO, 2)))
+    assert len(github.comments_on(REPO, 2)) == 1
+    assert len(github.writes(r"/issues/2/comments$")) == 3  # two refused, one created
+    assert (await outbox(admin_bot))["retrying"] == []
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "wait"),
+    [
+        (403, {"retry-after": "120"}, 120),
+        (429, {"retry-after": "30"}, 30),
+        (429, {}, 60),
+        (
+            403,
+            {
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": "in 600 s",  # made absolute when the test runs
+            },
+            600,
+        ),
+    ],
+)
+async def test_rate_limited_write_waits_as_github_says(
+    admin_bot: Bot, github: FakeGitHub, status: int, headers: dict[str, str], wait: float
+) -> None:
+    if "x-ratelimit-reset" in headers:
+        headers = {**headers, "x-ratelimit-reset": str(int(time.time()) + 600)}
+    github.fail("POST", r"/issues/2/comments$", status, headers=headers)
+    await admin_bot.deliver("pull_request", load_payload("pull_request.opened"))
+    [row] = await until(lambda: retrying(admin_bot))
+    assert row["reason"] == f"rate limited ({status})"
+    assert wait - 3 <= row["due_at"] - time.time() <= wait + 2
+    assert github.comments_on(REPO, 2) == []
+
+
+async def test_permanent_failure_is_recorded_visible_and_not_retried(
+    admin_bot: Bot, github: FakeGitHub
+) -> None:
+    github.fail("POST", r"/issues/2/comments$", 404)
+    await admin_bot.deliver("pull_request", load_payload("pull_request.opened"))
+    body = await until(lambda: _failed(admin_bot))
+    [failure] = body["failures"]
+    assert (failure["repo"], failure["pr"]) == (REPO, 2)
+    assert failure["reason"] == "GitHub answered 404 Not Found"
+    assert body["pending"] == 0 and body["failed"] == 1
+    await admin_bot.app[keys.OUTBOX].drain()  # nothing left to try
+    assert len(github.writes(r"/issues/2/comments$")) == 1
+    # The PR's next change tries again (it may have come back), and succeeds.
+    await admin_bot.deliver("pull_request", load_payload("pull_request.review_requested"))
+    await admin_bot.settle()
+    assert len(github.comments_on(REPO, 2)) == 1
+    assert (await outbox(admin_bot))["failed"] == 0
+
+
+async def _failed(bot: Bot) -> dict[str, Any] | None:
+    body = await outbox(bot)
+    return body if body["failures"] else None
+
+
+async def test_outbox_list_needs_the_admin_token(admin_bot: Bot, github: FakeGitHub) -> None:
+    github.fail("POST", r"/issues/2/comments$", 404)
+    await admin_bot.deliver("pull_request", load_payload("pull_request.opened"))
+    await until(lambda: _failed(admin_bot))
+    status, body = await admin_bot.request("GET", "/api/outbox")
+    assert status == 200 and body["failed"] == 1 and "failures" not in body
+    assert "AUDIT_ADMIN_TOKEN" in body["note"]
+    status, body = await admin_bot.request(
+        "GET", "/api/outbox", headers={"Authorization": "Bearer wrong"}
+    )
+    assert status == 401 and body == {"error": "invalid admin token"}
+
+
+async def test_deleted_comment_recreated_once_even_when_github_fails(
+    bot: Bot, github: FakeGitHub
+) -> None:
+    await bot.deliver("pull_request", load_payload("pull_request.opened"))
+    await bot.settle()
+    [first] = github.comments_on(REPO, 2)
+    github.delete_comment(first["id"])
+    github.fail("POST", r"/issues/2/comments$", 502)
+    await bot.deliver("pull_request", load_payload("pull_request.review_requested"))
+    await drain_until(bot, lambda: bool(github.comments_on(REPO, 2)))
+    [again] = github.comments_on(REPO, 2)
+    assert again["id"] != first["id"] and "review (octocat)" in again["body"]
+    writes = len(github.writes())
+    await bot.app[keys.OUTBOX].drain()
+    await asyncio.sleep(0.2)
+    assert len(github.writes()) == writes  # recreated once, then quiet: no loop
+    # The next change edits the recreated comment instead of making another.
+    await bot.deliver("pull_request", load_payload("pull_request.review_requested", number=2))
+    await bot.deliver(
+        "workflow_run",
+        load_payload(
+            "workflow_run.completed",
+            repository=load_payload("pull_request.opened")["repository"],
+            workflow_run__head_sha=load_payload("pull_request.opened")["pull_request"]["head"][
+                "sha"
+            ],
+        ),
+    )
+    await bot.settle()
+    assert [c["id"] for c in github.comments_on(REPO, 2)] == [again["id"]]
+
+
+# -- pacing --------------------------------------------------------------------------------
+
+
+def test_pacer_keeps_to_80_a_minute_and_500_an_hour() -> None:
+    now = [0.0]
+    pacer = WritePacer(clock=lambda: now[0])
+    sent = 0
+    while now[0] < 3600:
+        try:
+            pacer.take(7)
+            sent += 1
+        except Paced as paced:
+            assert paced.until > now[0]
+            now[0] = paced.until
+    assert sent == 500
+    # Within any 60 s, at most 80 went out.
+    pacer = WritePacer(clock=lambda: now[0])
+    now[0] = 0.0
+    for _ in range(80):
+        pacer.take(1)
+    with pytest.raises(Paced) as paced:
+        pacer.take(1)
+    assert paced.value.until == 60.0
+    pacer.take(2)  # another installation has its own budget
+
+
+async def test_paced_write_is_deferred_without_sending_or_counting_an_attempt(
+    admin_bot: Bot, github: FakeGitHub
+) -> None:
+    gh = admin_bot.app[keys.GITHUB]
+    gh.pacer.windows = ((2, 60.0),)
+    for pr in (2, 3, 4):
+        await admin_bot.deliver(
+            "pull_request", load_payload("pull_request.opened", pull_request__number=pr)
+        )
+    [row] = await until(lambda: retrying(admin_bot))
+    assert row["reason"] == "paced: write budget used up" and row["attempts"] == 0
+    assert 50 < row["due_at"] - time.time() <= 60
+    assert len(github.writes()) == 2
+    gh.pacer.clock = lambda: time.time() + 61  # a minute later
+    await drain_until(admin_bot, lambda: len(github.writes()) == 3)
+    assert sorted(len(github.comments_on(REPO, pr)) for pr in (2, 3, 4)) == [1, 1, 1]
