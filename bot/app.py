@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import api, keys, metrics, ops, redelivery, retention, webhooks
+from bot import api, keys, metrics, ops, redelivery, reporter, retention, webhooks
 from bot.config import Settings
 from bot.errors import json_errors
 from bot.github.auth import Credentials
@@ -48,6 +48,7 @@ FEATURES = [
     ops.setup,
     retention.setup,
     redelivery.setup,
+    reporter.setup,
 ]
 
 
@@ -74,7 +75,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             store,
             github,
             debounce=settings.comment_debounce,
-            options=lambda repo, pr: SummaryOptions(public_url=settings.public_url),
+            options=lambda repo, pr: SummaryOptions(
+                public_url=settings.public_url, explorers=settings.explorers
+            ),
         )
         app[keys.OUTBOX] = worker
         worker.start()

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -49,6 +50,11 @@ class Settings:
     api_tokens: str = field(default="", repr=False)
     admin_token: str | None = field(default=None, repr=False)
     link_key: str | None = field(default=None, repr=False)
+    oidc_policies: Mapping[str, str] = field(default_factory=dict)
+    oidc_repositories: tuple[str, ...] | None = None
+    api_max_body_bytes: int = 1024 * 1024
+    ci_rates: Mapping[str, Any] = field(default_factory=dict)  # label -> Decimal or SKU
+    explorers: Mapping[str, str] = field(default_factory=dict)  # CAIP-2 -> URL with {tx}
     # Operations
     retention_days: int | None = None
     retention_max_runs: int | None = None
@@ -124,9 +130,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         oidc_audience=env.get("AUDIT_OIDC_AUDIENCE"),
         oidc_jwks_url=_url(env, "AUDIT_OIDC_JWKS_URL"),
         oidc_enabled=_bool(env, "AUDIT_OIDC_ENABLED", True),
-        api_tokens=env.get("AUDIT_API_TOKENS", ""),
+        api_tokens=_api_tokens(env),
         admin_token=env.get("AUDIT_ADMIN_TOKEN"),
         link_key=env.get("AUDIT_LINK_KEY") or secret,
+        oidc_policies=_oidc_policies(env),
+        oidc_repositories=_oidc_repositories(env),
+        api_max_body_bytes=_int(
+            env,
+            "AUDIT_API_MAX_BODY_BYTES",
+            minimum=1024,
+            maximum=GITHUB_MAX_PAYLOAD,
+            default=1024 * 1024,
+        ),
+        ci_rates=_ci_rates(env),
+        explorers=_explorers(env),
         retention_days=_int(env, "AUDIT_RETENTION_DAYS", minimum=1),
         retention_max_runs=_int(env, "AUDIT_RETENTION_MAX_RUNS", minimum=1),
         redelivery_interval=_float(env, "AUDIT_REDELIVERY_INTERVAL_SECONDS", 600.0),
@@ -235,6 +252,96 @@ def _private_key(env: Mapping[str, str]) -> str | None:
     if "PRIVATE KEY-----" not in text:
         raise ConfigError(f"{name} is not a PEM private key (PEM text, base64 of it, or a path)")
     return text.strip() + "\n"
+
+
+def _pairs(env: Mapping[str, str], name: str) -> list[tuple[str, str]]:
+    """`key=value,key=value` entries, split at the first `=`; blank entries are skipped."""
+    pairs = []
+    for position, entry in enumerate(env.get(name, "").split(","), start=1):
+        if not entry.strip():
+            continue
+        key, equals, value = entry.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise ConfigError(f"{name}: entry {position} must look like key=value")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _api_tokens(env: Mapping[str, str]) -> str:
+    """Checked at start so a typo fails loudly; the reporter API parses it again."""
+    from bot.auth.tokens import parse_api_tokens
+
+    value = env.get("AUDIT_API_TOKENS", "")
+    try:
+        parse_api_tokens(value)
+    except ValueError as exc:
+        raise ConfigError(f"AUDIT_API_TOKENS: {exc}") from None
+    return value
+
+
+def _oidc_policies(env: Mapping[str, str]) -> dict[str, str]:
+    """`owner/repo-glob=owner/repo/.github/workflows/file.yml@ref-glob`, comma-separated."""
+    from bot.auth.tokens import normalise_repository_glob
+
+    policies: dict[str, str] = {}
+    for repo, workflow in _pairs(env, "AUDIT_OIDC_POLICIES"):
+        path, at, ref = workflow.partition("@")
+        if normalise_repository_glob(repo) is None:
+            raise ConfigError(f"AUDIT_OIDC_POLICIES: {repo!r} is not an owner/name glob")
+        if not path or not at or not ref or "@" in ref:
+            raise ConfigError(
+                f"AUDIT_OIDC_POLICIES: the workflow for {repo!r} must look like "
+                "owner/repo/.github/workflows/file.yml@ref (globs allowed)"
+            )
+        if repo in policies:
+            raise ConfigError(f"AUDIT_OIDC_POLICIES: {repo!r} appears twice")
+        policies[repo] = workflow
+    return policies
+
+
+def _oidc_repositories(env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """Repository globs whose Actions tokens are accepted at all (unset: any)."""
+    from bot.auth.tokens import normalise_repository_glob
+
+    raw = env.get("AUDIT_OIDC_REPOSITORIES")
+    if raw is None:
+        return None
+    globs = []
+    for glob in raw.replace("|", ",").split(","):
+        if not glob.strip():
+            continue
+        normalised = normalise_repository_glob(glob)
+        if normalised is None:
+            raise ConfigError(
+                f"AUDIT_OIDC_REPOSITORIES: {glob.strip()!r} is not an owner/name glob"
+            )
+        globs.append(normalised)
+    return tuple(globs)
+
+
+def _ci_rates(env: Mapping[str, str]) -> dict[str, Any]:
+    """`runner-label=0.01` (USD per minute) or `runner-label=linux_16_core` (a SKU)."""
+    from bot.trail.money import InvalidInput
+    from bot.trail.rates import parse_rate_overrides
+
+    try:
+        return parse_rate_overrides(dict(_pairs(env, "AUDIT_CI_RATES")))
+    except InvalidInput as exc:
+        raise ConfigError(f"AUDIT_CI_RATES: {exc}") from None
+
+
+def _explorers(env: Mapping[str, str]) -> dict[str, str]:
+    """`network=https://host/tx/{tx}` entries; x402's decoder is imported only when set."""
+    pairs = _pairs(env, "AUDIT_EXPLORERS")
+    if not pairs:
+        return {}
+    from bot.trail.money import InvalidInput
+    from bot.trail.proofs import parse_explorers
+
+    try:
+        return parse_explorers(dict(pairs))
+    except InvalidInput as exc:
+        raise ConfigError(f"AUDIT_EXPLORERS: {exc}") from None
 
 
 def _is_loopback(host: str) -> bool:

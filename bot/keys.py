@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.auth import Authenticator
 from bot.config import Settings
 from bot.github.client import GitHub
 from bot.notify import RunNotifier
@@ -20,3 +21,4 @@ GITHUB = web.AppKey("github", GitHub)  # absent in dry run
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 STATS = web.AppKey("stats", dict[Any, int])
 NOTIFIER = web.AppKey("notifier", RunNotifier)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)  # reporter credentials

@@ -21,6 +21,10 @@ from bot.app import create_app
 from bot.config import load_settings
 from tests.fake_github import FakeGitHub
 
+# Fixtures of the reporter tests (a local OIDC issuer, a bot that trusts it).
+# PostgreSQL: a server a session, a fresh database a test (`postgres_url`).
+pytest_plugins = ["tests.reporter_kit", "tests.pg_fixtures"]
+
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 SECRET = "test-webhook-secret"
 REPO = "Codertocat/Hello-World"

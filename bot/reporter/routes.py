@@ -1,0 +1,329 @@
+"""The reporter API: CI steps open runs, append batches of events and close them.
+
+Each call is authenticated (401/403/503), its body validated (400/413/415/422),
+and only then turned into one `Command` committed atomically: a 2xx means the
+events are durable. An idempotency key makes a retried call a replay that writes
+nothing; a key reused for a different request is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from bot import keys
+from bot.auth import AuthError, AuthUnavailable, Principal
+from bot.commands import commit
+from bot.errors import error
+from bot.ids import is_run_id
+from bot.reporter.bodies import (
+    InvalidBody,
+    NotJSON,
+    parse_close,
+    parse_events,
+    parse_json,
+    parse_key,
+    parse_open,
+)
+from bot.store.base import IdempotencyConflict, RunFilter
+from bot.trail import events as ev
+from bot.trail.intents import Append, ById, Command, OpenRun, RunSpec
+from bot.trail.money import InvalidInput
+from bot.trail.proofs import explorer_url
+
+log = logging.getLogger(__name__)
+
+_JSON_TYPES = ("application/json", "")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class Refused(Exception):
+    """An answer other than success, raised from helpers and turned into a response."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _refuse(status: int, message: str, **details: Any) -> Refused:
+    return Refused(error(status, message, **details))
+
+
+# --- request plumbing --------------------------------------------------------------
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The caller, or a 401/503 (never naming the token, never writing anything)."""
+    authenticator = request.app.get(keys.AUTHENTICATOR)
+    if authenticator is None or not authenticator.configured:
+        raise Refused(
+            web.json_response(
+                {"error": "the reporter API has no credentials configured on this bot"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        )
+    try:
+        return await authenticator.authenticate(request.headers.get("Authorization"))
+    except AuthUnavailable as exc:
+        log.warning("reporter credentials cannot be checked: %s", exc)
+        raise Refused(
+            web.json_response(
+                {"error": f"credentials cannot be checked right now: {exc}"},
+                status=503,
+                headers={"Retry-After": "10"},
+            )
+        ) from None
+    except AuthError as exc:
+        log.info("reporter credentials refused on %s: %s", request.path, exc)
+        raise Refused(
+            web.json_response(
+                {"error": f"unauthorized: {exc}"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        ) from None
+
+
+async def read_body(request: web.Request) -> object:
+    """The JSON body, read up to the configured cap (413 past it)."""
+    cap = request.app[keys.SETTINGS].api_max_body_bytes
+    if request.content_type not in _JSON_TYPES and not request.content_type.endswith("+json"):
+        raise _refuse(415, "content type must be application/json")
+    if request.content_length is not None and request.content_length > cap:
+        raise _refuse(413, f"body is larger than the {cap}-byte limit")
+    raw = bytearray()
+    while chunk := await request.content.read(65536):
+        raw += chunk
+        if len(raw) > cap:
+            raise _refuse(413, f"body is larger than the {cap}-byte limit")
+    try:
+        return parse_json(bytes(raw)) if raw else {}
+    except NotJSON as exc:
+        raise _refuse(400, str(exc)) from None
+
+
+def header_key(request: web.Request, body_key: str | None) -> str | None:
+    """The idempotency key from the body or the `Idempotency-Key` header (must agree)."""
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    if header is None:
+        return body_key
+    try:
+        key = parse_key(header)
+    except InvalidInput as exc:
+        raise InvalidBody([InvalidInput(f"header {IDEMPOTENCY_HEADER}", exc.reason)]) from None
+    if body_key is not None and body_key != key:
+        raise InvalidBody(
+            [InvalidInput("idempotency_key", f"differs from the {IDEMPOTENCY_HEADER} header")]
+        )
+    return key
+
+
+def _invalid(exc: InvalidBody) -> web.Response:
+    return web.json_response(exc.as_json(), status=422)
+
+
+def _conflict() -> web.Response:
+    return error(
+        422,
+        "this idempotency key was already used for a different request; "
+        "use a new key for a new request",
+    )
+
+
+def _source(route: str, scope: str, key: str | None, principal: Principal) -> ev.Source:
+    """Scoped by repository or run, so two repositories' keys can never collide."""
+    ident = f"api:{route}:{scope}:{key}" if key else f"api:{route}:{uuid.uuid4().hex}"
+    return ev.Source(
+        "api",
+        ident,
+        f"POST /api/runs{'' if route == 'open' else '/' + route}",
+        actor=principal.subject,
+    )
+
+
+def run_url(request: web.Request, run_id: str) -> str:
+    public = request.app[keys.SETTINGS].public_url
+    base = public or str(request.url.origin())
+    return f"{base}/runs/{run_id}"
+
+
+async def _writable_run(request: web.Request, principal: Principal) -> dict[str, Any]:
+    """The run named in the path, if this caller may report into it and it is open."""
+    run_id = request.match_info["run_id"]
+    run = await request.app[keys.STORE].get_run(run_id) if is_run_id(run_id) else None
+    if run is None:
+        raise _refuse(404, "no such run")
+    if not principal.may_write(run["repo"]):
+        raise _refuse(403, f"this credential may not report for {run['repo']}")
+    if run.get("kind") == "pr":
+        raise _refuse(
+            409, "PR runs follow GitHub's webhooks; report into a run opened with POST /api/runs"
+        )
+    return run
+
+
+# --- routes ------------------------------------------------------------------------
+
+
+async def open_run(request: web.Request) -> web.Response:
+    try:
+        principal = await authenticate(request)
+        opened = parse_open(await read_body(request))
+        key = header_key(request, opened.idempotency_key)
+        claims = principal.claims
+        repo = opened.repo or (claims.repository if claims else None)
+        if repo is None:
+            raise InvalidBody([InvalidInput("repo", "is required with a static token")])
+        if not principal.may_write(repo):
+            raise _refuse(403, f"this credential may not report for {repo}")
+        same_repo = claims is not None and claims.repository.lower() == repo.lower()
+        pr = opened.pr or (claims.pr_number if same_repo and claims else None)
+        head_sha = opened.head_sha or (claims.sha if same_repo and claims else None)
+        source = _source("open", repo.lower(), key, principal)
+        run_key = f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}"
+
+        def command(installation_id: int | None, private: bool | None) -> Command:
+            spec = RunSpec(
+                kind=opened.kind,
+                repo=repo,
+                pr=pr,
+                head_sha=head_sha,
+                name=opened.name,
+                installation_id=installation_id,
+                private=private,
+                opened_data={"budget": dict(opened.budget)} if opened.budget else {},
+            )
+            return Command(source, [OpenRun(run_key, spec, list(opened.events))])
+
+        installation_id, private = await _pr_context(request, repo, pr)
+        try:
+            result = await commit(request.app, command(installation_id, private))
+        except IdempotencyConflict:
+            if installation_id is None and private is None:
+                raise
+            # The first attempt may have been made before the PR run (and so its
+            # installation) was known: replay it as it was sent then.
+            result = await commit(request.app, command(None, None))
+    except Refused as refused:
+        return refused.response
+    except InvalidBody as exc:
+        return _invalid(exc)
+    except IdempotencyConflict:
+        return _conflict()
+    run_id = (result.opened or result.runs)[0]
+    run = await request.app[keys.STORE].get_run(run_id)
+    log.info("reporter %s opened run %s", principal.subject, run_id, extra={"runs": [run_id]})
+    body = {
+        "id": run_id,
+        "url": run_url(request, run_id),
+        "repo": run["repo"] if run else repo,
+        "pr": run["pr"] if run else pr,
+        "kind": run["kind"] if run else opened.kind,
+        "replayed": result.duplicate,
+    }
+    return web.json_response(body, status=200 if result.duplicate else 201)
+
+
+async def _pr_context(
+    request: web.Request, repo: str, pr: int | None
+) -> tuple[int | None, bool | None]:
+    """The installation and visibility of the PR's own run, so its summary can be posted."""
+    if pr is None:
+        return None, None
+    runs = await request.app[keys.STORE].list_runs(RunFilter(repo=repo, pr=pr, kind="pr", limit=1))
+    if not runs:
+        return None, None
+    return runs[0].get("installation_id"), runs[0].get("private")
+
+
+async def append_events(request: web.Request) -> web.Response:
+    try:
+        principal = await authenticate(request)
+        batch = parse_events(await read_body(request))
+        key = header_key(request, batch.idempotency_key)
+        run = await _writable_run(request, principal)
+        command = Command(
+            _source("events", run["id"], key, principal),
+            [Append(ById(run["id"]), list(batch.events), require_open=True)],
+        )
+        result = await commit(request.app, command)
+        if not result.duplicate and result.events == 0:
+            raise _refuse(409, f"run {run['id']} is closed ({run.get('status')})")
+    except Refused as refused:
+        return refused.response
+    except InvalidBody as exc:
+        return _invalid(exc)
+    except IdempotencyConflict:
+        return _conflict()
+    fresh = await request.app[keys.STORE].get_run(run["id"]) or run
+    explorers = request.app[keys.SETTINGS].explorers
+    proofs = [e.data for e in batch.events if e.type == ev.PROOF]
+    return web.json_response(
+        {
+            "run_id": run["id"],
+            "url": run_url(request, run["id"]),
+            "recorded": 0 if result.duplicate else len(batch.events),
+            "replayed": result.duplicate,
+            "spend": fresh.get("spend") or {},
+            "proofs": [_proof_view(p, explorers) for p in proofs],
+        },
+        status=200 if result.duplicate else 201,
+    )
+
+
+def _proof_view(proof: Mapping[str, Any], explorers: Mapping[str, str]) -> dict[str, Any]:
+    """What a reporter sees of its proof: the bot's own link, never one it was sent."""
+    tx = proof.get("tx")
+    return {
+        "network": proof.get("network"),
+        "network_name": proof.get("network_name"),
+        "tx": tx,
+        "status": proof.get("status"),
+        "url": explorer_url(str(proof.get("network")), tx, explorers) if tx else None,
+    }
+
+
+async def close_run(request: web.Request) -> web.Response:
+    try:
+        principal = await authenticate(request)
+        closing = parse_close(await read_body(request))
+        key = header_key(request, closing.idempotency_key)
+        run = await _writable_run(request, principal)
+        data = {"status": closing.status}
+        if closing.reason:
+            data["reason"] = closing.reason
+        command = Command(
+            _source("close", run["id"], key, principal),
+            [Append(ById(run["id"]), [ev.NewEvent(ev.RUN_CLOSED, data)], require_open=True)],
+        )
+        result = await commit(request.app, command)
+        if not result.duplicate and result.events == 0:
+            raise _refuse(409, f"run {run['id']} is already closed ({run.get('status')})")
+    except Refused as refused:
+        return refused.response
+    except InvalidBody as exc:
+        return _invalid(exc)
+    except IdempotencyConflict:
+        return _conflict()
+    fresh = await request.app[keys.STORE].get_run(run["id"]) or run
+    return web.json_response(
+        {
+            "run_id": run["id"],
+            "url": run_url(request, run["id"]),
+            "status": fresh.get("status"),
+            "spend": fresh.get("spend") or {},
+            "replayed": result.duplicate,
+        },
+        status=200,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/runs", open_run)
+    app.router.add_post("/api/runs/{run_id}/events", append_events)
+    app.router.add_post("/api/runs/{run_id}/close", close_run)
