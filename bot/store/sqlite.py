@@ -33,7 +33,7 @@ from bot.store.base import (
     PrunedRun,
     RunFilter,
 )
-from bot.store.writer import CommandWriter
+from bot.store.writer import apply_sync
 from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State
@@ -170,7 +170,7 @@ class SQLiteStore:
     async def apply(self, command: Command) -> CommandResult:
         now = time.time()
         return await self._write(
-            lambda conn: CommandWriter(_SQLiteTx(conn), now, self.debounce).apply(command)
+            lambda conn: apply_sync(_SQLiteTx(conn), now, self.debounce, command)
         )
 
     async def get_run(self, run_id: str) -> State | None:
@@ -508,7 +508,7 @@ def _event(row: tuple[Any, ...]) -> Event:
 
 
 class _SQLiteTx:
-    """The transaction operations `CommandWriter` needs, in SQLite's dialect."""
+    """The transaction operations `CommandWriter` needs (a `SyncTx`), in SQLite's dialect."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

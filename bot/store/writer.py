@@ -3,15 +3,20 @@
 The store supplies a `Tx` (its SQL dialect); this module owns the meaning: dedupe by
 source id, resolve selectors, give each event the next seq and chain hash, fold it
 into the run's projection, and schedule the PR summaries the change affects.
+
+The meaning is written once, as coroutines awaiting the `Tx`. PostgreSQL's Tx really
+awaits its connection; SQLite's writer thread has no event loop, so `apply_sync`
+wraps its plain `SyncTx` in coroutines that never suspend and runs the writer to the
+end in one step (`run_to_completion`): the same code, no loop, no thread hop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.ids import new_run_id
 from bot.store.base import IdempotencyConflict
@@ -19,8 +24,40 @@ from bot.trail import events as ev
 from bot.trail import intents as it
 from bot.trail.state import State, apply, is_open, new_state
 
+T = TypeVar("T")
+
 
 class Tx(Protocol):
+    """The operations a store's transaction offers the writer, awaited."""
+
+    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
+
+    async def insert_delivery(self, values: Mapping[str, Any]) -> None: ...
+
+    async def run_by_id(self, run_id: str) -> State | None: ...
+
+    async def runs_by_key(self, key: str, open_only: bool) -> list[State]: ...
+
+    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]: ...
+
+    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None: ...
+
+    async def insert_run(self, key: str | None, state: State) -> None: ...
+
+    async def update_run(self, state: State) -> None: ...
+
+    async def insert_event(self, event: ev.Event) -> None: ...
+
+    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
+
+    async def touch_outbox(
+        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
+    ) -> None: ...
+
+
+class SyncTx(Protocol):
+    """The operations, answered synchronously (SQLite's writer thread)."""
+
     def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
 
     def insert_delivery(self, values: Mapping[str, Any]) -> None: ...
@@ -62,9 +99,9 @@ class CommandWriter:
         self.result = it.CommandResult()
         self._prs: dict[tuple[str, int], int | None] = {}
 
-    def apply(self, command: it.Command) -> it.CommandResult:
+    async def apply(self, command: it.Command) -> it.CommandResult:
         source = command.source
-        seen = self.tx.find_delivery(source.id)
+        seen = await self.tx.find_delivery(source.id)
         if seen is not None:
             response, stored_fingerprint = seen
             new_fingerprint = fingerprint(command)
@@ -81,14 +118,14 @@ class CommandWriter:
             )
         for intent in command.intents:
             if isinstance(intent, it.OpenRun):
-                self._open(intent, source)
+                await self._open(intent, source)
             elif isinstance(intent, it.Append):
-                for state in self._resolve(intent.target):
+                for state in await self._resolve(intent.target):
                     if intent.require_open and not is_open(state):
                         continue
-                    self._append_all(state, intent.events, source)
+                    await self._append_all(state, intent.events, source)
             elif isinstance(intent, it.BotLog):
-                self.tx.insert_bot_log(
+                await self.tx.insert_bot_log(
                     self.now_iso,
                     intent.kind,
                     json.dumps(source.as_dict()),
@@ -102,7 +139,7 @@ class CommandWriter:
                 outcome = "unmatched"
         self.result.response = command.response
         self.result.outcome = outcome
-        self.tx.insert_delivery(
+        await self.tx.insert_delivery(
             {
                 "id": source.id,
                 "kind": source.kind,
@@ -120,13 +157,15 @@ class CommandWriter:
                 "fingerprint": fingerprint(command),
             }
         )
-        for (repo, pr), installation in self._prs.items():
-            self.tx.touch_outbox(repo, pr, installation, self.now + self.debounce, self.now_iso)
+        # In key order, so concurrent transactions lock outbox rows in one order.
+        for (repo, pr), installation in sorted(self._prs.items()):
+            due = self.now + self.debounce
+            await self.tx.touch_outbox(repo, pr, installation, due, self.now_iso)
         self.result.prs = list(self._prs)
         return self.result
 
-    def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
-        existing = self.tx.runs_by_key(intent.key, open_only=True)
+    async def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
+        existing = await self.tx.runs_by_key(intent.key, open_only=True)
         if existing:
             state = existing[0]
         else:
@@ -146,29 +185,29 @@ class CommandWriter:
             opened = ev.NewEvent(ev.RUN_OPENED, data, at=intent.opened_at)
             event = ev.seal(run_id, 1, opened, source, self.now_iso, ev.GENESIS_HASH)
             state = apply(state, event)
-            self.tx.insert_run(intent.key, state)
-            self.tx.insert_event(event)
+            await self.tx.insert_run(intent.key, state)
+            await self.tx.insert_event(event)
             self._touched(state, events=1)
             self.result.opened.append(run_id)
-        self._append_all(state, intent.events, source)
+        await self._append_all(state, intent.events, source)
 
-    def _resolve(self, target: it.Selector) -> list[State]:
+    async def _resolve(self, target: it.Selector) -> list[State]:
         if isinstance(target, it.ById):
-            state = self.tx.run_by_id(target.run_id)
+            state = await self.tx.run_by_id(target.run_id)
             return [state] if state else []
         if isinstance(target, it.ByKey):
-            return self.tx.runs_by_key(target.key, open_only=target.open_only)[:1]
+            return await self.tx.runs_by_key(target.key, open_only=target.open_only)[:1]
         if isinstance(target, it.OpenRunsOfPR):
             return [
                 s
-                for s in self.tx.open_runs_of_pr(target.repo, target.pr)
+                for s in await self.tx.open_runs_of_pr(target.repo, target.pr)
                 if (target.kinds is None or s["kind"] in target.kinds)
                 and (target.exclude_head_sha is None or s["head_sha"] != target.exclude_head_sha)
             ]
-        state = self.tx.latest_by_head(target.repo, target.head_sha, target.kind)
+        state = await self.tx.latest_by_head(target.repo, target.head_sha, target.kind)
         return [state] if state else []
 
-    def _append_all(self, state: State, new_events: Any, source: ev.Source) -> State:
+    async def _append_all(self, state: State, new_events: Any, source: ev.Source) -> State:
         if not new_events:
             self._touched(state, events=0)
             return state
@@ -176,9 +215,9 @@ class CommandWriter:
             event = ev.seal(
                 state["id"], state["seq"] + 1, new, source, self.now_iso, state["head_hash"]
             )
-            self.tx.insert_event(event)
+            await self.tx.insert_event(event)
             state = apply(state, event)
-        self.tx.update_run(state)
+        await self.tx.update_run(state)
         self._touched(state, events=len(new_events))
         return state
 
@@ -189,6 +228,64 @@ class CommandWriter:
         if events and state.get("pr") is not None and state.get("repo"):
             key = (state["repo"], int(state["pr"]))
             self._prs[key] = state.get("installation_id") or self._prs.get(key)
+
+
+def apply_sync(tx: SyncTx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
+    """Carry out `command` over a synchronous Tx, without an event loop."""
+    writer = CommandWriter(_Awaiting(tx), now, debounce)
+    return run_to_completion(writer.apply(command))
+
+
+class _Awaiting:
+    """A `SyncTx` seen as a `Tx`: each method is a coroutine that never suspends."""
+
+    def __init__(self, tx: SyncTx) -> None:
+        self._tx = tx
+
+    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
+        return self._tx.find_delivery(source_id)
+
+    async def insert_delivery(self, values: Mapping[str, Any]) -> None:
+        self._tx.insert_delivery(values)
+
+    async def run_by_id(self, run_id: str) -> State | None:
+        return self._tx.run_by_id(run_id)
+
+    async def runs_by_key(self, key: str, open_only: bool) -> list[State]:
+        return self._tx.runs_by_key(key, open_only)
+
+    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
+        return self._tx.open_runs_of_pr(repo, pr)
+
+    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
+        return self._tx.latest_by_head(repo, head_sha, kind)
+
+    async def insert_run(self, key: str | None, state: State) -> None:
+        self._tx.insert_run(key, state)
+
+    async def update_run(self, state: State) -> None:
+        self._tx.update_run(state)
+
+    async def insert_event(self, event: ev.Event) -> None:
+        self._tx.insert_event(event)
+
+    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
+        self._tx.insert_bot_log(at, kind, source, data)
+
+    async def touch_outbox(
+        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
+    ) -> None:
+        self._tx.touch_outbox(repo, pr, installation_id, due_at, now_iso)
+
+
+def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that awaits nothing real to its end, in the calling thread."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a synchronous Tx suspended: it must not await real I/O")
 
 
 def _from_timestamp(ts: float) -> datetime:

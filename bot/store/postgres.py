@@ -1,0 +1,417 @@
+"""The store for several bot instances: one PostgreSQL database shared through asyncpg.
+
+The meaning of a command is `CommandWriter`'s, as for SQLite; what this module adds is
+what makes it hold with many writers on many machines:
+
+- run rows are read `FOR UPDATE`, so two transactions appending to one run queue up
+  and each takes the next seq (the primary key on (run_id, seq) is the backstop);
+- at most one open run per key is a partial unique index; a transaction that loses
+  the race to open a run is retried whole and then finds the winner's run;
+- a delivery id is a primary key; a concurrent duplicate fails on it, and its retry
+  answers `duplicate` like any redelivery;
+- outbox rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so exactly one
+  instance delivers each;
+- serialization failures and deadlocks are retried with a short jittered backoff.
+
+Reads page by keyset (`iter_events` holds no connection between pages), so a slow
+reader of a long trail costs neither memory nor a pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import asyncpg
+
+from bot.store import schema
+from bot.store.base import SUMMARY, CommentRecord, OutboxItem, RunFilter, StoreError
+from bot.store.pg_schema import migrate_postgres
+from bot.store.writer import CommandWriter
+from bot.trail.events import Event, utc_now
+from bot.trail.intents import Command, CommandResult
+from bot.trail.state import State
+
+log = logging.getLogger(__name__)
+
+# Conflicts another transaction caused: run the whole command again.
+_RETRY_CONFLICT = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.UniqueViolationError,
+)
+# The connection went away mid-transaction: the commit may or may not have happened,
+# and running again is safe because a command that did commit answers `duplicate`.
+_RETRY_CONNECTION = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    ConnectionError,
+)
+_MAX_ATTEMPTS = 12
+_EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
+_OUTBOX_COLUMNS = "key, kind, repo, pr, installation_id, version, attempts, due_at"
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, debounce: float = 2.0, pool_size: int = 10) -> None:
+        self.url = url
+        self.debounce = debounce
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await migrate_postgres(conn)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=self.pool_size, command_timeout=60
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    # -- commands ------------------------------------------------------------------
+
+    async def apply(self, command: Command) -> CommandResult:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    writer = CommandWriter(_PostgresTx(conn), time.time(), self.debounce)
+                    return await writer.apply(command)
+            except _RETRY_CONFLICT + _RETRY_CONNECTION as exc:
+                if attempt == _MAX_ATTEMPTS:
+                    raise StoreError(
+                        f"command {command.source.id} still conflicting after {attempt} attempts"
+                    ) from exc
+                log.debug("retrying command %s after %s", command.source.id, type(exc).__name__)
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        raise AssertionError("unreachable")
+
+    # -- reads -------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> State | None:
+        text = await self.pool.fetchval("SELECT state FROM runs WHERE id = $1", run_id)
+        return json.loads(text) if text is not None else None
+
+    async def list_runs(self, where: RunFilter) -> list[State]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if where.repo is not None:
+            clauses.append(f"lower(repo) = lower({param(where.repo)})")
+        for column, value in (("pr", where.pr), ("kind", where.kind), ("status", where.status)):
+            if value is not None:
+                clauses.append(f"{column} = {param(value)}")
+        if where.since is not None:
+            clauses.append(f"started_at >= {param(where.since)}")
+        if where.before is not None:
+            clauses.append(f"id < {param(where.before)}")
+        sql = "SELECT state FROM runs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY id DESC LIMIT {param(where.limit)}"
+        return [json.loads(r[0]) for r in await self.pool.fetch(sql, *params)]
+
+    async def get_events(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        rows = await self.pool.fetch(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = $1 AND seq > $2 "
+            "ORDER BY seq LIMIT $3",
+            run_id,
+            after,
+            limit,  # NULL: no limit
+        )
+        return [_event(row) for row in rows]
+
+    async def iter_events(
+        self, run_id: str, after: int = 0, batch: int = 500
+    ) -> AsyncIterator[Event]:
+        while True:
+            events = await self.get_events(run_id, after, batch)
+            for event in events:
+                yield event
+            if len(events) < batch:
+                return
+            after = events[-1].seq
+
+    # -- outbox ------------------------------------------------------------------
+
+    async def claim_outbox(
+        self, worker: str, now: float, lease: float, limit: int, due_by: float | None = None
+    ) -> list[OutboxItem]:
+        # SKIP LOCKED: rows another instance is claiming right now are left to it; a row
+        # it claimed and committed fails the lease test when re-checked under the lock.
+        rows = await self.pool.fetch(
+            f"""
+            WITH picked AS (
+                SELECT key FROM outbox
+                WHERE state = 'pending' AND due_at <= $1
+                  AND (claimed_until IS NULL OR claimed_until < $2)
+                ORDER BY due_at LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE outbox AS o SET claimed_until = $2 + $4, claimed_by = $5
+            FROM picked WHERE o.key = picked.key
+            RETURNING {", ".join("o." + c for c in _OUTBOX_COLUMNS.split(", "))}
+            """,
+            now if due_by is None else due_by,
+            now,
+            limit,
+            lease,
+            worker,
+        )
+        return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.due_at)
+
+    async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            deleted = await conn.execute(
+                "DELETE FROM outbox WHERE key = $1 AND version = $2", item.key, item.version
+            )
+            if deleted == "DELETE 0":  # changed while we worked: go round again, after the window
+                await conn.execute(
+                    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, attempts = 0, "
+                    "due_at = $1, last_error = NULL WHERE key = $2",
+                    now + debounce,
+                    item.key,
+                )
+
+    async def retry_outbox(self, item: OutboxItem, due_at: float, error: str) -> None:
+        await self.pool.execute(
+            "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, "
+            "attempts = attempts + 1, due_at = $1, last_error = $2, updated_at = $3 "
+            "WHERE key = $4",
+            due_at,
+            error[:500],
+            utc_now(),
+            item.key,
+        )
+
+    async def fail_outbox(self, item: OutboxItem, reason: str) -> None:
+        await self.pool.execute(
+            "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
+            "attempts = attempts + 1, last_error = $1, updated_at = $2 WHERE key = $3",
+            reason[:500],
+            utc_now(),
+            item.key,
+        )
+
+    async def next_outbox_due(self) -> float | None:
+        value = await self.pool.fetchval(
+            "SELECT min(greatest(due_at, coalesce(claimed_until, 0))) FROM outbox "
+            "WHERE state = 'pending'"
+        )
+        return None if value is None else float(value)
+
+    async def outbox_status(self) -> Mapping[str, Any]:
+        async with self.pool.acquire() as conn:
+            counts = dict(
+                await conn.fetch("SELECT state, count(*) FROM outbox GROUP BY state")  # type: ignore[arg-type]
+            )
+            oldest = await conn.fetchval("SELECT min(due_at) FROM outbox WHERE state = 'pending'")
+            failed = [
+                {"key": r[0], "repo": r[1], "pr": r[2], "reason": r[3], "at": r[4]}
+                for r in await conn.fetch(
+                    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
+                    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
+                )
+            ]
+        return {
+            "pending": counts.get("pending", 0),
+            "failed": counts.get("failed", 0),
+            "oldest_due_at": oldest,
+            "failures": failed,
+        }
+
+    # -- comments ------------------------------------------------------------------
+
+    async def get_comment(self, repo: str, pr: int) -> CommentRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT repo, pr, comment_id, body, body_sha, posted_at FROM comments "
+            "WHERE lower(repo) = lower($1) AND pr = $2",
+            repo,
+            pr,
+        )
+        return CommentRecord(*row) if row else None
+
+    async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None:
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        await self.pool.execute(
+            "INSERT INTO comments (repo, pr, comment_id, body, body_sha, posted_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lower(repo), pr) DO UPDATE SET "
+            "comment_id = excluded.comment_id, body = excluded.body, "
+            "body_sha = excluded.body_sha, posted_at = excluded.posted_at",
+            repo,
+            pr,
+            comment_id,
+            body,
+            digest,
+            utc_now(),
+        )
+
+    async def delivery_counts(self) -> Mapping[str, int]:
+        rows = await self.pool.fetch(
+            "SELECT event, outcome, count(*) FROM deliveries GROUP BY event, outcome"
+        )
+        return {f"{event or '-'}:{outcome}": count for event, outcome, count in rows}
+
+
+def _event(row: Any) -> Event:
+    run_id, seq, type_, at, recorded_at, source, data, prev_hash, hash_ = row
+    return Event(
+        run_id=run_id,
+        seq=seq,
+        type=type_,
+        at=at,
+        recorded_at=recorded_at,
+        source=json.loads(source),
+        data=json.loads(data),
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
+
+
+class _PostgresTx:
+    """The transaction operations `CommandWriter` needs, in PostgreSQL's dialect.
+
+    Every read of a run locks its row until the commit, so the state the writer
+    extends is the latest and no one else can extend it meanwhile.
+    """
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
+        row = await self.conn.fetchrow(
+            "SELECT response, fingerprint FROM deliveries WHERE id = $1", source_id
+        )
+        return (row[0], row[1]) if row else None
+
+    async def insert_delivery(self, values: Mapping[str, Any]) -> None:
+        await self.conn.execute(
+            "INSERT INTO deliveries (id, kind, event, action, received_at, outcome, response, "
+            "fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            values["id"],
+            values["kind"],
+            values["event"],
+            values["action"],
+            values["received_at"],
+            values["outcome"],
+            values["response"],
+            values["fingerprint"],
+        )
+
+    async def _states(self, sql: str, *params: Any) -> list[State]:
+        return [json.loads(r[0]) for r in await self.conn.fetch(sql, *params)]
+
+    async def run_by_id(self, run_id: str) -> State | None:
+        found = await self._states("SELECT state FROM runs WHERE id = $1 FOR UPDATE", run_id)
+        return found[0] if found else None
+
+    async def runs_by_key(self, key: str, open_only: bool) -> list[State]:
+        where = "key = $1 AND is_open = 1" if open_only else "key = $1"
+        return await self._states(
+            f"SELECT state FROM runs WHERE {where} ORDER BY id DESC FOR UPDATE", key
+        )
+
+    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
+        return await self._states(
+            "SELECT state FROM runs WHERE lower(repo) = lower($1) AND pr = $2 AND is_open = 1 "
+            "ORDER BY id FOR UPDATE",
+            repo,
+            pr,
+        )
+
+    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
+        found = await self._states(
+            "SELECT state FROM runs WHERE lower(repo) = lower($1) AND head_sha = $2 "
+            "AND kind = $3 ORDER BY id DESC LIMIT 1 FOR UPDATE",
+            repo,
+            head_sha,
+            kind,
+        )
+        return found[0] if found else None
+
+    async def insert_run(self, key: str | None, state: State) -> None:
+        await self.conn.execute(
+            "INSERT INTO runs (id, key, kind, repo, pr, head_sha, status, is_open, "
+            "installation_id, private, started_at, updated_at, last_seq, head_hash, state) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            state["id"],
+            key,
+            *schema.run_columns(state),
+        )
+
+    async def update_run(self, state: State) -> None:
+        await self.conn.execute(
+            "UPDATE runs SET kind = $1, repo = $2, pr = $3, head_sha = $4, status = $5, "
+            "is_open = $6, installation_id = $7, private = $8, started_at = $9, "
+            "updated_at = $10, last_seq = $11, head_hash = $12, state = $13 WHERE id = $14",
+            *schema.run_columns(state),
+            state["id"],
+        )
+
+    async def insert_event(self, event: Event) -> None:
+        await self.conn.execute(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            event.run_id,
+            event.seq,
+            event.type,
+            event.at,
+            event.recorded_at,
+            json.dumps(event.source, separators=(",", ":")),
+            json.dumps(event.data, separators=(",", ":")),
+            event.prev_hash,
+            event.hash,
+        )
+
+    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO bot_log (at, kind, source, data) VALUES ($1, $2, $3, $4)",
+            at,
+            kind,
+            source,
+            data,
+        )
+
+    async def touch_outbox(
+        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
+            "attempts, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, "
+            "'pending', $7, $7) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
+            "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
+            "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
+            "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
+            "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, updated_at = $7",
+            f"{SUMMARY}:{repo}#{pr}",
+            SUMMARY,
+            repo,
+            pr,
+            installation_id,
+            due_at,
+            now_iso,
+        )
