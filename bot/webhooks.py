@@ -8,6 +8,7 @@ is answered 200 and adds nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
@@ -16,6 +17,7 @@ from bot import keys
 from bot.commands import commit
 from bot.errors import error
 from bot.handlers import plan_delivery
+from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ async def receive(request: web.Request) -> web.Response:
     if not isinstance(event.data, dict):
         return error(400, "body must be a JSON object")
     try:
-        command = await plan_delivery(event)
+        command = await plan_delivery(event, PlanOptions(ci_rates=settings.ci_rates))
     except PayloadError as exc:
         return error(400, str(exc), field=exc.path)
     result = await commit(request.app, command)
@@ -66,7 +68,12 @@ async def receive(request: web.Request) -> web.Response:
         event.event,
         event.data.get("action") or "-",
         outcome,
-        extra={"delivery": delivery, "runs": result.runs},
+        extra={
+            "delivery": delivery,
+            "runs": result.runs,
+            "installation": _field(event.data, "installation", "id"),
+            "repo": _field(event.data, "repository", "full_name"),
+        },
     )
     return web.json_response(
         {
@@ -76,3 +83,10 @@ async def receive(request: web.Request) -> web.Response:
             "events": result.events,
         },
     )
+
+
+def _field(data: dict[str, Any], outer: str, inner: str) -> Any:
+    """`data[outer][inner]` for the log line, or None whatever shape the payload has."""
+    node = data.get(outer)
+    value = node.get(inner) if isinstance(node, dict) else None
+    return value if isinstance(value, (str, int)) else None

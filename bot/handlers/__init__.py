@@ -8,21 +8,23 @@ from __future__ import annotations
 from gidgethub import routing, sansio
 
 from bot.handlers import app_events, ci, pull_requests, reviews
-from bot.handlers.context import Plan
+from bot.handlers.context import Plan, PlanOptions
 from bot.trail.events import Source
 from bot.trail.intents import Command
 
 router = routing.Router(pull_requests.router, reviews.router, ci.router, app_events.router)
 
 
-async def plan_delivery(event: sansio.Event) -> Command:
+async def plan_delivery(event: sansio.Event, options: PlanOptions | None = None) -> Command:
     """Turn a verified delivery into one command; unknown events become 'ignored'.
 
     Handlers are awaited one by one: they are pure, so the first failure (a
     `PayloadError`) is the caller's 400 and nothing is written.
     """
     action = event.data.get("action") if isinstance(event.data, dict) else None
-    plan = Plan(Source("webhook", event.delivery_id, event.event, action))
+    plan = Plan(
+        Source("webhook", event.delivery_id, event.event, action), options=options or PlanOptions()
+    )
     for callback in router.fetch(event):
         await callback(event, plan)
     return Command(plan.source, plan.intents, outcome="recorded" if plan.handled else "ignored")

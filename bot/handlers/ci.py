@@ -8,6 +8,8 @@ from bot.handlers.context import Plan, repo_of
 from bot.handlers.payload import need, opt
 from bot.trail import events as ev
 from bot.trail.intents import Append, LatestByHead
+from bot.trail.money import InvalidInput
+from bot.trail.rates import job_cost
 
 router = routing.Router()
 
@@ -56,7 +58,45 @@ async def workflow_job(event: sansio.Event, plan: Plan) -> None:
         },
         at=job.get("completed_at") or job.get("started_at") or job.get("created_at"),
     )
-    plan.add(Append(LatestByHead(repo_of(data), need(data, "workflow_job.head_sha")), [record]))
+    events = [record]
+    cost = _job_spend(data, plan)
+    if cost is not None:
+        events.append(ev.NewEvent(ev.SPEND, cost, at=record.at))
+    plan.add(Append(LatestByHead(repo_of(data), need(data, "workflow_job.head_sha")), events))
+
+
+def _job_spend(data: dict, plan: Plan) -> dict | None:
+    """The `ci` spend of a completed job: whole minutes × its runner's per-minute rate.
+
+    None when the job did not run (0 minutes), its runner has no known rate, or its
+    times are unusable; the job itself is still recorded either way.
+    """
+    if opt(data, "workflow_job.status") != "completed":
+        return None
+    labels = opt(data, "workflow_job.labels", list) or []
+    try:
+        cost = job_cost(
+            [str(label) for label in labels],
+            opt(data, "workflow_job.started_at"),
+            opt(data, "workflow_job.completed_at"),
+            private=opt(data, "repository.private", bool) is not False,
+            overrides=plan.options.ci_rates,
+        )
+    except InvalidInput:
+        return None
+    if cost is None or not cost["minutes"]:
+        return None
+    name = opt(data, "workflow_job.name") or "job"
+    return {
+        "amount": cost["amount"],
+        "currency": cost["currency"],
+        "category": "ci",
+        "description": f"{name[:200]}: {cost['minutes']} min × {cost['rate']} ({cost['sku']})",
+        "job_id": need(data, "workflow_job.id", int),
+        "minutes": cost["minutes"],
+        "sku": cost["sku"],
+        "rate": cost["rate"],
+    }
 
 
 @router.register("check_suite")

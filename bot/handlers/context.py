@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.handlers.payload import need, opt
 from bot.trail.events import Source
 from bot.trail.intents import Intent, RunSpec
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Operator settings a handler may need, passed in rather than read from globals."""
+
+    ci_rates: Mapping[str, Any] = field(default_factory=dict)  # bot.trail.rates overrides
 
 
 @dataclass
@@ -17,6 +25,7 @@ class Plan:
     source: Source
     intents: list[Intent] = field(default_factory=list)
     handled: bool = False
+    options: PlanOptions = field(default_factory=PlanOptions)
 
     def add(self, *intents: Intent) -> None:
         self.intents.extend(intents)
