@@ -34,6 +34,8 @@ _STATUS_ICONS = {
     "closed": "⚫",
 }
 
+_PROOF_ICONS = {"settled": "✅", "pending": "⏳", "failed": "❌"}
+
 HEADER = (
     "| Run | Kind | Status | Head | Started | Duration | Spend | Proofs | Digest |\n"
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -47,6 +49,9 @@ class SummaryOptions:
     budget: Mapping[str, Decimal] = field(default_factory=dict)  # per PR, by currency
     notices: Sequence[str] = ()  # one-line notes (e.g. a bad repository config)
     link_token: Any = None  # callable run_id -> query string for private runs, or None
+    pr_link_token: Any = None  # callable (repo, pr) -> query string for private PRs, or None
+    # per run kind, by currency; applies to runs opened without a budget of their own
+    kind_budgets: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
 
 
 def render_summary(
@@ -65,6 +70,8 @@ def render_summary(
     tail = ["", _total_line(total, options.budget)]
     updated = max((r.get("updated_at") or "" for r in runs), default="")
     pr_page = _pr_page(repo, pr, options.public_url)
+    if pr_page and options.pr_link_token is not None and any(_needs_token(r) for r in runs):
+        pr_page += options.pr_link_token(repo, pr)
     footer = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     if updated:
         footer += f" · updated {_when(updated)}"
@@ -92,7 +99,7 @@ def render_summary(
 
 def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
     run_id = run["id"]
-    link = _run_page(run_id, options)
+    link = _run_page(run, options)
     ident = f"[`{run_id}`]({link})" if link else f"`{run_id}`"
     status = run.get("status") or "open"
     icon = _STATUS_ICONS.get(status, "")
@@ -110,20 +117,28 @@ def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
         head,
         started,
         _duration(run),
-        _spend(run),
+        _spend(run, options),
         _proofs(run.get("proofs") or [], options.explorers),
         f"`{run.get('head_hash', '')[:12]}`",
     ]
     return "| " + " | ".join(cells) + " |"
 
 
-def _spend(run: Mapping[str, Any]) -> str:
+def run_budget(run: Mapping[str, Any], options: SummaryOptions) -> dict[str, Decimal]:
+    """The run's own budget, else its kind's budget from the repository configuration."""
+    own = run.get("budget") or {}
+    if own:
+        return {c: Decimal(str(v)) for c, v in own.items()}
+    return dict(options.kind_budgets.get(str(run.get("kind")), {}))
+
+
+def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
     spend = run.get("spend") or {}
     if not spend:
         return "—"
     totals = Totals.from_dict(spend)
     shown = "<br>".join(totals.display())
-    budget = run.get("budget") or {}
+    budget = run_budget(run, options)
     if budget:
         over = over_budget(totals, {c: Decimal(v) for c, v in budget.items()})
         limits = ", ".join(display_amount(Decimal(v), c) for c, v in sorted(budget.items()))
@@ -143,8 +158,11 @@ def _proofs(proofs: Sequence[Mapping[str, Any]], explorers: Mapping[str, str]) -
         label = f"{tx[:6]}…{tx[-4:]}" if tx else "no transaction"
         url = explorer_url(proof["network"], tx, explorers) if tx else None
         text = f"[{label}]({url})" if url else f"`{label}`"
-        if status != "settled":
-            text += f" ({status})"
+        if url is None and tx:
+            text += f" on {_escape(str(proof.get('network_name') or proof['network']))}"
+        # Only a settled payment is shown as paid; a hash alone proves nothing.
+        icon = _PROOF_ICONS.get(status, "❔")
+        text = f"{icon} {text}" + ("" if status == "settled" else f" {status}")
         parts.append(text)
     if len(proofs) > 5:
         parts.append(f"+{len(proofs) - 5} more")
@@ -184,13 +202,18 @@ def _when(value: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _run_page(run_id: str, options: SummaryOptions) -> str | None:
+def _run_page(run: Mapping[str, Any], options: SummaryOptions) -> str | None:
     if not options.public_url:
         return None
-    url = f"{options.public_url}/runs/{run_id}"
-    if options.link_token is not None:
-        url += options.link_token(run_id)
+    url = f"{options.public_url}/runs/{run['id']}"
+    if options.link_token is not None and _needs_token(run):
+        url += options.link_token(run["id"])
     return url
+
+
+def _needs_token(run: Mapping[str, Any]) -> bool:
+    """Only runs known to be public open without a link token (see bot.access)."""
+    return run.get("private") is not False
 
 
 def _pr_page(repo: str, pr: int, public_url: str | None) -> str | None:
