@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import api, keys, metrics, ops, redelivery, reporter, retention, webhooks
+from bot import access, api, keys, metrics, ops, redelivery, reporter, retention, webhooks
 from bot.config import Settings
 from bot.errors import json_errors
 from bot.github.auth import Credentials
@@ -18,6 +18,7 @@ from bot.notify import RunNotifier
 from bot.outbox import OutboxWorker
 from bot.store import open_store_for
 from bot.summary import SummaryOptions
+from bot.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ FEATURES = [
     retention.setup,
     redelivery.setup,
     reporter.setup,
+    web_pages.setup,
 ]
 
 
@@ -76,7 +78,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             github,
             debounce=settings.comment_debounce,
             options=lambda repo, pr: SummaryOptions(
-                public_url=settings.public_url, explorers=settings.explorers
+                public_url=settings.public_url,
+                explorers=settings.explorers,
+                link_token=access.link_token_for(settings.link_key),
+                pr_link_token=access.pr_link_token_for(settings.link_key),
             ),
         )
         app[keys.OUTBOX] = worker

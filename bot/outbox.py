@@ -137,8 +137,14 @@ class OutboxWorker:
     async def stop(self, flush_within: float = 0.0) -> None:
         """Stop the loop; first deliver what is due, for at most `flush_within` s."""
         if flush_within > 0:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self.drain(), flush_within)
+            except TimeoutError:
+                log.warning(
+                    "outbox not flushed within %.0f s; the rest resumes on start", flush_within
+                )
+            except Exception:  # the store went away: the rows stay for the next start
+                log.exception("outbox flush failed; pending rows resume on start")
         self._stopping = True
         self._wake.set()
         if self._task is not None:

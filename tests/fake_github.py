@@ -50,6 +50,7 @@ class FakeGitHub:
         self.failures: list[Failure] = []
         self.ids = itertools.count(1000)
         self.tokens_minted = 0
+        self.rate_limit_remaining: int | None = None  # set: answers carry x-ratelimit-*
         self.url = ""
         self.app = web.Application(middlewares=[self._record])
         r = self.app.router
@@ -117,7 +118,13 @@ class FakeGitHub:
                 return web.json_response(
                     failure.body, status=failure.status, headers=failure.headers
                 )
-        return await handler(request)
+        response = await handler(request)
+        if self.rate_limit_remaining is not None:
+            self.rate_limit_remaining -= 1
+            response.headers["x-ratelimit-limit"] = "5000"
+            response.headers["x-ratelimit-remaining"] = str(self.rate_limit_remaining)
+            response.headers["x-ratelimit-reset"] = "4102444800"
+        return response
 
     # -- endpoints -----------------------------------------------------------------
 

@@ -1,0 +1,179 @@
+"""Who may read a run: the rule the API and the pages share.
+
+Runs of public repositories are readable by anyone. A run of a private repository
+(or one whose visibility is unknown) needs one of:
+
+- a link token: an HMAC over the run ID with the server's link key, carried as the
+  ``t`` query parameter on the links the bot posts on the PR, so whoever can read the
+  PR can open its runs (a PR token, over the repository and PR number, opens every
+  run of that PR and is carried by the "all runs" link);
+- a reporter credential for that repository (``Authorization: Bearer …``, checked by
+  the app's ``Authenticator`` when one is configured);
+- the admin token (``AUDIT_ADMIN_TOKEN``).
+
+A caller who may not read a run is told it does not exist (404), never 403, so run
+IDs of private repositories cannot be probed. Without a link key (neither
+``AUDIT_LINK_KEY`` nor a webhook secret) no link tokens exist at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot import keys
+
+log = logging.getLogger(__name__)
+
+LINK_PARAM = "t"
+_TOKEN_HEX = 32  # 128 bits: unguessable, short enough for a URL
+
+
+def _mac(key: str, message: str) -> str:
+    digest = hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return digest[:_TOKEN_HEX]
+
+
+def run_link_token(key: str, run_id: str) -> str:
+    """The capability token that opens one run."""
+    return _mac(key, f"audit-bot/run\0{run_id}")
+
+
+def pr_link_token(key: str, repo: str, pr: int) -> str:
+    """The capability token that opens every run of one pull request."""
+    return _mac(key, f"audit-bot/pr\0{repo.lower()}#{int(pr)}")
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def is_public(run: Mapping[str, Any]) -> bool:
+    """Only a run known to belong to a public repository is open to everyone."""
+    return run.get("private") is False
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What one request proved about its caller, resolved once per request."""
+
+    link_key: str | None = None
+    token: str | None = None  # the `t` query parameter, if any
+    admin: bool = False
+    principal: Any = None  # bot.auth.Principal, when a reporter credential was given
+
+    def may_read(self, run: Mapping[str, Any]) -> bool:
+        if is_public(run) or self.admin:
+            return True
+        repo = run.get("repo")
+        if self.principal is not None and repo and self.principal.may_write(str(repo)):
+            return True
+        if not self.token or not self.link_key:
+            return False
+        if _same(self.token, run_link_token(self.link_key, str(run.get("id")))):
+            return True
+        pr = run.get("pr")
+        return bool(repo) and pr is not None and self.may_read_pr(str(repo), int(pr))
+
+    def may_read_pr(self, repo: str, pr: int) -> bool:
+        """Whether this caller holds the PR-wide capability (or more)."""
+        if self.admin:
+            return True
+        if self.principal is not None and self.principal.may_write(repo):
+            return True
+        if not self.token or not self.link_key:
+            return False
+        return _same(self.token, pr_link_token(self.link_key, repo, pr))
+
+    def run_query(self, run: Mapping[str, Any]) -> str:
+        """The query string for a link to `run` that this reader may hand on.
+
+        A non-public run gets its own link token (only ever given to a reader who
+        may read the run), so links on a page keep working when shared.
+        """
+        if is_public(run) or not self.link_key or not self.may_read(run):
+            return ""
+        return "?" + urlencode({LINK_PARAM: run_link_token(self.link_key, str(run["id"]))})
+
+    def pr_query(self, repo: str, pr: int, private: bool) -> str:
+        if not private or not self.link_key or not self.may_read_pr(repo, pr):
+            return ""
+        return "?" + urlencode({LINK_PARAM: pr_link_token(self.link_key, repo, pr)})
+
+
+# Per-request cache key (aiohttp ≥ 3.13 has typed request keys).
+_READER: Any = web.RequestKey("audit_reader", Reader) if hasattr(web, "RequestKey") else "reader"
+
+
+async def reader_for(request: web.Request) -> Reader:
+    """Resolve the caller's credentials once per request (cached on the request)."""
+    reader = request.get(_READER)
+    if reader is None:
+        reader = request[_READER] = await _resolve(request)
+    return reader
+
+
+async def _resolve(request: web.Request) -> Reader:
+    """Link token, admin token, reporter credential."""
+    settings = request.app[keys.SETTINGS]
+    token = request.query.get(LINK_PARAM) or None
+    header = request.headers.get("Authorization")
+    admin = False
+    principal = None
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value and settings.admin_token:
+            admin = _same(
+                hashlib.sha256(value.encode()).hexdigest(),
+                hashlib.sha256(settings.admin_token.strip().encode()).hexdigest(),
+            )
+        if not admin:
+            principal = await _reporter(request, header)
+    return Reader(link_key=settings.link_key, token=token, admin=admin, principal=principal)
+
+
+async def _reporter(request: web.Request, header: str) -> Any:
+    """The reporter credential's principal, or None when absent, bad or unavailable."""
+    key = getattr(keys, "AUTHENTICATOR", None)
+    authenticator = request.app.get(key) if key is not None else None
+    if authenticator is None:
+        return None
+    from bot.auth import AuthError, AuthUnavailable
+
+    try:
+        return await authenticator.authenticate(header)
+    except AuthUnavailable:
+        log.warning("reader credential could not be checked now (OIDC keys unavailable)")
+        return None
+    except AuthError:
+        return None
+
+
+def link_token_for(link_key: str | None) -> Any:
+    """The summary's `link_token` option: run ID → query string, or None without a key."""
+    if not link_key:
+        return None
+
+    def query(run_id: str) -> str:
+        return "?" + urlencode({LINK_PARAM: run_link_token(link_key, run_id)})
+
+    return query
+
+
+def pr_link_token_for(link_key: str | None) -> Any:
+    """The summary's `pr_link_token` option: (repo, pr) → query string, or None."""
+    if not link_key:
+        return None
+
+    def query(repo: str, pr: int) -> str:
+        return "?" + urlencode({LINK_PARAM: pr_link_token(link_key, repo, pr)})
+
+    return query

@@ -1,0 +1,114 @@
+"""Read a whole trail once, in constant memory: verify its chain, refold its state.
+
+The run page ("chain verified" on render), `audit-bot verify` and `rebuild` all need
+the same pass. `verify_chain` and `fold` are plain functions over an iterable, so the
+pass runs in a worker thread over a blocking iterator that fetches batches from the
+store through the event loop: the loop stays free while thousands of events hash,
+and only one batch (plus whatever the caller asks to keep) is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.trail.events import ChainBreak, Event, verify_chain
+from bot.trail.state import State, apply, new_state
+
+BATCH = 1000
+
+
+@dataclass
+class TrailScan:
+    """What one pass over a run's events found."""
+
+    run_id: str
+    count: int = 0
+    chain_break: ChainBreak | None = None
+    state: State = field(default_factory=dict)
+    recent: deque[Event] = field(default_factory=deque)  # the last `keep_recent` events
+    kept: list[Event] = field(default_factory=list)  # events the caller's `keep` selected
+
+    @property
+    def verified(self) -> bool:
+        return self.chain_break is None
+
+
+async def scan_trail(
+    store: Any,
+    run_id: str,
+    *,
+    keep_recent: int = 0,
+    keep: Callable[[Event], bool] | None = None,
+) -> TrailScan:
+    """Verify and refold `run_id`'s trail; keep the last `keep_recent` events too."""
+    loop = asyncio.get_running_loop()
+    scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
+    await loop.run_in_executor(None, _scan_sync, store, run_id, loop, scan, keep)
+    return scan
+
+
+def _scan_sync(
+    store: Any,
+    run_id: str,
+    loop: asyncio.AbstractEventLoop,
+    scan: TrailScan,
+    keep: Callable[[Event], bool] | None,
+) -> None:
+    def tap() -> Iterator[Event]:
+        for event in _blocking_events(store, run_id, loop):
+            scan.count += 1
+            scan.state = apply(scan.state, event)
+            if scan.recent.maxlen:
+                scan.recent.append(event)
+            if keep is not None and keep(event):
+                scan.kept.append(event)
+            yield event
+
+    events = tap()
+    scan.chain_break = verify_chain(events, expected_run=run_id)
+    for _ in events:  # finish the fold and the counts past a break
+        pass
+
+
+def _blocking_events(store: Any, run_id: str, loop: asyncio.AbstractEventLoop) -> Iterator[Event]:
+    after = 0
+    while True:
+        future = asyncio.run_coroutine_threadsafe(store.get_events(run_id, after, BATCH), loop)
+        batch = future.result()
+        yield from batch
+        if len(batch) < BATCH:
+            return
+        after = batch[-1].seq
+
+
+def divergence(scan: TrailScan, stored: Mapping[str, Any] | None) -> str | None:
+    """The first place the stored trail or projection stops agreeing, in words."""
+    if scan.chain_break is not None:
+        return f"event {scan.chain_break.seq}: {scan.chain_break.reason}"
+    if stored is None:
+        return "the run has no stored projection"
+    if scan.count == 0:
+        return "the run has no events"
+    recorded = int(stored.get("seq") or 0)
+    if recorded > scan.count:
+        return (
+            f"event {scan.count + 1}: missing (the projection records {recorded} events, "
+            f"the trail holds {scan.count})"
+        )
+    if recorded < scan.count:
+        return (
+            f"event {recorded + 1}: not in the projection (it records {recorded} events, "
+            f"the trail holds {scan.count})"
+        )
+    if stored.get("head_hash") != scan.state.get("head_hash"):
+        return "the projection's head hash differs from the trail's (edited projection)"
+    if dict(stored) != scan.state:
+        fields = sorted(
+            k for k in set(stored) | set(scan.state) if stored.get(k) != scan.state.get(k)
+        )
+        return "the projection differs from the fold of its events in: " + ", ".join(fields)
+    return None

@@ -1,0 +1,231 @@
+"""HTTP handlers for the run and PR pages, their live fragment and their assets."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from bot import keys, query
+from bot.access import LINK_PARAM, Reader, is_public, reader_for
+from bot.api import visible_runs
+from bot.ids import is_run_id
+from bot.scan import divergence, scan_trail
+from bot.store.base import RunFilter
+from bot.trail import events as ev
+from bot.web import render
+from bot.web.html import Markup
+
+MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
+PR_PAGES = 5  # pages of 200 runs shown on a PR page
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",  # link tokens in our URLs must not leak to GitHub
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+class Static:
+    """The bot's own assets, read once; URLs carry a content hash so caches stay right."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str, str]] = {}
+        folder = resources.files("bot.web") / "static"
+        for entry in folder.iterdir():
+            suffix = "." + entry.name.rsplit(".", 1)[-1]
+            if suffix in STATIC_TYPES:
+                body = entry.read_bytes()
+                digest = hashlib.sha256(body).hexdigest()[:12]
+                self.files[entry.name] = (body, STATIC_TYPES[suffix], digest)
+        self.assets = render.Assets(css=self.url("audit.css"), js=self.url("live.js"))
+
+    def url(self, name: str) -> str:
+        return f"/static/{name}?v={self.files[name][2]}"
+
+    async def serve(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404, text="not found")
+        body, content_type, digest = found
+        etag = f'"{digest}"'
+        cache = (
+            "public, max-age=31536000, immutable"
+            if request.query.get("v") == digest
+            else "no-cache"
+        )
+        headers = {"ETag": etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers={**headers, "Content-Type": content_type})
+
+
+STATIC = web.AppKey("static_assets", Static)
+
+
+def html(markup: Markup, status: int = 200) -> web.Response:
+    return web.Response(
+        text=markup,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers=SECURITY_HEADERS,
+    )
+
+
+def _error(request: web.Request, status: int, heading: str, detail: str) -> web.Response:
+    return html(render.error_page(status, heading, detail, request.app[STATIC].assets), status)
+
+
+async def _missing(request: web.Request, run_id: str) -> web.Response:
+    """404, or 410 saying when and why when retention removed the run."""
+    store = request.app[keys.STORE]
+    pruned_info = getattr(store, "pruned_info", None)
+    gone = await pruned_info(run_id) if pruned_info is not None and is_run_id(run_id) else None
+    if gone is not None:
+        return _error(
+            request,
+            410,
+            "This run was removed",
+            f"Run {run_id} was removed by retention at {render.when(gone.pruned_at)} UTC: "
+            f"{gone.reason}.",
+        )
+    return _error(request, 404, "No such run", "There is no run with this ID you may read.")
+
+
+async def _readable(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+    run_id = request.match_info["run_id"]
+    allowed = (LINK_PARAM, "after") if request.path.endswith("/live") else (LINK_PARAM,)
+    try:
+        query.reject_unknown(request.query, allowed)
+    except query.BadParameter as exc:
+        return None, _error(request, 400, "Bad request", f"{exc.name} {exc.reason}")
+    if not is_run_id(run_id):
+        return None, await _missing(request, run_id)
+    state = await request.app[keys.STORE].get_run(run_id)
+    if state is None:
+        return None, await _missing(request, run_id)
+    if not (await reader_for(request)).may_read(state):
+        return None, await _missing(request, "-")
+    return state, None
+
+
+async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
+    """Rescan the trail (verify, refold) and pair it with the projection it matches."""
+    store = request.app[keys.STORE]
+    run_id = state["id"]
+    for _ in range(3):  # a commit between the scan and the read is a race, not a break
+        scan = await scan_trail(
+            store, run_id, keep_recent=MAX_ROWS, keep=lambda e: e.type == ev.SPEND
+        )
+        latest = await store.get_run(run_id)
+        state = latest or state
+        problem = divergence(scan, latest)
+        if problem is None or scan.chain_break is not None or latest is None:
+            break
+        if int(latest.get("seq") or 0) == scan.count:
+            break
+    reader = await reader_for(request)
+    suffix = reader.run_query(state)
+    pr_link = None
+    if state.get("repo") and state.get("pr") is not None:
+        pr_suffix = reader.pr_query(state["repo"], int(state["pr"]), not is_public(state))
+        pr_link = f"/repos/{state['repo']}/pull/{state['pr']}{pr_suffix}"
+    return render.RunView(
+        state=state,
+        recent=list(scan.recent),
+        spend_events=scan.kept,
+        count=scan.count,
+        verified=scan.verified,
+        problem=problem,
+        github=render.github_web(request.app[keys.SETTINGS].api_url),
+        pr_link=pr_link,
+        events_url=f"/api/runs/{run_id}/events{suffix}",
+        live_url=f"/runs/{run_id}/live{suffix}",
+    )
+
+
+async def run_page(request: web.Request) -> web.Response:
+    state, refusal = await _readable(request)
+    if refusal is not None:
+        return refusal
+    assert state is not None
+    view = await _view(request, state)
+    return html(render.run_page(view, request.app[STATIC].assets))
+
+
+async def run_live(request: web.Request) -> web.Response:
+    """The parts of the run page that change, for the page's live updates (JSON)."""
+    state, refusal = await _readable(request)
+    if refusal is not None:
+        return web.json_response({"error": "no such run"}, status=refusal.status)
+    assert state is not None
+    try:
+        after = query.integer(request.query.get("after"), "after", 0, 2**62, 0)
+    except query.BadParameter as exc:
+        return exc.response()
+    view = await _view(request, state)
+    newer = [e for e in view.recent if e.seq > after]
+    return web.json_response(
+        {
+            "seq": view.count,
+            "count": render.count_text(view.count),
+            "open": view.state.get("ended_at") is None,
+            "panel": render.run_panel(view),
+            "rows": render.timeline_rows(newer, view.state, view.github),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def pr_page(request: web.Request) -> web.Response:
+    repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+    try:
+        query.reject_unknown(request.query, (LINK_PARAM,))
+        query.repo(repo, "repository")
+        pr = query.integer(request.match_info["number"], "pull request number", 1, 2**31)
+    except query.BadParameter as exc:
+        return _error(request, 400, "Bad request", f"{exc.name} {exc.reason}")
+    reader = await reader_for(request)
+    runs, more = await _pr_runs(request, repo, pr, reader)
+    if not runs:
+        return _error(
+            request,
+            404,
+            "No runs",
+            f"No runs you may read are recorded for {repo}#{pr}.",
+        )
+    links = {r["id"]: f"/runs/{r['id']}{reader.run_query(r)}" for r in runs}
+    github = render.github_web(request.app[keys.SETTINGS].api_url)
+    repo = str(runs[0].get("repo") or repo)
+    return html(render.pr_page(repo, pr, runs, links, github, request.app[STATIC].assets, more))
+
+
+async def _pr_runs(
+    request: web.Request, repo: str, pr: int, reader: Reader
+) -> tuple[list[dict[str, Any]], bool]:
+    store = request.app[keys.STORE]
+    runs: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(PR_PAGES):
+        page, cursor = await visible_runs(
+            store, RunFilter(repo=repo, pr=pr, before=cursor, limit=200), reader
+        )
+        runs.extend(page)
+        if cursor is None:
+            return runs, False
+    return runs, True
+
+
+def setup(app: web.Application) -> None:
+    app[STATIC] = Static()
+    app.router.add_get("/runs/{run_id}", run_page)
+    app.router.add_get("/runs/{run_id}/live", run_live)
+    app.router.add_get(r"/repos/{owner}/{repo}/pull/{number}", pr_page)
+    app.router.add_get("/static/{name}", app[STATIC].serve)

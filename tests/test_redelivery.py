@@ -1,0 +1,122 @@
+"""Missed deliveries: the App asks GitHub to redeliver what it never acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.redelivery import MAX_REQUESTS, check_once
+from tests.conftest import Bot, load_payload
+from tests.fake_github import FakeGitHub
+
+NOW = time.time()
+
+
+@pytest.fixture(scope="module")
+def app_key() -> tuple[str, object]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, key.public_key()
+
+
+def attempt(
+    number: int, guid: str, code: int, *, hours_ago: float = 1, redelivery: bool = False
+) -> dict:
+    """One hook delivery attempt as GitHub lists it."""
+    at = datetime.fromtimestamp(NOW - hours_ago * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": number,
+        "guid": guid,
+        "delivered_at": at,
+        "redelivery": redelivery,
+        "duration": 0.1,
+        "status": "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}",
+        "status_code": code,
+        "event": "pull_request",
+        "action": "opened",
+    }
+
+
+@pytest.fixture
+async def app_bot(make_bot, app_key) -> Bot:
+    pem, _ = app_key
+    return await make_bot(
+        GITHUB_TOKEN="",
+        GITHUB_APP_ID="777",
+        GITHUB_PRIVATE_KEY=pem,
+        AUDIT_REDELIVERY_INTERVAL_SECONDS="3600",
+    )
+
+
+async def test_redelivers_guids_that_never_got_an_ok(
+    app_bot: Bot, github: FakeGitHub, app_key
+) -> None:
+    # The bot committed "recorded-guid" but GitHub timed out waiting for the answer.
+    await app_bot.deliver(
+        "pull_request", load_payload("pull_request.opened"), delivery="recorded-guid"
+    )
+    github.hook_deliveries += [
+        attempt(9, "too-old", 503, hours_ago=73),  # outside GitHub's window
+        attempt(10, "lost", 502),
+        attempt(11, "recovered", 0),
+        attempt(12, "recovered", 200, redelivery=True),
+        attempt(13, "recorded-guid", 0),
+        attempt(15, "twice", 0),
+        attempt(16, "twice", 500, redelivery=True),
+    ]
+    github.hook_deliveries += [attempt(100 + i, f"ok-{i}", 200) for i in range(150)]  # 2 pages
+    asked = await check_once(app_bot.app, now=NOW)
+    assert sorted(asked) == sorted(github.redelivered) == [10, 16]
+
+    _, public = app_key
+    calls = [r for r in github.requests if r.path.startswith("/app/hook/deliveries")]
+    assert {r.path for r in calls if r.method == "GET"} == {"/app/hook/deliveries"}
+    assert len([r for r in calls if r.method == "GET"]) >= 2  # followed the cursor
+    for call in calls:
+        scheme, token = call.headers["Authorization"].split(" ", 1)
+        assert scheme.lower() == "bearer"
+        assert jwt.decode(token, public, algorithms=["RS256"])["iss"] == "777"
+
+    # The next pass starts from the high-water mark: nothing seen is asked for again.
+    assert await check_once(app_bot.app, now=NOW) == []
+    github.hook_deliveries.append(attempt(300, "new-miss", 500))
+    assert await check_once(app_bot.app, now=NOW) == [300]
+
+
+async def test_a_delivery_refused_for_good_is_not_asked_for_forever(
+    app_bot: Bot, github: FakeGitHub
+) -> None:
+    number = 400
+    github.hook_deliveries.append(attempt(number, "always-400", 400))
+    asked = []
+    for _ in range(MAX_REQUESTS + 3):
+        asked += await check_once(app_bot.app, now=NOW)
+        number += 1  # GitHub's redelivery of it failed again
+        github.hook_deliveries.append(attempt(number, "always-400", 400, redelivery=True))
+    assert len(asked) == MAX_REQUESTS
+
+
+async def test_checks_on_start_in_app_mode_only(make_bot, github: FakeGitHub, app_key) -> None:
+    github.hook_deliveries.append(attempt(7, "missed-while-down", 0))
+    token_bot = await make_bot()  # token mode has no App JWT: no hook deliveries API
+    await asyncio.sleep(0.1)
+    assert not [r for r in github.requests if r.path.startswith("/app/hook")]
+    await token_bot.stop()
+
+    pem, _ = app_key
+    await make_bot(GITHUB_TOKEN="", GITHUB_APP_ID="777", GITHUB_PRIVATE_KEY=pem)
+    for _ in range(200):
+        if github.redelivered:
+            break
+        await asyncio.sleep(0.02)
+    assert github.redelivered == [7]
