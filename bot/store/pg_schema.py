@@ -100,6 +100,27 @@ POSTGRES_MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX comments_pr ON comments (lower(repo), pr);
     """,
+    # 2: retention: what was pruned, when and why (a pruned run's API answers 410)
+    """
+    CREATE TABLE pruned_runs (
+        run_id TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        pr BIGINT,
+        kind TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        pruned_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
+    # 3: small named values the bot keeps for itself (missed-delivery high-water mark)
+    """
+    CREATE TABLE bot_state (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

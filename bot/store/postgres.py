@@ -20,21 +20,30 @@ reader of a long trail costs neither memory nor a pooled connection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from bot.store import schema
-from bot.store.base import SUMMARY, CommentRecord, OutboxItem, RunFilter, StoreError
+from bot.store.base import (
+    SUMMARY,
+    CommentRecord,
+    OutboxItem,
+    PrunedRun,
+    RunFilter,
+    StoreError,
+)
 from bot.store.pg_schema import migrate_postgres
 from bot.store.writer import CommandWriter
-from bot.trail.events import Event, utc_now
+from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State
 
@@ -276,6 +285,124 @@ class PostgresStore:
             "SELECT event, outcome, count(*) FROM deliveries GROUP BY event, outcome"
         )
         return {f"{event or '-'}:{outcome}": count for event, outcome, count in rows}
+
+    # -- operations (outbox pacing, retention, missed deliveries) ------------------
+
+    async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
+        await self.pool.execute(
+            "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, due_at = $1, "
+            "last_error = $2, updated_at = $3 WHERE key = $4",
+            due_at,
+            reason[:500],
+            utc_now(),
+            item.key,
+        )
+
+    async def prune_runs(
+        self,
+        now: float,
+        retention_days: int | None,
+        max_runs_per_repo: int | None,
+        limit: int = 500,
+    ) -> list[PrunedRun]:
+        pruned_at = format_time(datetime.fromtimestamp(now, UTC))
+        chosen: dict[str, tuple[tuple[Any, ...], str]] = {}
+        async with self.pool.acquire() as conn, conn.transaction():
+            if retention_days is not None:
+                cutoff = format_time(datetime.fromtimestamp(now - retention_days * 86400, UTC))
+                for row in await conn.fetch(
+                    f"SELECT {_PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
+                    "ON e.run_id = r.id AND e.seq = r.last_seq WHERE r.is_open = 0 "
+                    f"AND e.recorded_at < $1 AND NOT {_OPEN_PR} ORDER BY r.id LIMIT $2",
+                    cutoff,
+                    limit,
+                ):
+                    reason = (
+                        f"retention: no event for over {retention_days} days "
+                        f"(last recorded {row[-1]})"
+                    )
+                    chosen[row[0]] = (tuple(row)[:-1], reason)
+            if max_runs_per_repo is not None and len(chosen) < limit:
+                for row in await conn.fetch(
+                    f"SELECT {_PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
+                    "(PARTITION BY lower(repo) ORDER BY id DESC) AS newer FROM runs) r "
+                    f"WHERE r.newer > $1 AND r.is_open = 0 AND NOT {_OPEN_PR} "
+                    "ORDER BY r.id LIMIT $2",
+                    max_runs_per_repo,
+                    limit,
+                ):
+                    reason = f"retention: beyond the newest {max_runs_per_repo} runs of {row[1]}"
+                    chosen.setdefault(row[0], (tuple(row), reason))
+            done = []
+            for columns, reason in list(chosen.values())[:limit]:
+                run_id, repo, pr, kind, last_seq, head_hash = columns
+                # Another instance pruning (or appending to) the same run holds its lock:
+                # leave it to them rather than wait or remove it twice.
+                if not await conn.fetchval(
+                    "SELECT 1 FROM runs WHERE id = $1 AND is_open = 0 FOR UPDATE SKIP LOCKED",
+                    run_id,
+                ):
+                    continue
+                gone = PrunedRun(run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason)
+                await conn.execute("DELETE FROM events WHERE run_id = $1", run_id)
+                await conn.execute("DELETE FROM runs WHERE id = $1", run_id)
+                await conn.execute(
+                    "INSERT INTO pruned_runs (run_id, repo, pr, kind, last_seq, head_hash, "
+                    "pruned_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    run_id,
+                    repo,
+                    pr,
+                    kind,
+                    last_seq,
+                    head_hash,
+                    pruned_at,
+                    reason,
+                )
+                await conn.execute(
+                    "INSERT INTO bot_log (at, kind, source, data) VALUES ($1, $2, $3, $4)",
+                    pruned_at,
+                    "retention.pruned",
+                    json.dumps({"kind": "bot", "id": "retention"}),
+                    json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
+                )
+                done.append(gone)
+        return done
+
+    async def pruned_info(self, run_id: str) -> PrunedRun | None:
+        row = await self.pool.fetchrow(
+            "SELECT run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason "
+            "FROM pruned_runs WHERE run_id = $1",
+            run_id,
+        )
+        return PrunedRun(*row) if row else None
+
+    async def get_state(self, name: str) -> str | None:
+        value = await self.pool.fetchval("SELECT value FROM bot_state WHERE name = $1", name)
+        return None if value is None else str(value)
+
+    async def set_state(self, name: str, value: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO bot_state (name, value, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            name,
+            value,
+            utc_now(),
+        )
+
+    async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
+        rows = await self.pool.fetch(
+            "SELECT id FROM deliveries WHERE id = ANY($1::text[])", list(dict.fromkeys(ids))
+        )
+        return {row[0] for row in rows}
+
+
+# Retention: the columns a pruned run keeps, and "its PR still has an open pr run".
+_PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
+_OPEN_PR = (
+    "EXISTS (SELECT 1 FROM runs o WHERE lower(o.repo) = lower(r.repo) AND o.pr = r.pr "
+    "AND o.kind = 'pr' AND o.is_open = 1)"
+)
 
 
 def _event(row: Any) -> Event:

@@ -196,7 +196,7 @@ class CommandWriter:
             state = await self.tx.run_by_id(target.run_id)
             return [state] if state else []
         if isinstance(target, it.ByKey):
-            return await self.tx.runs_by_key(target.key, open_only=target.open_only)[:1]
+            return (await self.tx.runs_by_key(target.key, open_only=target.open_only))[:1]
         if isinstance(target, it.OpenRunsOfPR):
             return [
                 s
