@@ -10,12 +10,14 @@ import aiohttp
 from aiohttp import web
 
 from bot import access, api, keys, metrics, ops, redelivery, reporter, retention, webhooks
+from bot.checks import SpendChecks
 from bot.config import Settings
 from bot.errors import json_errors
 from bot.github.auth import Credentials
 from bot.github.client import GitHub
 from bot.notify import RunNotifier
 from bot.outbox import OutboxWorker
+from bot.repo_config import RepoConfigs
 from bot.store import open_store_for
 from bot.summary import SummaryOptions
 from bot.web import pages as web_pages
@@ -83,6 +85,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 link_token=access.link_token_for(settings.link_key),
                 pr_link_token=access.pr_link_token_for(settings.link_key),
             ),
+            repo_configs=RepoConfigs() if github is not None else None,
+            # GitHub lets only Apps create check runs; a personal token gets comments only.
+            spend_checks=SpendChecks() if settings.mode == "app" else None,
         )
         app[keys.OUTBOX] = worker
         worker.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import logging
 import random
@@ -21,9 +22,12 @@ from dataclasses import dataclass
 import aiohttp
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 
+from bot.checks import SpendChecks, spend_check
 from bot.github.client import GitHub
 from bot.github.comments import upsert_summary_comment
 from bot.github.pacing import Paced
+from bot.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
+from bot.repo_config import RepoConfig, RepoConfigs, is_rate_limit
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
 from bot.summary import SummaryOptions, render_summary
 
@@ -111,12 +115,17 @@ class OutboxWorker:
         debounce: float,
         options: Callable[[str, int], SummaryOptions],
         clock: Callable[[], float] = time.time,
+        repo_configs: RepoConfigs | None = None,
+        spend_checks: SpendChecks | None = None,
     ) -> None:
         self.store = store
         self.github = github  # None: dry run, render and store but post nothing
         self.debounce = debounce
         self.options = options
         self.clock = clock
+        # `.github/audit-bot.yml` readers and the audit-bot/spend check (App mode only)
+        self.repo_configs = repo_configs
+        self.spend_checks = spend_checks
         self.worker_id = uuid.uuid4().hex[:12]
         self._wake = asyncio.Event()
         self._stopping = False
@@ -233,8 +242,50 @@ class OutboxWorker:
         return True
 
     async def _refresh_summary(self, item: OutboxItem) -> None:
+        """The PR's comment, then its spend check: one row, so both follow every change.
+
+        The repository's `.github/audit-bot.yml` shapes both (budgets, comment mode,
+        spend check, explorers). A failure anywhere raises and the row is retried;
+        unchanged parts are skipped on the retry.
+        """
         runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))
-        body = render_summary(item.repo, item.pr, runs, self.options(item.repo, item.pr))
+        config = await self._repo_config(item)
+        options = with_repo_config(self.options(item.repo, item.pr), config)
+        body = render_summary(item.repo, item.pr, runs, options)
+        if config.comment != "off":
+            await self._post_summary(item, body)
+        if config.spend_check:
+            await self._post_spend_check(item, runs, options)
+
+    async def _repo_config(self, item: OutboxItem) -> RepoConfig:
+        if self.repo_configs is None or self.github is None:
+            return DEFAULT_REPO_CONFIG
+        gh = await self.github.api(item.installation_id)
+        return await self.repo_configs.get(gh, item.repo)
+
+    async def _post_spend_check(
+        self, item: OutboxItem, runs: list[dict], options: SummaryOptions
+    ) -> None:
+        if self.spend_checks is None or self.github is None:
+            return
+        check = spend_check(runs, options)
+        if check is None:
+            return
+        gh = await self.github.api(item.installation_id)
+        try:
+            await self.spend_checks.publish(gh, item.repo, check)
+        except BadRequest as exc:
+            if int(exc.status_code) not in (403, 404, 422) or is_rate_limit(exc):
+                raise
+            # No checks permission, or a head GitHub does not know: the comment stands.
+            log.warning(
+                "spend check for %s#%s not posted: GitHub answered %s",
+                item.repo,
+                item.pr,
+                exc.status_code,
+            )
+
+    async def _post_summary(self, item: OutboxItem, body: str) -> None:
         previous = await self.store.get_comment(item.repo, item.pr)
         unchanged = previous is not None and previous.body == body
         if unchanged and (self.github is None or previous.comment_id is not None):
@@ -255,3 +306,18 @@ class OutboxWorker:
             raise
         self.writes += 1
         await self.store.save_comment(item.repo, item.pr, comment_id, body)
+
+
+def with_repo_config(options: SummaryOptions, config: RepoConfig) -> SummaryOptions:
+    """Summary options with a repository's budgets, notices and extra explorers.
+
+    The operator's explorers win over the repository's; the repository can only add
+    networks the built-in table lacks (checked when its file is parsed).
+    """
+    return dataclasses.replace(
+        options,
+        budget=config.pr_budget or options.budget,
+        kind_budgets=config.kind_budgets or options.kind_budgets,
+        explorers={**config.explorers, **options.explorers},
+        notices=(*options.notices, *config.notices),
+    )

@@ -63,6 +63,7 @@ class FakeGitHub:
         r.add_patch("/repos/{owner}/{repo}/issues/comments/{cid}", self.edit_comment)
         r.add_post("/repos/{owner}/{repo}/check-runs", self.create_check_run)
         r.add_patch("/repos/{owner}/{repo}/check-runs/{cid}", self.edit_check_run)
+        r.add_get("/repos/{owner}/{repo}/commits/{ref}/check-runs", self.list_check_runs)
         r.add_get("/repos/{owner}/{repo}/contents/{path:.+}", self.get_contents)
         r.add_get("/app/hook/deliveries", self.list_deliveries)
         r.add_post("/app/hook/deliveries/{did}/attempts", self.redeliver)
@@ -208,6 +209,16 @@ class FakeGitHub:
             return web.json_response({"message": "Not Found"}, status=404)
         run.update(await request.json())
         return web.json_response(run)
+
+    async def list_check_runs(self, request: web.Request) -> web.Response:
+        name = request.query.get("check_name")
+        found = [
+            run
+            for run in sorted(self.check_runs.values(), key=lambda r: r["id"], reverse=True)
+            if run.get("head_sha") == request.match_info["ref"]
+            and (name is None or run.get("name") == name)
+        ]
+        return web.json_response({"total_count": len(found), "check_runs": found})
 
     async def get_contents(self, request: web.Request) -> web.Response:
         repo = f"{request.match_info['owner']}/{request.match_info['repo']}".lower()
