@@ -38,6 +38,7 @@ from bot.store.base import (
     CommentRecord,
     OutboxItem,
     PrunedRun,
+    RunExists,
     RunFilter,
     StoreError,
 )
@@ -45,7 +46,8 @@ from bot.store.pg_schema import migrate_postgres
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
-from bot.trail.state import State
+from bot.trail.state import State, fold, new_state
+from bot.trail.state import apply as apply_event
 
 log = logging.getLogger(__name__)
 
@@ -395,6 +397,47 @@ class PostgresStore:
             "SELECT id FROM deliveries WHERE id = ANY($1::text[])", list(dict.fromkeys(ids))
         )
         return {row[0] for row in rows}
+
+    # -- trail tools (audit-bot import / rebuild) ----------------------------------
+
+    async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
+        events = list(events)
+        if not events:
+            raise ValueError("a run needs at least one event")
+        run_id = events[0].run_id
+        state = fold(run_id, events)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if await conn.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id):
+                    raise RunExists(run_id)
+                tx = _PostgresTx(conn)
+                await tx.insert_run(key, state)
+                for event in events:
+                    await tx.insert_event(event)
+        except asyncpg.exceptions.UniqueViolationError as exc:
+            if exc.constraint_name == "runs_pkey":  # imported meanwhile by someone else
+                raise RunExists(run_id) from None
+            raise StoreError(f"an open run already holds the key {key}") from None
+        return state
+
+    async def rebuild_projection(self, run_id: str) -> tuple[State, State] | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            text = await conn.fetchval("SELECT state FROM runs WHERE id = $1 FOR UPDATE", run_id)
+            if text is None:
+                return None
+            stored = json.loads(text)
+            # a cursor: the fold holds one event at a time, however long the trail
+            rows = conn.cursor(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq",
+                run_id,
+                prefetch=500,
+            )
+            state = new_state(run_id)
+            async for row in rows:
+                state = apply_event(state, _event(row))
+            if state != stored:
+                await _PostgresTx(conn).update_run(state)
+        return stored, state
 
 
 # Retention: the columns a pruned run keeps, and "its PR still has an open pr run".
