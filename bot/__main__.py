@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from bot import __version__
-from bot.cli import serve
+from bot.cli import export, import_, rebuild, serve, verify
 
-COMMANDS = [serve]
+COMMANDS = [serve, export, import_, verify, rebuild]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,10 @@ class IdempotencyConflict(Exception):
     """A source id (delivery or idempotency key) came back with a different request."""
 
 
+class RunExists(StoreError):
+    """`import_run` found a run with that ID already stored (nothing was written)."""
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     """A pending GitHub side effect, claimed by one worker at a time."""
@@ -154,4 +158,24 @@ class Store(Protocol):
 
     async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
         """Which of these delivery (source) ids have been applied."""
+        ...
+
+    # -- trail tools (audit-bot import / rebuild) ----------------------------------
+
+    async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
+        """Store a whole run, its events as given and their fold, in one transaction.
+
+        The caller has verified the chain (`verify_chain`); the store folds the events
+        into the projection and returns it. Raises `RunExists` when a run with that ID
+        is stored, and `StoreError` when an open run already holds `key`; either way
+        nothing is written. No outbox row: importing never posts to GitHub.
+        """
+        ...
+
+    async def rebuild_projection(self, run_id: str) -> tuple[State, State] | None:
+        """Recompute a run's projection from its events, in one transaction.
+
+        Returns (stored before, folded now), equal when nothing changed, or None for an
+        unknown run. The fold is written only when it differs.
+        """
         ...

@@ -31,12 +31,14 @@ from bot.store.base import (
     CommentRecord,
     OutboxItem,
     PrunedRun,
+    RunExists,
     RunFilter,
+    StoreError,
 )
 from bot.store.writer import apply_sync
 from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
-from bot.trail.state import State
+from bot.trail.state import State, fold
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -473,6 +475,48 @@ class SQLiteStore:
             return found
 
         return await self._read(read)
+
+
+    # -- trail tools -----------------------------------------------------------------
+
+    async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
+        events = list(events)
+        if not events:
+            raise ValueError("a run needs at least one event")
+        run_id = events[0].run_id
+        state = fold(run_id, events)
+
+        def insert(conn: sqlite3.Connection) -> State:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise RunExists(run_id)
+            tx = _SQLiteTx(conn)
+            try:
+                tx.insert_run(key, state)
+            except sqlite3.IntegrityError:
+                raise StoreError(f"an open run already holds the key {key}") from None
+            for event in events:
+                tx.insert_event(event)
+            return state
+
+        return await self._write(insert)
+
+    async def rebuild_projection(self, run_id: str) -> tuple[State, State] | None:
+        def rebuild(conn: sqlite3.Connection) -> tuple[State, State] | None:
+            row = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            stored = json.loads(row[0])
+            rows = conn.execute(
+                "SELECT run_id, seq, type, at, recorded_at, source, data, prev_hash, hash "
+                "FROM events WHERE run_id = ? ORDER BY seq",
+                (run_id,),
+            )
+            state = fold(run_id, (_event(r) for r in rows))
+            if state != stored:
+                _SQLiteTx(conn).update_run(state)
+            return stored, state
+
+        return await self._write(rebuild)
 
 
 # Retention: the columns a pruned run keeps, and "its PR still has an open pr run".

@@ -1,0 +1,102 @@
+"""`audit-bot export RUN | --repo OWNER/NAME [--since DATE]`: trails as NDJSON.
+
+One event a line, with its seq, prev_hash and hash, exactly as `GET
+/api/runs/{id}/events` streams it; each run's events together and in order, so
+`audit-bot import` can verify every chain on the way in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, TextIO
+
+from bot import query
+from bot.cli.trail_tools import (
+    Progress,
+    add_database_option,
+    database_url,
+    fail,
+    open_store,
+    runs_matching,
+)
+from bot.ids import is_run_id
+from bot.store.base import RunFilter
+from bot.streams import event_line
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write runs' trails as NDJSON",
+        description="Write one run's trail, or every run of a repository, as NDJSON "
+        "(one event a line, with hashes).",
+    )
+    parser.add_argument("target", nargs="?", metavar="RUN", help="the run ID to export")
+    parser.add_argument("--repo", metavar="OWNER/NAME", help="export every run of a repository")
+    parser.add_argument("--since", metavar="DATE", help="with --repo: runs started at or after")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    add_database_option(parser)
+    parser.set_defaults(run=main)
+
+
+def _check(args: argparse.Namespace) -> RunFilter | str | int:
+    if (args.target is None) == (args.repo is None):
+        return fail("give either a RUN or --repo OWNER/NAME (not both)")
+    if args.since and not args.repo:
+        return fail("--since goes with --repo")
+    if args.target is not None:
+        if not is_run_id(args.target):
+            return fail(f"{args.target!r} is not a run ID")
+        return args.target
+    try:
+        return RunFilter(
+            repo=query.repo(args.repo, "--repo"), since=query.moment(args.since, "--since")
+        )
+    except query.BadParameter as exc:
+        return fail(f"{exc.name} {exc.reason}")
+
+
+async def export(args: argparse.Namespace, out: TextIO) -> int:
+    target = _check(args)
+    if isinstance(target, int):
+        return target
+    store = await open_store(database_url(args, must_exist=True))
+    progress = Progress("exporting")
+    try:
+        if isinstance(target, str):
+            if await store.get_run(target) is None:
+                return fail(f"no run {target}")
+            await _write_run(store, target, out, progress)
+        else:
+            async for state in runs_matching(store, target):
+                await _write_run(store, state["id"], out, progress)
+    finally:
+        progress.close()
+        await store.close()
+    out.flush()
+    runs, events = progress.counts.get("runs", 0), progress.counts.get("events", 0)
+    print(f"exported {runs} run{'s' if runs != 1 else ''}, {events} events", file=sys.stderr)
+    return 0
+
+
+async def _write_run(store: Any, run_id: str, out: TextIO, progress: Progress) -> None:
+    lines: list[str] = []
+    async for event in store.iter_events(run_id):
+        lines.append(event_line(event) + "\n")
+        if len(lines) >= 500:
+            out.write("".join(lines))
+            progress.add("events", len(lines))
+            lines.clear()
+    out.write("".join(lines))
+    progress.add("events", len(lines))
+    progress.add("runs")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as out:
+            return asyncio.run(export(args, out))
+    sys.stdout.reconfigure(encoding="utf-8", newline="\n")  # type: ignore[union-attr]
+    return asyncio.run(export(args, sys.stdout))

@@ -1,0 +1,91 @@
+"""What the trail commands (export, import, verify, rebuild) share.
+
+They work on the store named by `DATABASE_URL` (or `--database`), beside or instead
+of a running bot, and show progress only when a person is watching (stderr is a
+terminal), so their output in scripts and CI stays plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any, TextIO
+
+from bot.cli import settings_or_exit
+from bot.store import open_store_for
+from bot.store.base import RunFilter
+from bot.store.sqlite import sqlite_path
+from bot.trail.state import State
+
+PAGE = 200
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="the store to use (default: DATABASE_URL, else sqlite:///./data/audit.db)",
+    )
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"audit-bot: {message}", file=sys.stderr)
+    return code
+
+
+def database_url(args: argparse.Namespace, *, must_exist: bool) -> str:
+    """The store's URL; exit 2 if an existing SQLite file is needed and absent."""
+    url = args.database or settings_or_exit().database_url
+    if not url.startswith(("sqlite:///", "postgresql:", "postgres:")):
+        raise SystemExit(fail(f"--database must be sqlite:///path or postgresql://…, not {url!r}"))
+    if must_exist and url.startswith("sqlite:") and not sqlite_path(url).exists():
+        raise SystemExit(fail(f"no database at {sqlite_path(url)}"))
+    return url
+
+
+async def open_store(url: str) -> Any:
+    store = open_store_for(url, debounce=0)
+    await store.open()
+    return store
+
+
+async def runs_matching(store: Any, where: RunFilter) -> AsyncIterator[State]:
+    """Every run the filter selects, newest first, one page in memory at a time."""
+    cursor = where.before
+    while True:
+        page = await store.list_runs(replace(where, before=cursor, limit=PAGE))
+        for run in page:
+            yield run
+        if len(page) < PAGE:
+            return
+        cursor = page[-1]["id"]
+
+
+class Progress:
+    """`label: 1,234 runs, 56,789 events` redrawn in place on a terminal, else silent."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.counts: dict[str, int] = {}
+        self._drawn = 0.0
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+        if self.enabled and time.monotonic() - self._drawn >= 0.1:
+            self._draw()
+
+    def _draw(self) -> None:
+        parts = ", ".join(f"{n:,} {name}" for name, n in self.counts.items())
+        self.stream.write(f"\r\x1b[2K{self.label}: {parts}")
+        self.stream.flush()
+        self._drawn = time.monotonic()
+
+    def close(self) -> None:
+        if self.enabled and self._drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()

@@ -1,0 +1,88 @@
+"""`audit-bot verify [RUN | --all]`: recompute chains and projections, name divergences.
+
+For each run: every event's hash is recomputed from its content and the hash before
+it, seqs must run 1..n without a gap, and the fold of the events must equal the
+stored projection (which pins the trail's length and head). The first divergence of
+each run is printed, naming the event (edited, deleted or reordered); exit 1 if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bot.cli.trail_tools import (
+    Progress,
+    add_database_option,
+    database_url,
+    fail,
+    open_store,
+    runs_matching,
+)
+from bot.ids import is_run_id
+from bot.scan import divergence, scan_trail
+from bot.store.base import RunFilter
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="recompute hash chains and projections; exit 1 on any divergence",
+        description="Recompute each run's hash chain and projection from its events.",
+    )
+    parser.add_argument("target", nargs="?", metavar="RUN", help="the run to verify")
+    parser.add_argument("--all", action="store_true", help="verify every run")
+    add_database_option(parser)
+    parser.set_defaults(run=main)
+
+
+async def verify(args: argparse.Namespace) -> int:
+    if (args.target is None) == (not args.all):
+        return fail("give a RUN or --all")
+    if args.target is not None and not is_run_id(args.target):
+        return fail(f"{args.target!r} is not a run ID")
+    store = await open_store(database_url(args, must_exist=True))
+    progress = Progress("verifying")
+    checked = diverged = 0
+    try:
+        if args.target is not None and await store.get_run(args.target) is None:
+            return fail(f"no run {args.target}")
+        async for run_id in _ids(store, args.target):
+            scan = await scan_trail(store, run_id)
+            problem = divergence(scan, await store.get_run(run_id))
+            checked += 1
+            progress.add("runs")
+            progress.add("events", scan.count)
+            if problem is not None:
+                diverged += 1
+                progress.close()
+                print(f"{run_id}: {problem}")
+            elif args.target is not None:
+                print(
+                    f"{run_id}: chain verified, {scan.count} events, head {scan.state['head_hash']}"
+                )
+    finally:
+        progress.close()
+        await store.close()
+    if args.all:
+        print(
+            f"verified {checked} run{'s' if checked != 1 else ''}: "
+            f"{checked - diverged} ok, {diverged} diverged",
+            file=sys.stderr,
+        )
+    return 1 if diverged else 0
+
+
+async def _ids(store: Any, target: str | None) -> AsyncIterator[str]:
+    if target is not None:
+        yield target
+        return
+    async for state in runs_matching(store, RunFilter()):
+        yield state["id"]
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(verify(args))
