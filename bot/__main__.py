@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from bot import __version__
-from bot.cli import export, import_, rebuild, serve, verify
+from bot.cli import export, import_, rebuild, report, serve, verify
 
-COMMANDS = [serve, export, import_, verify, rebuild]
+COMMANDS = [serve, export, import_, verify, rebuild, report]
 
 
 def main(argv: list[str] | None = None) -> int:
