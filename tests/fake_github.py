@@ -7,6 +7,7 @@ behave like GitHub for the calls the bot makes, and records every request as
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -51,6 +52,8 @@ class FakeGitHub:
         self.ids = itertools.count(1000)
         self.tokens_minted = 0
         self.rate_limit_remaining: int | None = None  # set: answers carry x-ratelimit-*
+        self.delays: list[tuple[str, re.Pattern[str], float]] = []  # see slow()
+        self.in_flight = 0  # requests being answered right now
         self.url = ""
         self.app = web.Application(middlewares=[self._record])
         r = self.app.router
@@ -81,6 +84,10 @@ class FakeGitHub:
     ) -> None:
         """Answer the next `times` matching requests with `status`."""
         self.failures.append(Failure(method, re.compile(path_regex), status, headers or {}, times))
+
+    def slow(self, method: str, path_regex: str, seconds: float) -> None:
+        """Answer matching requests only after `seconds` (a slow GitHub)."""
+        self.delays.append((method, re.compile(path_regex), seconds))
 
     def comments_on(self, repo: str, pr: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["_repo"] == repo.lower() and c["_pr"] == pr]
@@ -119,7 +126,14 @@ class FakeGitHub:
                 return web.json_response(
                     failure.body, status=failure.status, headers=failure.headers
                 )
-        response = await handler(request)
+        self.in_flight += 1
+        try:
+            for method, pattern, seconds in self.delays:
+                if method == request.method and pattern.search(request.path):
+                    await asyncio.sleep(seconds)
+            response = await handler(request)
+        finally:
+            self.in_flight -= 1
         if self.rate_limit_remaining is not None:
             self.rate_limit_remaining -= 1
             response.headers["x-ratelimit-limit"] = "5000"
