@@ -203,15 +203,16 @@ async def _phase(
         for i, (body, headers) in todo:
             url = urls[i % len(urls)]
             started = time.perf_counter()
+            problem = ""
             try:
                 async with session.post(url, data=body, headers=headers) as resp:
                     text = await resp.read()
-                    ok = 200 <= resp.status < 300
-                    problem = f"HTTP {resp.status}: {text[:200].decode(errors='replace')}"
+                    if not 200 <= resp.status < 300:
+                        problem = f"HTTP {resp.status}: {text[:200].decode(errors='replace')}"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                ok, problem = False, f"{type(exc).__name__}: {exc}"
+                problem = f"{type(exc).__name__}: {exc}"
             latencies.append(time.perf_counter() - started)
-            if not ok:
+            if problem:
                 errors += 1
                 if len(samples) < 5:
                     samples.append(problem)
@@ -445,7 +446,16 @@ def machine_info() -> list[str]:
         f"python: {platform.python_implementation()} {platform.python_version()}"
         f"  on {platform.platform()}",
         f"sqlite: {sqlite3.sqlite_version}",
+        load_line("at start"),
     ]
+
+
+def load_line(when: str) -> str:
+    """The load average: other work on the machine is the usual cause of odd figures."""
+    if not hasattr(os, "getloadavg"):
+        return f"load average {when}: unknown"
+    one, five, _ = os.getloadavg()
+    return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def report(ceiling: list[Figures], bot: list[Figures]) -> None:
@@ -468,6 +478,8 @@ def report(ceiling: list[Figures], bot: list[Figures]) -> None:
         f"  bot p99 {at.p99_ms:.2f} ms < {TARGET_P99_MS:.0f} ms: "
         f"{'yes' if at.p99_ms < TARGET_P99_MS else 'NO'}"
     )
+    failed = at.errors + at.warmup_errors
+    print(f"  no failed deliveries: {'yes' if not failed else f'NO ({failed} failed)'}")
 
 
 # --- command line ------------------------------------------------------------------------
@@ -492,6 +504,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--bot-cmd", default=DEFAULT_BOT_CMD, help="command that serves the bot (cwd = repo)"
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the temp dir with the DB")
+    parser.add_argument(
+        "--no-writes",
+        action="store_true",
+        help="skip counting GitHub writes per PR for a 100-event burst (bench/github_writes.py)",
+    )
     parser.add_argument(
         "--no-pin",
         action="store_true",
@@ -560,6 +577,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"\nbot ({shlex.join(bot_argv)}):")
             results["bot"] = measure_server("bot", [bot], plan, pool, tmpdir)
+        if not args.no_writes:
+            from github_writes import report as report_writes  # bench/ is on sys.path
+
+            report_writes(bot_argv, tmpdir)
     except (RuntimeError, BrokenProcessPool) as exc:
         print(f"\nbenchmark aborted: {exc}", file=sys.stderr)
         failed = True
@@ -569,6 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
+    print(load_line("at the end"))
     if "ceiling" in results and "bot" in results:
         report(results["ceiling"], results["bot"])
     total_errors = sum(f.errors + f.warmup_errors for figs in results.values() for f in figs)
