@@ -142,8 +142,7 @@ async def _resolve(request: web.Request) -> Reader:
 
 async def _reporter(request: web.Request, header: str) -> Any:
     """The reporter credential's principal, or None when absent, bad or unavailable."""
-    key = getattr(keys, "AUTHENTICATOR", None)
-    authenticator = request.app.get(key) if key is not None else None
+    authenticator = request.app.get(keys.AUTHENTICATOR)
     if authenticator is None:
         return None
     from bot.auth import AuthError, AuthUnavailable

@@ -307,8 +307,7 @@ PATHS: dict[str, Any] = {
                     "content": {
                         "application/json": {"schema": _ref("EventPage")},
                         "application/x-ndjson": {
-                            "schema": _ref("Event"),
-                            "description": "one Event per line",
+                            "schema": {**_ref("Event"), "description": "one Event per line"}
                         },
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
