@@ -271,8 +271,9 @@ def spend_section(view: RunView) -> Markup:
         )
     chart = spend_chart(
         view.spend_events,
+        view.count,
         state.get("started_at"),
-        state.get("ended_at") or state.get("updated_at"),
+        state.get("updated_at"),
     )
     return Markup(table + extra + chart)
 
