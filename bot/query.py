@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from multidict import MultiMapping
 
-from bot.errors import error
 from bot.ids import is_run_id
 from bot.trail.events import format_time
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+if TYPE_CHECKING:
+    from aiohttp import web
+
 _WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 
 
@@ -29,6 +30,8 @@ class BadParameter(Exception):
         self.reason = reason
 
     def response(self) -> web.Response:
+        from bot.errors import error  # the web layer's; the CLI uses these parsers too
+
         return error(400, f"{self.name} {self.reason}", parameter=self.name)
 
 

@@ -10,6 +10,7 @@ and only one batch (plus whatever the caller asks to keep) is in memory at a tim
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -85,10 +86,16 @@ def _blocking_events(store: Any, run_id: str, loop: asyncio.AbstractEventLoop) -
         after = batch[-1].seq
 
 
+def event_line(event: Event) -> str:
+    """One event as one line of JSON (keys sorted): the NDJSON and export format."""
+    return json.dumps(event.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def divergence(scan: TrailScan, stored: Mapping[str, Any] | None) -> str | None:
     """The first place the stored trail or projection stops agreeing, in words."""
     if scan.chain_break is not None:
-        return f"event {scan.chain_break.seq}: {scan.chain_break.reason}"
+        seq, reason = scan.chain_break.seq, scan.chain_break.reason
+        return reason if reason.startswith(f"event {seq} ") else f"event {seq}: {reason}"
     if stored is None:
         return "the run has no stored projection"
     if scan.count == 0:

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.trail.events import Event
+from bot.scan import event_line
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 POLL_SECONDS = 2.0  # look at the store this often even without a local notification
@@ -45,11 +45,6 @@ def setup(app: web.Application) -> None:
     live = LiveStreams()
     app[LIVE] = live
     app.on_shutdown.append(live.on_shutdown)
-
-
-def event_line(event: Event) -> str:
-    """One event as one line of JSON (keys sorted), the export and NDJSON format."""
-    return json.dumps(event.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 async def ndjson(

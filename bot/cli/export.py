@@ -22,8 +22,8 @@ from bot.cli.trail_tools import (
     runs_matching,
 )
 from bot.ids import is_run_id
+from bot.scan import event_line
 from bot.store.base import RunFilter
-from bot.streams import event_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -98,5 +98,6 @@ def main(args: argparse.Namespace) -> int:
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="\n") as out:
             return asyncio.run(export(args, out))
-    sys.stdout.reconfigure(encoding="utf-8", newline="\n")  # type: ignore[union-attr]
+    if hasattr(sys.stdout, "reconfigure"):  # NDJSON is UTF-8 whatever the locale
+        sys.stdout.reconfigure(encoding="utf-8", newline="\n")
     return asyncio.run(export(args, sys.stdout))

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from bot.cli.trail_tools import Progress, add_database_option, database_url, fail, open_store
-from bot.handlers.context import pr_run_key, review_run_key
 from bot.ids import is_run_id
 from bot.store.base import RunExists, StoreError
 from bot.trail.events import Event, verify_chain
@@ -88,6 +87,8 @@ def parse_line(raw: bytes) -> Event:
 
 def natural_key(state: State) -> str | None:
     """The key webhooks use to find this run again (PR and review runs only)."""
+    from bot.handlers.context import pr_run_key, review_run_key  # loads every handler
+
     repo, pr = state.get("repo"), state.get("pr")
     if not repo or pr is None:
         return None

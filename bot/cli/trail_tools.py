@@ -65,7 +65,7 @@ async def runs_matching(store: Any, where: RunFilter) -> AsyncIterator[State]:
 
 
 class Progress:
-    """`label: 1,234 runs, 56,789 events` redrawn in place on a terminal, else silent."""
+    """`label: runs 1,234, events 56,789` redrawn in place on a terminal, else silent."""
 
     def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
@@ -80,7 +80,7 @@ class Progress:
             self._draw()
 
     def _draw(self) -> None:
-        parts = ", ".join(f"{n:,} {name}" for name, n in self.counts.items())
+        parts = ", ".join(f"{name} {n:,}" for name, n in self.counts.items())
         self.stream.write(f"\r\x1b[2K{self.label}: {parts}")
         self.stream.flush()
         self._drawn = time.monotonic()
