@@ -1,10 +1,12 @@
 """A throwaway PostgreSQL server from the installed binaries, for tests and the benchmark.
 
 `initdb` into a fresh directory, `pg_ctl start` on a free loopback port with the unix
-socket in that directory, `pg_ctl stop` and delete at the end. Debian's `postgresql`
-package keeps the binaries in `/usr/lib/postgresql/<version>/bin` (not on PATH), so
-that is searched after PATH. PostgreSQL refuses to run as root: when we are root the
-server runs as the `postgres` user (created by that package) through `runuser`.
+socket in that directory, `pg_ctl stop` and delete at the end. A run killed before
+its end leaves its server behind; the next start stops such orphans. Debian's
+`postgresql` package keeps the binaries in `/usr/lib/postgresql/<version>/bin` (not
+on PATH), so that is searched after PATH. PostgreSQL refuses to run as root: when we
+are root the server runs as the `postgres` user (created by that package) through
+`runuser`.
 
 Run as a script it starts a server, prints its URL and waits for Ctrl-C.
 """
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SERVER_USER = "postgres"  # the unprivileged account Debian's package creates
+PREFIX = "audit-pg-"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -52,13 +55,59 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):  # a zombie is dead too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def reap_orphans(bin_dir: Path) -> None:
+    """Stop servers whose test run died without cleaning up (killed, timed out).
+
+    Each server's directory names the process that started it; when that process is
+    gone the server is nobody's, so it is stopped and its directory removed.
+    """
+    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / "owner").read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        if (root / "data" / "postmaster.pid").exists():
+            as_user = _as_server_user()
+            subprocess.run(
+                [*as_user, str(bin_dir / "pg_ctl"), "stop", "-D", str(root / "data"), "-m", "fast"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _as_server_user() -> list[str]:
+    """The prefix that runs a command as the server's user (empty unless we are root)."""
+    if os.geteuid() != 0:
+        return []
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise PostgresUnavailable("running as root and `runuser` is missing")
+    return [runuser, "-u", SERVER_USER, "--"]
+
+
 class ThrowawayPostgres:
     """One server in a temporary directory; `url` names its `postgres` database."""
 
     def __init__(self, *, durable: bool = False) -> None:
         self.bin_dir = find_bin_dir()
         self.durable = durable  # False: fsync off, for tests; True: a real server's commits
-        self.root = Path(tempfile.mkdtemp(prefix="audit-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.data = self.root / "data"
         self.port = _free_port()
         self.url = f"postgresql://{SERVER_USER}@127.0.0.1:{self.port}/postgres"
@@ -74,11 +123,10 @@ class ThrowawayPostgres:
             )
 
     def start(self) -> ThrowawayPostgres:
-        if os.geteuid() == 0:
-            runuser = shutil.which("runuser")
-            if runuser is None:
-                raise PostgresUnavailable("running as root and `runuser` is missing")
-            self._as_user = [runuser, "-u", SERVER_USER, "--"]
+        reap_orphans(self.bin_dir)
+        (self.root / "owner").write_text(str(os.getpid()))
+        self._as_user = _as_server_user()
+        if self._as_user:
             shutil.chown(self.root, SERVER_USER)
         options = [
             "-c listen_addresses=127.0.0.1",
