@@ -118,7 +118,12 @@ class Store(Protocol):
 
     async def next_outbox_due(self) -> float | None: ...
 
-    async def outbox_status(self) -> Mapping[str, Any]: ...
+    async def outbox_status(self) -> Mapping[str, Any]:
+        """`pending` and `failed` counts, `oldest_due_at` (epoch s) of the pending rows,
+        `failures` (given up: key, repo, pr, reason, at) and `retrying` (pending rows
+        with a last error: key, repo, pr, reason, attempts, due_at), each at most 100.
+        """
+        ...
 
     async def get_comment(self, repo: str, pr: int) -> CommentRecord | None: ...
 
