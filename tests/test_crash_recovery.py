@@ -203,3 +203,45 @@ async def test_sigterm_during_a_github_outage_exits_within_the_grace(
             assert len(github.comments_on(REPO, 2)) == 1
     finally:
         bot.stop_quietly()
+
+
+async def test_sigterm_is_bounded_even_with_a_stalled_upload(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """A client that stops sending mid-body cannot hold the shutdown past its bound.
+
+    (aiohttp stops reading request bodies once shutdown starts, so such a request
+    cannot finish; requests whose body has arrived are answered before the exit.)
+    """
+    grace = 5.0
+    env = bot_env(
+        tmp_path,
+        github,
+        AUDIT_COMMENT_DEBOUNCE_SECONDS="60",
+        AUDIT_SHUTDOWN_GRACE_SECONDS=str(grace),
+    )
+    bot = await BotProcess(env, tmp_path / "bot.log").start()
+    host, port = bot.url.removeprefix("http://").split(":")
+    try:
+        async with aiohttp.ClientSession() as session:
+            body, headers = signed("pull_request", load_payload("pull_request.opened"), "done")
+            async with session.post(bot.url + "/webhook", data=body, headers=headers) as r:
+                assert r.status == 200
+        body, headers = signed("pull_request", load_payload("pull_request.opened"), "stalled")
+        _, writer = await asyncio.open_connection(host, int(port))
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST /webhook HTTP/1.1\r\nHost: {host}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:100]
+        )
+        await writer.drain()
+        await asyncio.sleep(0.3)  # its handler now waits for a body that never comes
+        started = time.monotonic()
+        assert await bot.terminate() == 0
+        # The stalled request costs at most grace / 5; the flush itself is quick.
+        assert time.monotonic() - started < grace / 5 + 2
+        assert len(github.comments_on(REPO, 2)) == 1  # the acknowledged one was flushed
+        writer.close()
+    finally:
+        bot.stop_quietly()

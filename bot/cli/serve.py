@@ -10,6 +10,8 @@ from bot.app import create_app
 from bot.cli import settings_or_exit
 from bot.logs import setup_logging
 
+IN_FLIGHT_WAIT = 5.0  # seconds: at most this long for requests in flight on SIGTERM
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="run the bot (default)")
@@ -24,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         print=None,
-        shutdown_timeout=settings.shutdown_grace,
+        # Requests in flight get a short wait (webhooks answer in milliseconds; aiohttp
+        # stops reading bodies at shutdown, so a stalled upload only waits this out),
+        # then the outbox flush gets AUDIT_SHUTDOWN_GRACE_SECONDS: 5 + 25 s by default.
+        shutdown_timeout=min(IN_FLIGHT_WAIT, settings.shutdown_grace / 5),
     )
     return 0
