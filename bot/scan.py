@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,16 @@ from bot.trail.events import ChainBreak, Event, verify_chain
 from bot.trail.state import State, apply, new_state
 
 BATCH = 1000
+SCAN_THREADS = 2  # concurrent full-trail passes; more wait their turn
+_pool: ThreadPoolExecutor | None = None
+
+
+def _scans() -> ThreadPoolExecutor:
+    """Own threads, so long scans never starve the loop's default executor (DNS)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="trail-scan")
+    return _pool
 
 
 @dataclass
@@ -48,7 +59,7 @@ async def scan_trail(
     """Verify and refold `run_id`'s trail; keep the last `keep_recent` events too."""
     loop = asyncio.get_running_loop()
     scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
-    await loop.run_in_executor(None, _scan_sync, store, run_id, loop, scan, keep)
+    await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, keep)
     return scan
 
 
