@@ -437,3 +437,18 @@ async def test_runs_of_a_closed_client_do_not_break_the_server(bot: Bot) -> None
         await response.content.read(10)  # then walk away mid-stream
     status, _ = await get(bot, f"/api/runs/{run_id}")
     assert status == 200
+
+
+async def test_links_from_stored_data_are_http_only(bot: Bot) -> None:
+    run_id = await open_pr(bot)
+    repo = load_payload("pull_request.opened")["repository"]
+    payload = load_payload(
+        "workflow_run.in_progress",
+        repository=repo,
+        workflow_run__head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        workflow_run__html_url="javascript:alert(document.domain)",
+    )
+    await bot.deliver("workflow_run", payload)
+    status, page = await get(bot, f"/runs/{run_id}")
+    assert status == 200 and "ci.workflow_run" in page
+    assert "javascript:" not in page  # shown as text without the link

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Any, TextIO
 
@@ -100,4 +101,8 @@ def main(args: argparse.Namespace) -> int:
             return asyncio.run(export(args, out))
     if hasattr(sys.stdout, "reconfigure"):  # NDJSON is UTF-8 whatever the locale
         sys.stdout.reconfigure(encoding="utf-8", newline="\n")
-    return asyncio.run(export(args, sys.stdout))
+    try:
+        return asyncio.run(export(args, sys.stdout))
+    except BrokenPipeError:  # `audit-bot export … | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
