@@ -279,7 +279,9 @@ def spend_section(view: RunView) -> Markup:
 
 
 PROOF_ROW = Template(
-    '<tr><td>$network</td><td>$tx</td><td class="num">$amount</td><td>$status</td><td>$at</td></tr>'
+    '<tr><td data-label="Network">$network</td><td data-label="Transaction">$tx</td>'
+    '<td class="num" data-label="Amount">$amount</td><td data-label="Status">$status</td>'
+    '<td data-label="Time">$at</td></tr>'
 )
 
 
@@ -547,9 +549,11 @@ def source_cell(event: Event) -> Markup:
 # --- the PR page -------------------------------------------------------------------
 
 RUN_ROW = Template(
-    '<tr data-run="$id"><td>$link</td><td>$kind</td><td>$status</td><td><code>$head</code></td>'
-    '<td>$started</td><td>$duration</td><td class="num">$spend</td><td class="num">$proofs</td>'
-    "<td><code>$digest</code></td></tr>"
+    '<tr data-run="$id"><td>$link</td><td data-label="Kind">$kind</td>'
+    '<td data-label="Status">$status</td><td data-label="Head"><code>$head</code></td>'
+    '<td data-label="Started">$started</td><td data-label="Duration">$duration</td>'
+    '<td class="num" data-label="Spend">$spend</td><td class="num" data-label="Proofs">$proofs</td>'
+    '<td data-label="Digest"><code>$digest</code></td></tr>'
 )
 
 
