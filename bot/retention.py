@@ -57,7 +57,11 @@ async def prune_once(app: web.Application, now: float | None = None) -> list[Pru
 
 
 async def missing_run(store: Store, run_id: str) -> web.Response:
-    """The answer for a run the store does not hold: 410 if retention removed it."""
+    """The answer for a run the store does not hold: 410 if retention removed it.
+
+    The body says when and why but not which repository: the run may have been
+    private, and its id alone must not reveal where it lived.
+    """
     gone = await store.pruned_info(run_id)
     if gone is None:
         return error(404, "no such run")
@@ -66,8 +70,6 @@ async def missing_run(store: Store, run_id: str) -> web.Response:
         f"run {run_id} was removed by retention at {gone.pruned_at}: {gone.reason}",
         pruned_at=gone.pruned_at,
         reason=gone.reason,
-        repo=gone.repo,
-        pr=gone.pr,
         last_seq=gone.last_seq,
         head_hash=gone.head_hash,
     )

@@ -6,7 +6,6 @@ import argparse
 
 from aiohttp import web
 
-from bot.app import create_app
 from bot.cli import settings_or_exit
 from bot.logs import setup_logging
 
@@ -19,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.app import create_app  # imported here: other commands start without the app
+
     settings = settings_or_exit()
     setup_logging(settings.log_format, settings.log_level)
     web.run_app(

@@ -405,7 +405,9 @@ class SQLiteStore:
                     "ORDER BY r.id LIMIT ?",
                     (max_runs_per_repo, limit),
                 ):
-                    reason = f"retention: beyond the newest {max_runs_per_repo} runs of {row[1]}"
+                    reason = (
+                        f"retention: beyond the newest {max_runs_per_repo} runs of the repository"
+                    )
                     chosen.setdefault(row[0], (row, reason))
             done = []
             for columns, reason in list(chosen.values())[:limit]:
@@ -475,7 +477,6 @@ class SQLiteStore:
             return found
 
         return await self._read(read)
-
 
     # -- trail tools -----------------------------------------------------------------
 
