@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -410,6 +410,44 @@ def measure_server(
     return figures
 
 
+def measure_postgres(
+    bot_argv: list[str],
+    spec: Callable[..., ServerSpec],
+    plan: LoadPlan,
+    pool: Executor,
+    logdir: Path,
+) -> dict[str, list[Figures]]:
+    """The bot on PostgreSQL: one instance, then two sharing one database.
+
+    The server is a throwaway one started from the installed binaries (as the tests
+    do), with durable commits (fsync and synchronous_commit on, as SQLite's
+    `synchronous=FULL`), pinned to the servers' CPUs like the bots it serves.
+    """
+    sys.path.insert(0, str(REPO))
+    from tests.pg_server import PostgresUnavailable, ThrowawayPostgres
+
+    try:
+        server = ThrowawayPostgres(durable=True)
+        with cpu_affinity(plan.server_cpus):
+            server.start()
+    except PostgresUnavailable as exc:
+        print(f"\nPostgreSQL: not measured ({exc})")
+        return {}
+    results: dict[str, list[Figures]] = {}
+    try:
+        debounce = {"AUDIT_COMMENT_DEBOUNCE_SECONDS": "2"}
+        one = spec(bot_argv, DATABASE_URL=server.create_database("bench_one"), **debounce)
+        print(f"\nbot on PostgreSQL {server.version} (durable commits):")
+        results["pg"] = measure_server("pg", [one], plan, pool, logdir)
+        shared = server.create_database("bench_two")
+        two = [spec(bot_argv, DATABASE_URL=shared, **debounce) for _ in range(2)]
+        print("\ntwo bots sharing one PostgreSQL database (deliveries alternate between them):")
+        results["pg x2"] = measure_server("pg x2", two, plan, pool, logdir)
+    finally:
+        server.stop()
+    return results
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -482,6 +520,25 @@ def report(ceiling: list[Figures], bot: list[Figures]) -> None:
     print(f"  no failed deliveries: {'yes' if not failed else f'NO ({failed} failed)'}")
 
 
+def report_stores(results: dict[str, list[Figures]]) -> None:
+    """Each store's throughput beside the SQLite bot's from the same run."""
+    labels = [label for label in ("bot", "pg", "pg x2") if label in results]
+    if len(labels) < 2:
+        return
+    names = {"bot": "SQLite, 1 bot", "pg": "PostgreSQL, 1 bot", "pg x2": "PostgreSQL, 2 bots"}
+    print("\nstores side by side (deliveries/s, p99 ms; x = throughput / SQLite's):")
+    for fig in results["bot"]:
+        cells = []
+        for label in labels:
+            other = next((f for f in results[label] if f.concurrency == fig.concurrency), None)
+            if other is not None:
+                ratio = other.rate / fig.rate if fig.rate else 0.0
+                cells.append(
+                    f"{names[label]} {other.rate:7.1f}/s p99 {other.p99_ms:6.2f} x{ratio:.2f}"
+                )
+        print(f"  c={fig.concurrency:<3} " + "  |  ".join(cells))
+
+
 # --- command line ------------------------------------------------------------------------
 
 
@@ -504,6 +561,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--bot-cmd", default=DEFAULT_BOT_CMD, help="command that serves the bot (cwd = repo)"
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the temp dir with the DB")
+    parser.add_argument(
+        "--no-postgres",
+        action="store_true",
+        help="skip the PostgreSQL runs (one bot, then two sharing one database)",
+    )
     parser.add_argument(
         "--no-writes",
         action="store_true",
@@ -577,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"\nbot ({shlex.join(bot_argv)}):")
             results["bot"] = measure_server("bot", [bot], plan, pool, tmpdir)
+            if not args.no_postgres:
+                results |= measure_postgres(bot_argv, spec, plan, pool, tmpdir)
         if not args.no_writes:
             from github_writes import report as report_writes  # bench/ is on sys.path
 
@@ -593,6 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(load_line("at the end"))
     if "ceiling" in results and "bot" in results:
         report(results["ceiling"], results["bot"])
+    report_stores(results)
     total_errors = sum(f.errors + f.warmup_errors for figs in results.values() for f in figs)
     if total_errors:
         print(f"\n{total_errors} deliveries failed (non-2xx or no answer)")

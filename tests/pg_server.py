@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -162,6 +163,32 @@ class ThrowawayPostgres:
             " ".join(options),
         )
         return self
+
+    @property
+    def version(self) -> str:
+        """The server's version, e.g. `15.8`."""
+        out = subprocess.run(
+            [str(self.bin_dir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found = re.search(r"\d+(\.\d+)+", out.stdout)
+        return found.group(0) if found else "unknown"
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database on the running server; returns its URL."""
+        self._run(
+            str(self.bin_dir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SERVER_USER,
+            name,
+        )
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
 
     def stop(self) -> None:
         if self.data.exists():

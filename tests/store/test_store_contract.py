@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from bot.ids import new_run_id
 from bot.store import open_store_for
-from bot.store.base import IdempotencyConflict, RunFilter, Store
+from bot.store.base import IdempotencyConflict, RunExists, RunFilter, Store, StoreError
 from bot.trail import events as ev
 from bot.trail import intents as it
 from bot.trail.events import Event, verify_chain
@@ -242,7 +243,7 @@ async def test_outbox_rows_are_claimed_by_exactly_one_instance(two: tuple[Store,
     now = time.time() + 1
     claims: dict[str, list[str]] = {"a": [], "b": []}
 
-    while True:  # both instances claim at the same moment, round after round
+    for _ in range(30):  # both instances claim at the same moment, round after round
         got_a, got_b = await asyncio.gather(
             two[0].claim_outbox("a", now, 60.0, 4), two[1].claim_outbox("b", now, 60.0, 4)
         )
@@ -414,6 +415,60 @@ async def test_bot_state_values(store: Store) -> None:
     await store.set_state("redelivery.since", "2024-01-01T00:00:00Z")
     await store.set_state("redelivery.since", "2024-01-02T00:00:00Z")
     assert await store.get_state("redelivery.since") == "2024-01-02T00:00:00Z"
+
+
+# -- trail tools: import and rebuild -------------------------------------------------
+
+
+def sealed_trail(run_id: str, *texts: str) -> list[Event]:
+    """A verified trail as `audit-bot export` would write it (made here by hand)."""
+    origin = ev.Source("import", "export-1")
+    opened = ev.NewEvent(
+        ev.RUN_OPENED,
+        {"kind": "agent", "repo": REPO, "pr": 9, "head_sha": "abc", "name": "loop"},
+        at="2024-02-01T10:00:00.000Z",
+    )
+    events = [ev.seal(run_id, 1, opened, origin, "2024-02-01T10:00:01.000Z", ev.GENESIS_HASH)]
+    for text in texts:
+        previous = events[-1]
+        new = note(text)
+        events.append(
+            ev.seal(run_id, previous.seq + 1, new, origin, previous.recorded_at, previous.hash)
+        )
+    return events
+
+
+async def test_import_run_stores_the_trail_as_given_once(store: Store) -> None:
+    run_id = new_run_id()
+    events = sealed_trail(run_id, "a", "b")
+
+    state = await store.import_run(events, key="agent:loop")
+
+    assert await store.get_events(run_id) == events
+    assert await store.get_run(run_id) == state
+    assert (state["seq"], state["head_hash"], state["kind"]) == (3, events[-1].hash, "agent")
+    with pytest.raises(RunExists):
+        await store.import_run(sealed_trail(run_id, "other"))
+    assert await store.get_events(run_id) == events
+    # an open run already holds the key: refused, and nothing of the new run is kept
+    second = new_run_id()
+    with pytest.raises(StoreError):
+        await store.import_run(sealed_trail(second, "x"), key="agent:loop")
+    assert await store.get_run(second) is None and await store.get_events(second) == []
+    assert (await store.outbox_status())["pending"] == 0  # importing never posts
+
+
+async def test_rebuild_projection_recomputes_the_fold(store: Store) -> None:
+    run_id = (await store.apply(open_run(1, "a", note("x"), note("y")))).opened[0]
+    true_state = await store.get_run(run_id)
+    assert await store.rebuild_projection(run_id) == (true_state, true_state)
+
+    await _raw_execute(store, f'UPDATE runs SET state = \'{{"id": "{run_id}"}}\'')
+    stored, folded = await store.rebuild_projection(run_id)
+
+    assert stored == {"id": run_id} and folded == true_state
+    assert await store.get_run(run_id) == true_state
+    assert await store.rebuild_projection("0" * 26) is None
 
 
 # -- schema ------------------------------------------------------------------------
