@@ -252,11 +252,27 @@ class PostgresStore:
                     "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
                 )
             ]
+            retrying = [
+                {
+                    "key": r[0],
+                    "repo": r[1],
+                    "pr": r[2],
+                    "reason": r[3],
+                    "attempts": r[4],
+                    "due_at": r[5],
+                }
+                for r in await conn.fetch(
+                    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
+                    "WHERE state = 'pending' AND last_error IS NOT NULL "
+                    "ORDER BY due_at LIMIT 100"
+                )
+            ]
         return {
             "pending": counts.get("pending", 0),
             "failed": counts.get("failed", 0),
             "oldest_due_at": oldest,
             "failures": failed,
+            "retrying": retrying,
         }
 
     # -- comments ------------------------------------------------------------------

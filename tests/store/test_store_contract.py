@@ -274,6 +274,9 @@ async def test_outbox_finish_retry_fail_and_defer(store: Store) -> None:
     assert again.version == item.version + 1 and again.due_at == pytest.approx(now + 5)
 
     await store.retry_outbox(again, now + 30, "HTTP 502")
+    [retrying] = (await store.outbox_status())["retrying"]
+    assert (retrying["reason"], retrying["attempts"], retrying["pr"]) == ("HTTP 502", 1, 1)
+    assert retrying["due_at"] == pytest.approx(now + 30)
     assert await store.claim_outbox("w", now + 29, 60.0, 10) == []
     [retried] = await store.claim_outbox("w", now + 30, 60.0, 10)
     assert retried.attempts == 1
