@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -79,7 +80,10 @@ class PostgresStore:
     # -- lifecycle ---------------------------------------------------------------
 
     async def open(self) -> None:
-        conn = await asyncpg.connect(self.url)
+        try:
+            conn = await asyncpg.connect(self.url)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_where(self.url)}: {exc}") from None
         try:
             await migrate_postgres(conn)
         finally:
@@ -465,6 +469,12 @@ _OPEN_PR = (
     "EXISTS (SELECT 1 FROM runs o WHERE lower(o.repo) = lower(r.repo) AND o.pr = r.pr "
     "AND o.kind = 'pr' AND o.is_open = 1)"
 )
+
+
+def _where(url: str) -> str:
+    """host:port/database of a URL, without its credentials (for messages and logs)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
 
 
 async def _no_session_state(conn: asyncpg.Connection) -> None:
