@@ -413,6 +413,24 @@ async def test_prune_runs_keeps_the_newest_runs_of_each_repository(store: Store)
     assert len(await store.list_runs(RunFilter())) == 3
 
 
+async def test_two_instances_pruning_at_once_remove_each_run_once(
+    two: tuple[Store, Store],
+) -> None:
+    ended = []
+    for pr in range(1, 13):
+        run_id = (await two[0].apply(open_run(pr, "h"))).opened[0]
+        await two[0].apply(close(run_id))
+        ended.append(run_id)
+    later = time.time() + 40 * 86400
+
+    first, second = await asyncio.gather(*(store.prune_runs(later, 30, None) for store in two))
+
+    pruned = [p.run_id for p in first + second]
+    assert sorted(pruned) == sorted(ended)  # every run once, by one instance or the other
+    assert None not in [await two[1].pruned_info(run_id) for run_id in ended]
+    assert await two[0].list_runs(RunFilter()) == []
+
+
 async def test_bot_state_values(store: Store) -> None:
     assert await store.get_state("redelivery.since") is None
     await store.set_state("redelivery.since", "2024-01-01T00:00:00Z")
