@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from aiohttp import web
 
 from bot.cli import settings_or_exit
+from bot.config import Settings
 from bot.logs import setup_logging
+from bot.store.base import StoreError
 
 IN_FLIGHT_WAIT = 5.0  # seconds: at most this long for requests in flight on SIGTERM
 
@@ -22,8 +25,17 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_or_exit()
     setup_logging(settings.log_format, settings.log_level)
+    try:
+        _serve(create_app(settings), settings)
+    except (StoreError, OSError) as exc:  # store unreachable, port taken: one line, no trace
+        print(f"audit-bot: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(app: web.Application, settings: Settings) -> None:
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,
@@ -32,4 +44,3 @@ def run(args: argparse.Namespace) -> int:
         # then the outbox flush gets AUDIT_SHUTDOWN_GRACE_SECONDS: 5 + 25 s by default.
         shutdown_timeout=min(IN_FLIGHT_WAIT, settings.shutdown_grace / 5),
     )
-    return 0

@@ -356,7 +356,9 @@ class PostgresStore:
                     max_runs_per_repo,
                     limit,
                 ):
-                    reason = f"retention: beyond the newest {max_runs_per_repo} runs of {row[1]}"
+                    reason = (
+                        f"retention: beyond the newest {max_runs_per_repo} runs of the repository"
+                    )
                     chosen.setdefault(row[0], (tuple(row), reason))
             done = []
             for columns, reason in list(chosen.values())[:limit]:
