@@ -16,6 +16,7 @@ from bot.errors import json_errors
 from bot.github.auth import Credentials
 from bot.github.client import GitHub
 from bot.notify import RunNotifier
+from bot.openapi import json_content, ref, register, register_schemas
 from bot.outbox import OutboxWorker
 from bot.repo_config import RepoConfigs
 from bot.store import open_store_for
@@ -137,3 +138,70 @@ async def readyz(request: web.Request) -> web.Response:
             status=503,
         )
     return web.json_response({"status": "ready", "outbox": outbox})
+
+
+# The OpenAPI description of the routes above and of /metrics (bot.metrics).
+_OUTBOX_COUNTS = {
+    "type": "object",
+    "required": ["pending", "failed", "lag_seconds"],
+    "additionalProperties": False,
+    "properties": {
+        "pending": {"type": "integer", "minimum": 0},
+        "failed": {"type": "integer", "minimum": 0},
+        "lag_seconds": {"type": "number", "minimum": 0},
+    },
+}
+_HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "additionalProperties": False,
+    "properties": {"status": {"type": "string"}, "outbox": _OUTBOX_COUNTS},
+}
+register_schemas({"Health": _HEALTH})
+register(
+    "/healthz",
+    {
+        "get": {
+            "summary": "Alive: answers while the process runs",
+            "operationId": "healthz",
+            "responses": {"200": json_content(ref("Health"), '{"status": "ok"}')},
+        }
+    },
+)
+register(
+    "/readyz",
+    {
+        "get": {
+            "summary": "Ready: the store answers and the outbox is not stuck",
+            "description": "Not ready when the oldest due outbox row is more than "
+            "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
+            "rate limit are not due, so a GitHub outage alone does not fail it.",
+            "operationId": "readyz",
+            "responses": {
+                "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
+                "503": json_content(
+                    ref("Health"),
+                    "not ready: `status` says why (`store unreachable`, or the outbox lag "
+                    "with `outbox`)",
+                ),
+            },
+        }
+    },
+)
+register(
+    "/metrics",
+    {
+        "get": {
+            "summary": "Prometheus metrics (text exposition format)",
+            "operationId": "metrics",
+            "responses": {
+                "200": {
+                    "description": "audit_deliveries_total, audit_webhook_rejected_total, "
+                    "audit_events_appended_total, audit_outbox_*, audit_github_*, "
+                    "audit_http_request_duration_seconds",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+)

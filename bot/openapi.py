@@ -25,11 +25,11 @@ MONEY = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 
 
@@ -40,6 +40,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {"type": "string", "description": "what was wrong, in words"},
             "parameter": {"type": "string", "description": "the query parameter at fault"},
+            "field": {"type": "string", "description": "the webhook payload field at fault"},
         },
     },
     "Gone": {
@@ -88,7 +89,7 @@ SCHEMAS: dict[str, Any] = {
             "type": {"type": "string"},
             "at": TIME,
             "recorded_at": TIME,
-            "source": _ref("Source"),
+            "source": ref("Source"),
             "data": {"type": "object"},
             "prev_hash": HASH,
             "hash": HASH,
@@ -143,10 +144,10 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": ["string", "null"]},
             "status": {"type": "string"},
             "private": {"type": ["boolean", "null"]},
-            "started_at": _nullable(TIME),
-            "ended_at": _nullable(TIME),
-            "finished_at": _nullable(TIME),
-            "updated_at": _nullable(TIME),
+            "started_at": nullable(TIME),
+            "ended_at": nullable(TIME),
+            "finished_at": nullable(TIME),
+            "updated_at": nullable(TIME),
             "seq": {"type": "integer", "minimum": 0, "description": "events in the trail"},
             "head_hash": {**HASH, "description": "the trail's digest"},
             "spend": MONEY,
@@ -156,8 +157,8 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {"input": {"type": "integer"}, "output": {"type": "integer"}},
             },
-            "proofs": {"type": "array", "items": _ref("Proof")},
-            "links": _ref("Links"),
+            "proofs": {"type": "array", "items": ref("Proof")},
+            "links": ref("Links"),
             "over_budget": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -170,9 +171,9 @@ SCHEMAS: dict[str, Any] = {
         "required": ["runs", "next_cursor"],
         "additionalProperties": False,
         "properties": {
-            "runs": {"type": "array", "items": _ref("Run")},
+            "runs": {"type": "array", "items": ref("Run")},
             "next_cursor": {
-                **_nullable(RUN_ID),
+                **nullable(RUN_ID),
                 "description": "pass as `cursor` for the next page; null at the end",
             },
         },
@@ -183,7 +184,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "run_id": RUN_ID,
-            "events": {"type": "array", "items": _ref("Event")},
+            "events": {"type": "array", "items": ref("Event")},
             "next_after": {
                 "type": ["integer", "null"],
                 "description": "pass as `after` for the next page; null at the end",
@@ -201,66 +202,103 @@ SCHEMAS: dict[str, Any] = {
             "posted_at": TIME,
         },
     },
-    "Status": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}},
-    },
 }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": where, "schema": schema, "description": description}
 
 
-TOKEN = _param(
-    "t",
-    "query",
-    {"type": "string"},
-    "link token for a run of a private repository (carried by the links the bot posts)",
-)
-RUN_PATH = {**_param("run_id", "path", RUN_ID, "the run ID"), "required": True}
-BAD = _json(_ref("Error"), "a bad parameter; `error` says why, `parameter` names it")
-MISSING = _json(_ref("Error"), "no such run, or one the caller may not read")
-GONE = _json(_ref("Gone"), "the run was removed by retention")
-BEARER = [{}, {"bearer": []}]  # anonymous works for public runs
+RUN_PATH = {**param("run_id", "path", RUN_ID, "the run ID"), "required": True}
+BAD = json_content(ref("Error"), "a bad parameter; `error` says why, `parameter` names it")
+MISSING = json_content(ref("Error"), "no such run, or one the caller may not read")
+GONE = json_content(ref("Gone"), "the run was removed by retention")
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "oidc": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "A GitHub Actions OIDC token (RS256, from AUDIT_OIDC_ISSUER, audience "
+            "AUDIT_OIDC_AUDIENCE or PUBLIC_URL): reports for and reads the repository in "
+            "its `repository` claim; the reporter takes `pr` and `head_sha` from its "
+            "`ref` and `sha` when the body leaves them out."
+        ),
+    },
+    "apiToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A static token from AUDIT_API_TOKENS (`token=owner/*,…`): reports "
+        "for and reads the repositories its globs cover.",
+    },
+    "adminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "AUDIT_ADMIN_TOKEN: reports for and reads every repository, and "
+        "lists the outbox's rows.",
+    },
+    "linkToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "t",
+        "description": "The link token the bot puts on the links it posts: opens one run "
+        "of a private repository, or (the PR-wide token) every run of one pull request.",
+    },
+    "webhookSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Hub-Signature-256",
+        "description": "`sha256=` + the hex HMAC-SHA256 of the body keyed with "
+        "GITHUB_WEBHOOK_SECRET (the legacy SHA-1 `X-Hub-Signature` is accepted too).",
+    },
+}
+# Reading: anyone for public runs; a link token or credential for private ones.
+READERS: list[dict[str, list[str]]] = [
+    {},
+    {"linkToken": []},
+    {"oidc": []},
+    {"apiToken": []},
+    {"adminToken": []},
+]
+# Reporting: one of the three bearer credentials, always.
+REPORTERS: list[dict[str, list[str]]] = [{"oidc": []}, {"apiToken": []}, {"adminToken": []}]
 
 PATHS: dict[str, Any] = {
     "/api/runs": {
         "get": {
             "summary": "List runs, newest first",
             "operationId": "listRuns",
-            "security": BEARER,
+            "security": READERS,
             "parameters": [
-                _param("repo", "query", {"type": "string"}, "owner/name"),
-                _param("pr", "query", {"type": "integer", "minimum": 1}, "needs repo"),
-                _param("kind", "query", {"type": "string"}, "pr, review, ci, agent, …"),
-                _param("status", "query", {"type": "string"}, "open, running, succeeded, …"),
-                _param("since", "query", {"type": "string"}, "runs started at or after"),
-                _param("cursor", "query", RUN_ID, "next_cursor of the previous page"),
-                _param(
+                param("repo", "query", {"type": "string"}, "owner/name"),
+                param("pr", "query", {"type": "integer", "minimum": 1}, "needs repo"),
+                param("kind", "query", {"type": "string"}, "pr, review, ci, agent, …"),
+                param("status", "query", {"type": "string"}, "open, running, succeeded, …"),
+                param("since", "query", {"type": "string"}, "runs started at or after"),
+                param("cursor", "query", RUN_ID, "next_cursor of the previous page"),
+                param(
                     "limit",
                     "query",
                     {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                     "runs per page",
                 ),
-                TOKEN,
             ],
-            "responses": {"200": _json(_ref("RunPage"), "a page of runs"), "400": BAD},
+            "responses": {"200": json_content(ref("RunPage"), "a page of runs"), "400": BAD},
         }
     },
     "/api/runs/{run_id}": {
         "get": {
             "summary": "One run's state: spend, budget, proofs, head digest",
             "operationId": "getRun",
-            "security": BEARER,
-            "parameters": [RUN_PATH, TOKEN],
+            "security": READERS,
+            "parameters": [RUN_PATH],
             "responses": {
-                "200": _json(_ref("Run"), "the run"),
+                "200": json_content(ref("Run"), "the run"),
                 "400": BAD,
                 "404": MISSING,
                 "410": GONE,
@@ -280,34 +318,31 @@ PATHS: dict[str, Any] = {
                 "`Last-Event-ID` to resume after the last event seen."
             ),
             "operationId": "getRunEvents",
-            "security": BEARER,
+            "security": READERS,
             "parameters": [
                 RUN_PATH,
-                _param("after", "query", {"type": "integer", "minimum": 0}, "events after seq"),
-                _param(
+                param("after", "query", {"type": "integer", "minimum": 0}, "events after seq"),
+                param(
                     "limit",
                     "query",
                     {"type": "integer", "minimum": 1},
                     "at most this many (JSON: default 1000, max 10000)",
                 ),
-                _param(
+                param(
                     "format",
                     "query",
                     {"type": "string", "enum": ["json", "ndjson", "sse"]},
                     "overrides Accept",
                 ),
-                _param(
-                    "Last-Event-ID", "header", {"type": "integer"}, "SSE: resume after this seq"
-                ),
-                TOKEN,
+                param("Last-Event-ID", "header", {"type": "integer"}, "SSE: resume after this seq"),
             ],
             "responses": {
                 "200": {
                     "description": "the trail",
                     "content": {
-                        "application/json": {"schema": _ref("EventPage")},
+                        "application/json": {"schema": ref("EventPage")},
                         "application/x-ndjson": {
-                            "schema": {**_ref("Event"), "description": "one Event per line"}
+                            "schema": {**ref("Event"), "description": "one Event per line"}
                         },
                         "text/event-stream": {"schema": {"type": "string"}},
                     },
@@ -323,13 +358,13 @@ PATHS: dict[str, Any] = {
             "summary": "The PR summary comment body last posted (or, in dry run, rendered)",
             "operationId": "getSummary",
             "parameters": [
-                {**_param("repo", "query", {"type": "string"}, "owner/name"), "required": True},
-                {**_param("pr", "query", {"type": "integer"}, "PR number"), "required": True},
+                {**param("repo", "query", {"type": "string"}, "owner/name"), "required": True},
+                {**param("pr", "query", {"type": "integer"}, "PR number"), "required": True},
             ],
             "responses": {
-                "200": _json(_ref("Summary"), "the summary"),
+                "200": json_content(ref("Summary"), "the summary"),
                 "400": BAD,
-                "404": _json(_ref("Error"), "no summary yet"),
+                "404": json_content(ref("Error"), "no summary yet"),
             },
         }
     },
@@ -337,31 +372,15 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "This description",
             "operationId": "getOpenAPI",
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
-        }
-    },
-    "/healthz": {
-        "get": {
-            "summary": "Alive",
-            "operationId": "healthz",
-            "responses": {"200": _json(_ref("Status"), "alive")},
-        }
-    },
-    "/readyz": {
-        "get": {
-            "summary": "Store reachable, outbox not stuck",
-            "operationId": "readyz",
-            "responses": {
-                "200": _json(_ref("Status"), "ready"),
-                "503": _json(_ref("Status"), "not ready, and why"),
-            },
+            "responses": {"200": json_content({"type": "object"}, "OpenAPI 3.1")},
         }
     },
     "/runs/{run_id}": {
         "get": {
             "summary": "The run's page (HTML)",
             "operationId": "runPage",
-            "parameters": [RUN_PATH, TOKEN],
+            "security": READERS,
+            "parameters": [RUN_PATH],
             "responses": {
                 "200": {"description": "the page", "content": {"text/html": {}}},
                 "404": {"description": "no such run", "content": {"text/html": {}}},
@@ -373,11 +392,11 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "All runs of a pull request (HTML)",
             "operationId": "prPage",
+            "security": READERS,
             "parameters": [
-                {**_param("owner", "path", {"type": "string"}, "owner"), "required": True},
-                {**_param("repo", "path", {"type": "string"}, "repository"), "required": True},
-                {**_param("number", "path", {"type": "integer"}, "PR"), "required": True},
-                TOKEN,
+                {**param("owner", "path", {"type": "string"}, "owner"), "required": True},
+                {**param("repo", "path", {"type": "string"}, "repository"), "required": True},
+                {**param("number", "path", {"type": "integer"}, "PR"), "required": True},
             ],
             "responses": {"200": {"description": "the page", "content": {"text/html": {}}}},
         }
@@ -390,6 +409,13 @@ def register(path: str, item: dict[str, Any]) -> None:
     PATHS.setdefault(path, {}).update(item)
 
 
+def register_schemas(schemas: dict[str, Any]) -> None:
+    """Add named schemas for `ref(name)`; a name means one schema only."""
+    for name, schema in schemas.items():
+        if SCHEMAS.setdefault(name, schema) != schema:
+            raise ValueError(f"OpenAPI schema {name!r} is already registered differently")
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -400,20 +426,16 @@ def document() -> dict[str, Any]:
                 "Audited runs of pull requests: run states, hash-chained trails, live tails. "
                 "Runs of public repositories are readable by anyone; private ones need the "
                 "link token `t`, a reporter credential for the repository, or the admin "
-                "token. A run the caller may not read answers 404."
+                "token. A run the caller may not read answers 404. CI steps report runs, "
+                "events and spend through the reporter routes (`POST /api/runs…`, a bearer "
+                "credential always); GitHub delivers to `POST /webhook`; `/healthz`, "
+                "`/readyz`, `/metrics` and `/api/outbox` are for operators."
             ),
         },
         "paths": copy.deepcopy(PATHS),
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "a reporter credential (GitHub Actions OIDC token or "
-                    "AUDIT_API_TOKENS token) or AUDIT_ADMIN_TOKEN",
-                }
-            },
+            "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
         },
     }
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from bot import keys
 from bot.auth import Authenticator, OIDCVerifier, parse_api_tokens
 from bot.config import Settings
+from bot.reporter import spec  # noqa: F401  (registers the OpenAPI description)
 from bot.reporter.routes import add_routes
 
 log = logging.getLogger(__name__)
