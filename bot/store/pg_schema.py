@@ -121,6 +121,10 @@ POSTGRES_MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 4: the open runs of a PR are found without scanning its closed ones
+    """
+    CREATE INDEX runs_open_pr ON runs (lower(repo), pr) WHERE is_open = 1;
+    """,
 ]
 
 

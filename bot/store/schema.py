@@ -6,9 +6,10 @@ Migrations are numbered and applied in order at start, each in its own transacti
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
+
+import orjson
 
 from bot.trail.state import State
 
@@ -113,6 +114,10 @@ SQLITE_MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 4: the open runs of a PR are found without scanning its closed ones
+    """
+    CREATE INDEX runs_open_pr ON runs (repo, pr, id) WHERE is_open = 1;
+    """,
 ]
 
 
@@ -155,5 +160,5 @@ def run_columns(state: State) -> tuple[Any, ...]:
         state["updated_at"],
         state["seq"],
         state["head_hash"],
-        json.dumps(state, separators=(",", ":")),
+        orjson.dumps(state).decode(),
     )

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from bot.store import schema
 from bot.store.base import (
     SUMMARY,
@@ -178,7 +180,7 @@ class SQLiteStore:
     async def get_run(self, run_id: str) -> State | None:
         def read(conn: sqlite3.Connection) -> State | None:
             row = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
-            return json.loads(row[0]) if row else None
+            return orjson.loads(row[0]) if row else None
 
         return await self._read(read)
 
@@ -205,7 +207,7 @@ class SQLiteStore:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(where.limit)
         return await self._read(
-            lambda conn: [json.loads(r[0]) for r in conn.execute(sql, params).fetchall()]
+            lambda conn: [orjson.loads(r[0]) for r in conn.execute(sql, params).fetchall()]
         )
 
     async def get_events(
@@ -545,8 +547,8 @@ def _event(row: tuple[Any, ...]) -> Event:
         type=type_,
         at=at,
         recorded_at=recorded_at,
-        source=json.loads(source),
-        data=json.loads(data),
+        source=orjson.loads(source),
+        data=orjson.loads(data),
         prev_hash=prev_hash,
         hash=hash_,
     )
@@ -573,7 +575,7 @@ class _SQLiteTx:
         )
 
     def _states(self, sql: str, params: tuple[Any, ...]) -> list[State]:
-        return [json.loads(r[0]) for r in self.conn.execute(sql, params).fetchall()]
+        return [orjson.loads(r[0]) for r in self.conn.execute(sql, params).fetchall()]
 
     def run_by_id(self, run_id: str) -> State | None:
         found = self._states("SELECT state FROM runs WHERE id = ?", (run_id,))
@@ -624,8 +626,8 @@ class _SQLiteTx:
                 event.type,
                 event.at,
                 event.recorded_at,
-                json.dumps(event.source, separators=(",", ":")),
-                json.dumps(event.data, separators=(",", ":")),
+                orjson.dumps(event.source).decode(),
+                orjson.dumps(event.data).decode(),
                 event.prev_hash,
                 event.hash,
             ),
