@@ -92,7 +92,10 @@ async def authenticate(request: web.Request) -> Principal:
 async def read_body(request: web.Request) -> object:
     """The JSON body, read up to the configured cap (413 past it)."""
     cap = request.app[keys.SETTINGS].api_max_body_bytes
-    if request.content_type not in _JSON_TYPES and not request.content_type.endswith("+json"):
+    # aiohttp reports a missing Content-Type as application/octet-stream; a bodiless
+    # `POST …/close` sends none, and is JSON's empty object here.
+    content_type = request.content_type if "Content-Type" in request.headers else ""
+    if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
         raise _refuse(415, "content type must be application/json")
     if request.content_length is not None and request.content_length > cap:
         raise _refuse(413, f"body is larger than the {cap}-byte limit")
