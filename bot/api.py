@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys, openapi, query, streams
-from bot.access import LINK_PARAM, Reader, reader_for
+from bot.access import LINK_PARAM, Reader, is_public, reader_for
 from bot.errors import error
 from bot.ids import is_run_id
 from bot.retention import missing_run
@@ -198,7 +198,12 @@ async def pr_summary(request: web.Request) -> web.Response:
     pr = _int_param(request, "pr", None, 1, 2**31)
     if not repo or pr is None:
         return error(400, "repo and pr are required")
-    record = await request.app[keys.STORE].get_comment(repo, pr)
+    store = request.app[keys.STORE]
+    latest = await store.list_runs(RunFilter(repo=repo, pr=pr, limit=1))
+    hidden = bool(latest) and not is_public(latest[0])
+    if hidden and not (await reader_for(request)).may_read_pr(repo, pr):
+        latest = []  # a private PR's summary is as closed as its runs: 404, not 403
+    record = await store.get_comment(repo, pr) if latest else None
     if record is None:
         return error(404, "no summary for that pull request yet")
     return web.json_response(
