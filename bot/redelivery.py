@@ -13,18 +13,17 @@ Dedupe by delivery id makes a redelivery that raced a late success harmless.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from gidgethub import GitHubException
 
 from bot import keys
+from bot.periodic import every
 from bot.trail.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -104,28 +103,9 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
     return asked
 
 
-async def _worker(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    task = None
-    if settings.mode == "app" and settings.redelivery_interval > 0:
-        task = asyncio.create_task(_loop(app, settings.redelivery_interval), name="redelivery")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _loop(app: web.Application, interval: float) -> None:
-    while True:
-        try:
-            await check_once(app)
-        except Exception as exc:  # GitHub down, key revoked: try again next interval
-            log.warning("missed-delivery check failed: %s: %s", type(exc).__name__, exc)
-        await asyncio.sleep(interval)
-
-
 def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_worker)
+    settings = app[keys.SETTINGS]
+    if settings.mode == "app" and settings.redelivery_interval > 0:
+        app.cleanup_ctx.append(
+            every("missed-delivery check", settings.redelivery_interval, check_once)
+        )

@@ -13,16 +13,14 @@ answers 410 with when and why instead of a bare 404.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bot import keys
 from bot.errors import error
+from bot.periodic import every
 from bot.store.base import PrunedRun, Store
 
 log = logging.getLogger(__name__)
@@ -75,29 +73,9 @@ async def missing_run(store: Store, run_id: str) -> web.Response:
     )
 
 
-async def _worker(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    task = None
-    if settings.retention_days is not None or settings.retention_max_runs is not None:
-        task = asyncio.create_task(_loop(app), name="retention")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _loop(app: web.Application) -> None:
-    await asyncio.sleep(FIRST_PASS_DELAY)
-    while True:
-        try:
-            await prune_once(app)
-        except Exception:
-            log.exception("retention pass failed; trying again next interval")
-        await asyncio.sleep(INTERVAL)
-
-
 def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_worker)
+    settings = app[keys.SETTINGS]
+    if settings.retention_days is not None or settings.retention_max_runs is not None:
+        app.cleanup_ctx.append(
+            every("retention", INTERVAL, prune_once, first_delay=FIRST_PASS_DELAY)
+        )

@@ -1,0 +1,45 @@
+"""Background jobs that run every so often for the life of the app.
+
+One cleanup context per job: started after the core resources, cancelled before
+they close. A failing pass is logged and the next one runs on schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[web.Application], Awaitable[Any]]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def every(name: str, interval: float, job: Job, *, first_delay: float = 0.0) -> CleanupContext:
+    """A cleanup context that runs `job(app)` now (or after `first_delay`), then every
+    `interval` seconds, until the app shuts down."""
+
+    async def loop(app: web.Application) -> None:
+        await asyncio.sleep(first_delay)
+        while True:
+            try:
+                await job(app)
+            except Exception as exc:  # GitHub down, store busy: try again next interval
+                log.warning("%s pass failed: %s: %s", name, type(exc).__name__, exc)
+            await asyncio.sleep(interval)
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(app), name=name)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return context
