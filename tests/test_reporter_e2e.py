@@ -276,3 +276,23 @@ async def test_static_token_needs_a_repo_and_opens_runs_without_a_pr(
     assert status == 201 and opened["pr"] == 2
     status, opened = await post(bot, "/api/runs", {"kind": "nightly", "repo": REPO}, STATIC)
     assert status == 201 and opened["pr"] is None
+
+
+async def test_a_report_refused_for_a_closed_run_stays_refused_when_retried(
+    reporter_bot: Bot, issuer: LocalIssuer
+) -> None:
+    bot = reporter_bot
+    token = token_for(issuer)
+    opened = await open_review(bot, token)
+    run_id = opened["id"]
+    status, _ = await post(bot, f"/api/runs/{run_id}/close", {"status": "failed"}, token)
+    assert status == 200
+    late = {"events": [{"type": "note", "text": "late"}], "idempotency_key": "late-1"}
+    second_close = {"status": "succeeded", "idempotency_key": "close-2"}
+    for route, body in (("events", late), ("close", second_close)):
+        for attempt in range(2):  # the retry must not become a "replayed" success
+            status, answer = await post(bot, f"/api/runs/{run_id}/{route}", body, token)
+            assert status == 409, (route, attempt, answer)
+            assert f"{run_id} is" in answer["error"] and "closed (failed)" in answer["error"]
+    run = await bot.store.get_run(run_id)
+    assert run["status"] == "failed" and run["seq"] == 2

@@ -8,10 +8,11 @@ nothing; a key reused for a different request is refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from bot.commands import commit
 from bot.errors import error
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
+    CloseRequest,
     InvalidBody,
     NotJSON,
     parse_close,
@@ -31,7 +33,7 @@ from bot.reporter.bodies import (
 )
 from bot.store.base import IdempotencyConflict, RunFilter
 from bot.trail import events as ev
-from bot.trail.intents import Append, ById, Command, OpenRun, RunSpec
+from bot.trail.intents import Append, ById, Command, CommandResult, OpenRun, RunSpec
 from bot.trail.money import InvalidInput
 from bot.trail.proofs import explorer_url
 
@@ -39,6 +41,15 @@ log = logging.getLogger(__name__)
 
 _JSON_TYPES = ("application/json", "")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class _Keyed(Protocol):
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
+Req = TypeVar("Req", bound=_Keyed)
 
 
 class Refused(Exception):
@@ -126,16 +137,25 @@ def header_key(request: web.Request, body_key: str | None) -> str | None:
     return key
 
 
-def _invalid(exc: InvalidBody) -> web.Response:
-    return web.json_response(exc.as_json(), status=422)
+def _answered(handler: Handler) -> Handler:
+    """Turn the refusals raised while handling a report into their 4xx answers."""
 
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except Refused as refused:
+            return refused.response
+        except InvalidBody as exc:
+            return web.json_response(exc.as_json(), status=422)
+        except IdempotencyConflict:
+            return error(
+                422,
+                "this idempotency key was already used for a different request; "
+                "use a new key for a new request",
+            )
 
-def _conflict() -> web.Response:
-    return error(
-        422,
-        "this idempotency key was already used for a different request; "
-        "use a new key for a new request",
-    )
+    return answer
 
 
 def _source(route: str, scope: str, key: str | None, principal: Principal) -> ev.Source:
@@ -170,54 +190,74 @@ async def _writable_run(request: web.Request, principal: Principal) -> dict[str,
     return run
 
 
+async def _into_run(
+    request: web.Request,
+    route: str,
+    parse: Callable[[object], Req],
+    events_of: Callable[[Req], list[ev.NewEvent]],
+) -> tuple[Req, dict[str, Any], CommandResult]:
+    """Authenticate, parse, find the run, append atomically: the request, run and result.
+
+    A call that found the run closed is refused (409) and so is its replay: the
+    first attempt touched no run, and a retry must not turn that into a success.
+    """
+    principal = await authenticate(request)
+    parsed = parse(await read_body(request))
+    key = header_key(request, parsed.idempotency_key)
+    run = await _writable_run(request, principal)
+    command = Command(
+        _source(route, run["id"], key, principal),
+        [Append(ById(run["id"]), events_of(parsed), require_open=True)],
+    )
+    result = await commit(request.app, command)
+    fresh = await request.app[keys.STORE].get_run(run["id"]) or run
+    if not result.runs:
+        raise _refuse(409, f"run {run['id']} is already closed ({fresh.get('status')})")
+    return parsed, fresh, result
+
+
 # --- routes ------------------------------------------------------------------------
 
 
+@_answered
 async def open_run(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    opened = parse_open(await read_body(request))
+    key = header_key(request, opened.idempotency_key)
+    claims = principal.claims
+    repo = opened.repo or (claims.repository if claims else None)
+    if repo is None:
+        raise InvalidBody([InvalidInput("repo", "is required with a static token")])
+    if not principal.may_write(repo):
+        raise _refuse(403, f"this credential may not report for {repo}")
+    same_repo = claims is not None and claims.repository.lower() == repo.lower()
+    pr = opened.pr or (claims.pr_number if same_repo and claims else None)
+    head_sha = opened.head_sha or (claims.sha if same_repo and claims else None)
+    source = _source("open", repo.lower(), key, principal)
+    run_key = f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}"
+
+    def command(installation_id: int | None, private: bool | None) -> Command:
+        spec = RunSpec(
+            kind=opened.kind,
+            repo=repo,
+            pr=pr,
+            head_sha=head_sha,
+            name=opened.name,
+            installation_id=installation_id,
+            private=private,
+            opened_data={"budget": dict(opened.budget)} if opened.budget else {},
+        )
+        return Command(source, [OpenRun(run_key, spec, list(opened.events))])
+
+    installation_id, private = await _pr_context(request, repo, pr)
     try:
-        principal = await authenticate(request)
-        opened = parse_open(await read_body(request))
-        key = header_key(request, opened.idempotency_key)
-        claims = principal.claims
-        repo = opened.repo or (claims.repository if claims else None)
-        if repo is None:
-            raise InvalidBody([InvalidInput("repo", "is required with a static token")])
-        if not principal.may_write(repo):
-            raise _refuse(403, f"this credential may not report for {repo}")
-        same_repo = claims is not None and claims.repository.lower() == repo.lower()
-        pr = opened.pr or (claims.pr_number if same_repo and claims else None)
-        head_sha = opened.head_sha or (claims.sha if same_repo and claims else None)
-        source = _source("open", repo.lower(), key, principal)
-        run_key = f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}"
-
-        def command(installation_id: int | None, private: bool | None) -> Command:
-            spec = RunSpec(
-                kind=opened.kind,
-                repo=repo,
-                pr=pr,
-                head_sha=head_sha,
-                name=opened.name,
-                installation_id=installation_id,
-                private=private,
-                opened_data={"budget": dict(opened.budget)} if opened.budget else {},
-            )
-            return Command(source, [OpenRun(run_key, spec, list(opened.events))])
-
-        installation_id, private = await _pr_context(request, repo, pr)
-        try:
-            result = await commit(request.app, command(installation_id, private))
-        except IdempotencyConflict:
-            if installation_id is None and private is None:
-                raise
-            # The first attempt may have been made before the PR run (and so its
-            # installation) was known: replay it as it was sent then.
-            result = await commit(request.app, command(None, None))
-    except Refused as refused:
-        return refused.response
-    except InvalidBody as exc:
-        return _invalid(exc)
+        result = await commit(request.app, command(installation_id, private))
     except IdempotencyConflict:
-        return _conflict()
+        if installation_id is None and private is None:
+            raise
+        # The first attempt may have been made before the PR run (and so its
+        # installation) was known: replay it as it was sent then.
+        result = await commit(request.app, command(None, None))
     run_id = (result.opened or result.runs)[0]
     run = await request.app[keys.STORE].get_run(run_id)
     log.info("reporter %s opened run %s", principal.subject, run_id, extra={"runs": [run_id]})
@@ -244,26 +284,11 @@ async def _pr_context(
     return runs[0].get("installation_id"), runs[0].get("private")
 
 
+@_answered
 async def append_events(request: web.Request) -> web.Response:
-    try:
-        principal = await authenticate(request)
-        batch = parse_events(await read_body(request))
-        key = header_key(request, batch.idempotency_key)
-        run = await _writable_run(request, principal)
-        command = Command(
-            _source("events", run["id"], key, principal),
-            [Append(ById(run["id"]), list(batch.events), require_open=True)],
-        )
-        result = await commit(request.app, command)
-        if not result.duplicate and result.events == 0:
-            raise _refuse(409, f"run {run['id']} is closed ({run.get('status')})")
-    except Refused as refused:
-        return refused.response
-    except InvalidBody as exc:
-        return _invalid(exc)
-    except IdempotencyConflict:
-        return _conflict()
-    fresh = await request.app[keys.STORE].get_run(run["id"]) or run
+    batch, run, result = await _into_run(
+        request, "events", parse_events, lambda batch: list(batch.events)
+    )
     explorers = request.app[keys.SETTINGS].explorers
     proofs = [e.data for e in batch.events if e.type == ev.PROOF]
     return web.json_response(
@@ -272,7 +297,7 @@ async def append_events(request: web.Request) -> web.Response:
             "url": run_url(request, run["id"]),
             "recorded": 0 if result.duplicate else len(batch.events),
             "replayed": result.duplicate,
-            "spend": fresh.get("spend") or {},
+            "spend": run.get("spend") or {},
             "proofs": [_proof_view(p, explorers) for p in proofs],
         },
         status=200 if result.duplicate else 201,
@@ -291,39 +316,26 @@ def _proof_view(proof: Mapping[str, Any], explorers: Mapping[str, str]) -> dict[
     }
 
 
+@_answered
 async def close_run(request: web.Request) -> web.Response:
-    try:
-        principal = await authenticate(request)
-        closing = parse_close(await read_body(request))
-        key = header_key(request, closing.idempotency_key)
-        run = await _writable_run(request, principal)
-        data = {"status": closing.status}
-        if closing.reason:
-            data["reason"] = closing.reason
-        command = Command(
-            _source("close", run["id"], key, principal),
-            [Append(ById(run["id"]), [ev.NewEvent(ev.RUN_CLOSED, data)], require_open=True)],
-        )
-        result = await commit(request.app, command)
-        if not result.duplicate and result.events == 0:
-            raise _refuse(409, f"run {run['id']} is already closed ({run.get('status')})")
-    except Refused as refused:
-        return refused.response
-    except InvalidBody as exc:
-        return _invalid(exc)
-    except IdempotencyConflict:
-        return _conflict()
-    fresh = await request.app[keys.STORE].get_run(run["id"]) or run
+    _, run, result = await _into_run(request, "close", parse_close, _closing_events)
     return web.json_response(
         {
             "run_id": run["id"],
             "url": run_url(request, run["id"]),
-            "status": fresh.get("status"),
-            "spend": fresh.get("spend") or {},
+            "status": run.get("status"),
+            "spend": run.get("spend") or {},
             "replayed": result.duplicate,
         },
         status=200,
     )
+
+
+def _closing_events(closing: CloseRequest) -> list[ev.NewEvent]:
+    data = {"status": closing.status}
+    if closing.reason:
+        data["reason"] = closing.reason
+    return [ev.NewEvent(ev.RUN_CLOSED, data)]
 
 
 def add_routes(app: web.Application) -> None:
