@@ -6,7 +6,9 @@ server on loopback handing out tokens minted by the local issuer.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import socket
 import sys
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.cli import report
 from bot.store.base import RunFilter
 from tests.conftest import HEAD, REPO, Bot, load_payload, start_server
 from tests.fake_github import FakeGitHub
@@ -224,3 +227,65 @@ async def test_static_token_outside_actions(tmp_path: Path, reporter_bot: Bot) -
     )
     assert again == 0 and out_again == out  # a retried invocation is the same run
     assert len(await reporter_bot.store.list_runs(RunFilter(repo=REPO))) == 1
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="audit-bot", exit_on_error=False)
+    report.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["report", *argv])
+
+
+def test_json_events_keep_their_amounts_exact() -> None:
+    raw = '[{"type": "spend", "amount": 0.1234567890123456789, "currency": "USD"}]'
+    _, body = report.build(parsed("event", "--run-id", "r", "--json", raw))
+    assert body["events"][0]["amount"] == "0.1234567890123456789"  # not a rounded float
+    with pytest.raises(ValueError, match="NaN"):
+        report.build(parsed("event", "--run-id", "r", "--json", '{"amount": NaN}'))
+
+
+async def test_the_default_audience_is_the_bot_url_without_its_trailing_slash(
+    job: Job, reporter_bot: Bot, token_endpoint: TokenEndpoint
+) -> None:
+    await job.report(
+        "open", "--kind", "review", AUDIT_BOT_URL=reporter_bot.url + "/", AUDIT_BOT_AUDIENCE=""
+    )
+    assert token_endpoint.audiences == [reporter_bot.url]
+
+
+async def test_a_token_endpoint_that_refuses_is_a_missing_credential(job: Job) -> None:
+    code, out, _ = await job.report("open", "--kind", "review", ACTIONS_ID_TOKEN_REQUEST_TOKEN="x")
+    assert code == 0
+    assert out.startswith("::warning title=audit-bot report::nothing reported:")
+    assert "token endpoint refused" in out and "HTTP 401" in out
+    assert not job.output.exists()
+
+
+async def test_a_refusal_naming_a_line_break_stays_one_workflow_command(
+    job: Job, reporter_bot: Bot
+) -> None:
+    code, _, err = await job.report("open", "--kind", "review")
+    assert code == 0, err
+    event = json.dumps({"type": "note", "text": "x", "bad\n::error::forged": 1})
+    code, out, _ = await job.report("event", "--json", event)
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith("::error title=audit-bot report::") and "bad%0A::error::forged" in line
+
+
+async def test_an_answer_that_would_inject_variables_is_not_written(tmp_path: Path) -> None:
+    async def lying(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"id": "01abc\nLD_PRELOAD=/tmp/evil.so", "url": "https://x", "repo": REPO},
+            status=201,
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/runs", lying)
+    runner, url = await start_server(app)
+    try:
+        job = Job(tmp_path, url, None)
+        code, out, _ = await job.report("open", "--kind", "review", AUDIT_BOT_TOKEN=STATIC)
+    finally:
+        await runner.cleanup()
+    assert code == 0 and "not one line of text" in out
+    assert job.carried() == {} and not job.output.exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -27,6 +28,10 @@ from urllib import error, parse, request
 USER_AGENT = "audit-bot-report"
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_WAIT = 30.0
+# What the bot's answer may hold before it goes into $GITHUB_ENV / $GITHUB_OUTPUT,
+# where a line break would let an answer set other variables for later steps.
+_RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_LINE = re.compile(r"[^\x00-\x1f\x7f]*")
 
 
 class Unreachable(Exception):
@@ -127,17 +132,23 @@ def credential(args: argparse.Namespace) -> str:
             "`permissions: id-token: write` so it can get a GitHub Actions OIDC token "
             "(pull requests from forks never get one)"
         )
-    audience = args.audience or args.url
+    # The bot's default audience is PUBLIC_URL without a trailing slash.
+    audience = args.audience or args.url.rstrip("/")
     separator = "&" if "?" in token_url else "?"
     url = f"{token_url}{separator}{parse.urlencode({'audience': audience})}"
-    reply = _call(
-        "GET",
-        url,
-        headers={"Authorization": f"bearer {request_token}"},
-        timeout=args.timeout,
-        retries=args.retries,
-        backoff=args.backoff,
-    )
+    try:
+        reply = _call(
+            "GET",
+            url,
+            headers={"Authorization": f"bearer {request_token}"},
+            timeout=args.timeout,
+            retries=args.retries,
+            backoff=args.backoff,
+        )
+    except Rejected as exc:
+        raise NoCredentials(
+            f"the Actions token endpoint refused to issue a token ({exc})"
+        ) from None
     value = reply.get("value") if isinstance(reply, Mapping) else None
     if not isinstance(value, str) or not value:
         raise Unreachable("the Actions token endpoint answered without a token")
@@ -211,7 +222,8 @@ def _events(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
         ]
     if args.json is not None:
-        loaded = json.loads(_read_value(args.json))
+        # Fractions stay exact: sent as decimal strings, which the bot reads as amounts.
+        loaded = json.loads(_read_value(args.json), parse_float=str, parse_constant=_no_constant)
         return loaded if isinstance(loaded, list) else [loaded]
     return [
         _clean(
@@ -223,6 +235,10 @@ def _events(args: argparse.Namespace) -> list[dict[str, Any]]:
             }
         )
     ]
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"--json holds {name}, which JSON does not allow")
 
 
 def _read_value(value: str) -> str:
@@ -245,7 +261,9 @@ def _append(variable: str, text: str) -> None:
 def _say(kind: str, message: str) -> None:
     """A warning or error that shows up on the workflow run's summary page."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::{kind} title=audit-bot report::{message}", flush=True)
+        # A workflow command is one line: escape what would end it early.
+        escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::{kind} title=audit-bot report::{escaped}", flush=True)
     else:
         print(f"audit-bot report: {kind}: {message}", file=sys.stderr, flush=True)
 
@@ -305,6 +323,8 @@ def execute(args: argparse.Namespace) -> int:
     if not isinstance(reply, Mapping):
         raise Unreachable("the bot answered something that is not a JSON object")
     run_id = str(reply.get("id") or reply.get("run_id"))
+    if not _RUN_ID.fullmatch(run_id) or not _LINE.fullmatch(str(reply.get("url", ""))):
+        raise Unreachable("the bot answered with a run ID or URL that is not one line of text")
     if args.action == "open":
         print(run_id, flush=True)
         _append("GITHUB_OUTPUT", f"run-id={run_id}\nrun-url={reply.get('url', '')}")
