@@ -191,3 +191,55 @@ async def test_the_action_runs_with_the_standard_library_only(
     assert run["spend"] == {"USD": "0.1"}
     code, out, _ = await run_action(tmp_path, reporter_bot, "spend", '--amount "0.1')
     assert code == 1 and "cannot split the args input" in out
+
+
+PAID_STEP = "Call a paid lint API (x402) and keep its settlement header"
+PAID_ARGS = ("--x402", "--amount 0.25")  # the steps that report the paid call
+FAKE_CURL = """#!/bin/sh
+# Writes the response headers where -D asks, with the header in $PAID_HEADER if set.
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-D" ]; then shift; out="$1"; fi
+  shift
+done
+printf 'HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\n' > "$out"
+if [ -n "$PAID_HEADER" ]; then printf '%s\\r\\n' "$PAID_HEADER" >> "$out"; fi
+printf '\\r\\n' >> "$out"
+"""
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        ("PAYMENT-RESPONSE: eyJzdWNjZXNzIjp0cnVlfQ==", "eyJzdWNjZXNzIjp0cnVlfQ=="),
+        ("x-payment-response: eyJ2MSI6dHJ1ZX0=", "eyJ2MSI6dHJ1ZX0="),
+        ("", None),  # no settlement: no file, so the spend and proof steps are skipped
+    ],
+)
+def test_the_example_keeps_a_settlement_header_only_when_there_is_one(
+    tmp_path: Path, header: str, kept: str | None
+) -> None:
+    steps = load(EXAMPLES[0])["jobs"]["review"]["steps"]
+    [step] = [s for s in steps if s.get("name") == PAID_STEP]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "curl").write_text(FAKE_CURL)
+    (bin_dir / "curl").chmod(0o755)
+    script = tmp_path / "step.sh"
+    script.write_text(step["run"])
+    for shell in (["bash", "-e"], ["bash", "-eo", "pipefail"]):  # unspecified, `shell: bash`
+        result = subprocess.run(
+            [*shell, str(script)],
+            cwd=tmp_path,
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PAID_HEADER": header, **step["env"]},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        saved = tmp_path / "payment-response.txt"
+        assert (saved.read_text() if saved.exists() else None) == kept
+        saved.unlink(missing_ok=True)
+    paid = [s for s in steps if str(s.get("with", {}).get("args", "")).startswith(PAID_ARGS)]
+    assert len(paid) == 2
+    for later in paid:
+        assert later.get("if") == "hashFiles('payment-response.txt') != ''", later
