@@ -175,9 +175,6 @@ class RepoConfigs:
         self._cache[key] = config
         return config
 
-    def forget(self, repo: str) -> None:
-        self._cache.pop(repo.lower(), None)
-
     async def _fetch(self, gh: Any, repo: str) -> RepoConfig:
         try:
             reply = await gh.getitem(f"/repos/{repo}/contents/{PATH}")

@@ -173,6 +173,8 @@ async def test_invalid_batches_are_422_with_paths_and_write_nothing(
         {"type": "launch", "name": "x"},
         {"type": "step.started"},
         "not an object",
+        {"type": ["note"], "text": "a list is no type"},
+        {"type": {"note": 1}},
     ]
     status, answer = await post(bot, path, {"events": events}, token)
     assert status == 422
@@ -191,6 +193,8 @@ async def test_invalid_batches_are_422_with_paths_and_write_nothing(
         "events[10].type",
         "events[11].name",
         "events[12]",
+        "events[13].type",
+        "events[14].type",
     ]
     reasons = {e["path"]: e["reason"] for e in answer["errors"]}
     assert "negative" in reasons["events[1].amount"]

@@ -182,7 +182,7 @@ def _event(errors: _Errors, path: str, value: object) -> ev.NewEvent | None:
         errors.add(path, f"must be an object, not {kind_of(value)}")
         return None
     kind = value.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:  # a list or object: unhashable
         errors.add(f"{path}.type", f"must be one of {', '.join(EVENT_TYPES)}")
         return None
     at = None if value.get("at") is None else errors.take(f"{path}.at", parse_at, value["at"])
