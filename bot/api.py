@@ -21,23 +21,9 @@ from bot.trail.state import State
 MAX_LIMIT = 200
 
 
-def _int_param(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(reason=f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise web.HTTPBadRequest(reason=f"{name} must be between {low} and {high}")
-    return value
-
-
 LIST_PARAMS = ("repo", "pr", "kind", "status", "since", "cursor", "limit", LINK_PARAM)
 EVENT_PARAMS = ("after", "limit", "format", LINK_PARAM)
+SUMMARY_PARAMS = ("repo", "pr", LINK_PARAM)
 JSON_EVENTS_DEFAULT = 1000
 JSON_EVENTS_MAX = 10_000
 SCAN_ROUNDS = 10  # pages of hidden (private) runs skipped before answering a short page
@@ -194,10 +180,15 @@ def _event_format(request: web.Request) -> str:
 
 async def pr_summary(request: web.Request) -> web.Response:
     """What the bot posted (or, in dry run, would post) on a PR."""
-    repo = request.query.get("repo")
-    pr = _int_param(request, "pr", None, 1, 2**31)
-    if not repo or pr is None:
-        return error(400, "repo and pr are required")
+    try:
+        q = request.query
+        query.reject_unknown(q, SUMMARY_PARAMS)
+        repo = query.repo(q.get("repo"))
+        pr = query.integer(q.get("pr"), "pr", 1, 2**31)
+        if repo is None or pr is None:
+            raise query.BadParameter("repo" if repo is None else "pr", "is required")
+    except query.BadParameter as exc:
+        return exc.response()
     store = request.app[keys.STORE]
     latest = await store.list_runs(RunFilter(repo=repo, pr=pr, limit=1))
     hidden = bool(latest) and not is_public(latest[0])

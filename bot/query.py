@@ -96,11 +96,11 @@ def moment(raw: str | None, name: str) -> str | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+", 1))
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-    except ValueError:
+        return format_time(parsed)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         raise BadParameter(
             name, f"must be a date or ISO 8601 time like 2024-05-01T12:00:00Z, not {_quote(raw)}"
         ) from None
-    return format_time(parsed)
 
 
 def _quote(raw: str) -> str:

@@ -57,17 +57,20 @@ async def ndjson(
     await response.prepare(request)
     lines: list[str] = []
     sent = 0
-    async for event in store.iter_events(run_id, after):
-        lines.append(event_line(event) + "\n")
-        sent += 1
-        if len(lines) >= NDJSON_FLUSH:
+    try:
+        async for event in store.iter_events(run_id, after):
+            lines.append(event_line(event) + "\n")
+            sent += 1
+            if len(lines) >= NDJSON_FLUSH:
+                await response.write("".join(lines).encode())
+                lines.clear()
+            if limit is not None and sent >= limit:
+                break
+        if lines:
             await response.write("".join(lines).encode())
-            lines.clear()
-        if limit is not None and sent >= limit:
-            break
-    if lines:
-        await response.write("".join(lines).encode())
-    await response.write_eof()
+        await response.write_eof()
+    except ConnectionResetError:  # the reader went away mid-stream: nothing went wrong here
+        pass
     return response
 
 

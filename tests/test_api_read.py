@@ -25,6 +25,7 @@ from tests.readside import (
     add_notes_directly,
     append,
     close_pr,
+    db_path,
     note,
     open_agent_run,
     open_pr,
@@ -106,6 +107,7 @@ async def test_limit_defaults_to_50_and_stops_at_200(bot: Bot) -> None:
         ("cursor=not-a-run", "cursor", "run ID"),
         ("since=yesterday", "since", "ISO 8601"),
         ("since=2024-13-40", "since", "ISO 8601"),
+        ("since=0001-01-01T00:00:00%2B01:00", "since", "ISO 8601"),  # before year 1 in UTC
         ("kind=PR%20runs", "kind", "lower-case word"),
         ("statuss=open", "statuss", "not a parameter"),
         ("pr=2", "pr", "needs repo"),
@@ -357,6 +359,21 @@ async def test_pruned_run_answers_410_with_when_and_why(bot: Bot) -> None:
     assert status == 410 and body["pruned_at"] and body["reason"]
     status, page = await get(bot, f"/runs/{run_id}")
     assert status == 410 and "removed by retention" in page and body["reason"] in page
+    status, live = await get(bot, f"/runs/{run_id}/live")
+    assert status == 410 and "removed by retention" in live["error"]
+
+
+async def test_live_fragment_refusals_say_why(bot: Bot) -> None:
+    run_id = await open_pr(bot)
+    status, body = await get(bot, f"/runs/{run_id}/live?after=0&since=1")
+    assert status == 400 and body["error"].startswith("since is not a parameter here")
+    status, body = await get(bot, f"/runs/{run_id}/live?after=-1")
+    assert status == 400 and body["parameter"] == "after"
+    for missing in ("01" + "a" * 24, "nope"):
+        status, body = await get(bot, f"/runs/{missing}/live")
+        assert (status, body) == (404, {"error": "no such run"})
+    status, body = await get(bot, f"/runs/{run_id}/live?after=1")
+    assert status == 200 and body["seq"] == 1 and body["rows"] == ""
 
 
 # --- the OpenAPI description matches what the bot sends -------------------------------
@@ -429,12 +446,36 @@ async def test_review_runs_of_the_fixture_pr_are_listed(bot: Bot) -> None:
     assert len(body["runs"]) == 1 and body["runs"][0]["status"] == "requested"
 
 
-async def test_runs_of_a_closed_client_do_not_break_the_server(bot: Bot) -> None:
+async def _events_route_answers(bot: Bot) -> dict[str, float]:
+    """How many NDJSON/SSE/JSON event reads finished, by status (from /metrics)."""
+    assert bot.session is not None
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        text = await response.text()
+    prefix = (
+        'audit_http_request_duration_seconds_count{method="GET",route="/api/runs/{run_id}/events",'
+    )
+    return {
+        line[len(prefix) :].split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+async def test_a_reader_leaving_mid_stream_is_not_an_error(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stream outgrows the socket buffers, the reader walks away: no 500, no trace."""
     run_id = await open_pr(bot)
-    await append(bot, run_id, *(note(f"n{i}") for i in range(50)))
+    await asyncio.to_thread(add_notes_directly, db_path(bot), run_id, 20_000)  # ~6 MiB
     url = f"{bot.url}/api/runs/{run_id}/events?format=ndjson"
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         await response.content.read(10)  # then walk away mid-stream
+    deadline = time.monotonic() + 10
+    while not (answers := await _events_route_answers(bot)):
+        assert time.monotonic() < deadline, "the abandoned stream never finished"
+        await asyncio.sleep(0.05)
+    assert answers == {"200": 1.0}
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
     status, _ = await get(bot, f"/api/runs/{run_id}")
     assert status == 200
 

@@ -266,6 +266,7 @@ def test_progress_is_drawn_only_on_a_terminal(trails: dict[str, Any]) -> None:
         (["export", "not-a-run"], "is not a run ID"),
         (["export", "--repo", "nope"], "--repo must look like owner/name"),
         (["export", "--repo", "a/b", "--since", "someday"], "--since must be a date"),
+        (["export", "--repo", "a/b", "--since", "9999-12-31T23:00-02:00"], "--since must be"),
         (["export", "0" * 26], "no run 00000000000000000000000000"),
         (["verify"], "give a RUN or --all"),
         (["verify", "0" * 26], "no run"),

@@ -30,3 +30,19 @@ async def test_public_pr_summary_is_open(bot: Bot) -> None:
     await bot.settle()
     status, body = await bot.request("GET", f"/api/summary?repo={REPO}&pr=2")
     assert status == 200 and body["pr"] == 2
+
+
+async def test_bad_summary_parameters_answer_400_naming_them(bot: Bot) -> None:
+    await bot.deliver("pull_request", load_payload("pull_request.opened"))
+    for query, parameter in (
+        ("pr=2", "repo"),
+        (f"repo={REPO}", "pr"),
+        (f"repo={REPO}&pr=two", "pr"),
+        (f"repo={REPO}&pr=0", "pr"),
+        ("repo=not-a-repo&pr=2", "repo"),
+        (f"repo={REPO}&pr=2&pr=3", "pr"),
+        (f"repo={REPO}&pr=2&number=2", "number"),
+    ):
+        status, body = await bot.request("GET", f"/api/summary?{query}")
+        assert status == 400 and body["parameter"] == parameter, (query, body)
+        assert body["error"].startswith(parameter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from bot import keys, query
 from bot.access import LINK_PARAM, Reader, is_public, reader_for
 from bot.api import visible_runs
+from bot.errors import error
 from bot.ids import is_run_id
 from bot.scan import divergence, scan_trail
 from bot.store.base import RunFilter
@@ -79,41 +81,51 @@ def html(markup: Markup, status: int = 200) -> web.Response:
     )
 
 
-def _error(request: web.Request, status: int, heading: str, detail: str) -> web.Response:
-    return html(render.error_page(status, heading, detail, request.app[STATIC].assets), status)
+@dataclass(frozen=True)
+class Refusal:
+    """Why a run is not shown: the page renders it as HTML, the live fragment as JSON."""
+
+    status: int
+    heading: str
+    detail: str
+
+    def page(self, request: web.Request) -> web.Response:
+        assets = request.app[STATIC].assets
+        return html(render.error_page(self.status, self.heading, self.detail, assets), self.status)
 
 
-async def _missing(request: web.Request, run_id: str) -> web.Response:
+NOT_FOUND = Refusal(404, "No such run", "There is no run with this ID you may read.")
+
+
+async def _missing(request: web.Request, run_id: str) -> Refusal:
     """404, or 410 saying when and why when retention removed the run."""
-    store = request.app[keys.STORE]
-    pruned_info = getattr(store, "pruned_info", None)
-    gone = await pruned_info(run_id) if pruned_info is not None and is_run_id(run_id) else None
-    if gone is not None:
-        return _error(
-            request,
-            410,
-            "This run was removed",
-            f"Run {run_id} was removed by retention at {render.when(gone.pruned_at)} UTC: "
-            f"{gone.reason}.",
-        )
-    return _error(request, 404, "No such run", "There is no run with this ID you may read.")
+    pruned_info = getattr(request.app[keys.STORE], "pruned_info", None)
+    gone = await pruned_info(run_id) if pruned_info is not None else None
+    if gone is None:
+        return NOT_FOUND
+    return Refusal(
+        410,
+        "This run was removed",
+        f"Run {run_id} was removed by retention at {render.when(gone.pruned_at)} UTC: "
+        f"{gone.reason}.",
+    )
 
 
-async def _readable(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+async def _readable(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any] | Refusal:
+    """The run if this caller may read it; else why not (a private run is just missing)."""
     run_id = request.match_info["run_id"]
-    allowed = (LINK_PARAM, "after") if request.path.endswith("/live") else (LINK_PARAM,)
     try:
         query.reject_unknown(request.query, allowed)
     except query.BadParameter as exc:
-        return None, _error(request, 400, "Bad request", f"{exc.name} {exc.reason}")
+        return Refusal(400, "Bad request", f"{exc.name} {exc.reason}")
     if not is_run_id(run_id):
-        return None, await _missing(request, run_id)
+        return NOT_FOUND
     state = await request.app[keys.STORE].get_run(run_id)
     if state is None:
-        return None, await _missing(request, run_id)
+        return await _missing(request, run_id)
     if not (await reader_for(request)).may_read(state):
-        return None, await _missing(request, "-")
-    return state, None
+        return NOT_FOUND
+    return state
 
 
 async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
@@ -152,20 +164,18 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
 
 
 async def run_page(request: web.Request) -> web.Response:
-    state, refusal = await _readable(request)
-    if refusal is not None:
-        return refusal
-    assert state is not None
+    state = await _readable(request, (LINK_PARAM,))
+    if isinstance(state, Refusal):
+        return state.page(request)
     view = await _view(request, state)
     return html(render.run_page(view, request.app[STATIC].assets))
 
 
 async def run_live(request: web.Request) -> web.Response:
     """The parts of the run page that change, for the page's live updates (JSON)."""
-    state, refusal = await _readable(request)
-    if refusal is not None:
-        return web.json_response({"error": "no such run"}, status=refusal.status)
-    assert state is not None
+    state = await _readable(request, (LINK_PARAM, "after"))
+    if isinstance(state, Refusal):
+        return error(state.status, "no such run" if state is NOT_FOUND else state.detail)
     try:
         after = query.integer(request.query.get("after"), "after", 0, 2**62, 0)
     except query.BadParameter as exc:
@@ -191,16 +201,12 @@ async def pr_page(request: web.Request) -> web.Response:
         query.repo(repo, "repository")
         pr = query.integer(request.match_info["number"], "pull request number", 1, 2**31)
     except query.BadParameter as exc:
-        return _error(request, 400, "Bad request", f"{exc.name} {exc.reason}")
+        return Refusal(400, "Bad request", f"{exc.name} {exc.reason}").page(request)
     reader = await reader_for(request)
     runs, more = await _pr_runs(request, repo, pr, reader)
     if not runs:
-        return _error(
-            request,
-            404,
-            "No runs",
-            f"No runs you may read are recorded for {repo}#{pr}.",
-        )
+        detail = f"No runs you may read are recorded for {repo}#{pr}."
+        return Refusal(404, "No runs", detail).page(request)
     links = {r["id"]: f"/runs/{r['id']}{reader.run_query(r)}" for r in runs}
     github = render.github_web(request.app[keys.SETTINGS].api_url)
     repo = str(runs[0].get("repo") or repo)
