@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, Bot
+from tests.fake_github import FakeGitHub
 from tests.oidc_issuer import LocalIssuer
 
 AUDIENCE = "https://audit.example.test"
@@ -54,6 +55,13 @@ async def post(bot: Bot, path: str, body: Any, token: str, **headers: str) -> tu
         data=json.dumps(body),
         headers={**bearer(token), **headers, "Content-Type": "application/json"},
     )
+
+
+async def the_comment(bot: Bot, github: FakeGitHub) -> str:
+    """The PR's one summary comment, once the outbox has settled."""
+    await bot.settle()
+    [comment] = github.comments_on(REPO, 2)
+    return comment["body"]
 
 
 def x402_header(**fields: Any) -> str:

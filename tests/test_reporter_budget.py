@@ -12,7 +12,7 @@ from bot.checks import CHECK_NAME
 from tests.conftest import HEAD, REPO, Bot, load_payload
 from tests.fake_github import FakeGitHub
 from tests.oidc_issuer import LocalIssuer
-from tests.reporter_kit import oidc_env, post, token_for
+from tests.reporter_kit import oidc_env, post, the_comment, token_for
 
 CONFIG = (REPO.lower(), ".github/audit-bot.yml")
 BUDGETS = """\
@@ -59,18 +59,12 @@ def check_writes(github: FakeGitHub) -> int:
     return len(github.writes(r"/check-runs"))
 
 
-async def comment(bot: Bot, github: FakeGitHub) -> str:
-    await bot.settle()
-    [found] = github.comments_on(REPO, 2)
-    return found["body"]
-
-
 async def test_over_budget_fails_the_check_and_is_flagged(
     app_bot: Bot, github: FakeGitHub, issuer: LocalIssuer
 ) -> None:
     github.files[CONFIG] = BUDGETS
     await app_bot.deliver("pull_request", load_payload("pull_request.opened"))
-    body = await comment(app_bot, github)
+    body = await the_comment(app_bot, github)
     [check] = spend_checks(github)
     assert check["head_sha"] == HEAD and check["status"] == "completed"
     assert check["conclusion"] == "success"
@@ -78,7 +72,7 @@ async def test_over_budget_fails_the_check_and_is_flagged(
     assert "**Total spend:** — of 1.00 USD budget" in body
 
     review = await report(app_bot, issuer, "review", "0.10")  # over its kind's 0.05 USD
-    body = await comment(app_bot, github)
+    body = await the_comment(app_bot, github)
     row = next(line for line in body.splitlines() if review in line)
     assert "0.10 USD<br>of 0.05 USD **⚠️ over budget**" in row
     [check] = spend_checks(github)  # the same check, edited
@@ -90,7 +84,7 @@ async def test_over_budget_fails_the_check_and_is_flagged(
     )
 
     await report(app_bot, issuer, "agent", "0.50", "0.45")  # PR total 1.05 > 1 USD
-    body = await comment(app_bot, github)
+    body = await the_comment(app_bot, github)
     assert "**Total spend:** 1.05 USD of 1.00 USD budget — **⚠️ over budget** (USD)" in body
     [check] = spend_checks(github)
     assert check["conclusion"] == "failure"
@@ -106,14 +100,14 @@ async def test_over_budget_fails_the_check_and_is_flagged(
         token_for(issuer),
     )
     assert status == 201
-    await comment(app_bot, github)
+    await the_comment(app_bot, github)
     assert len(github.writes(r"/comments")) == comments + 1
     assert check_writes(github) == writes
 
     # after a restart the check is found on the commit and edited, not duplicated
     await app_bot.restart()
     await report(app_bot, issuer, "agent", "0.01")
-    await comment(app_bot, github)
+    await the_comment(app_bot, github)
     assert len(spend_checks(github)) == 1
     contents = [r for r in github.requests if r.path.endswith("/contents/.github/audit-bot.yml")]
     assert contents, "the configuration is read through the API"
@@ -125,7 +119,7 @@ async def test_invalid_config_is_one_notice_line_and_defaults_apply(
     github.files[CONFIG] = "budget:\n  per_pr: 1 USD\n  per_run: [unclosed\n"
     await app_bot.deliver("pull_request", load_payload("pull_request.opened"))
     await report(app_bot, issuer, "review", "3")
-    body = await comment(app_bot, github)
+    body = await the_comment(app_bot, github)
     notices = [line for line in body.splitlines() if line.startswith("> ⚠️")]
     assert notices == [
         "> ⚠️ `.github/audit-bot.yml` is ignored: not valid YAML at line 4; defaults apply."
@@ -141,7 +135,7 @@ async def test_unknown_keys_are_named_in_the_notice(
 ) -> None:
     github.files[CONFIG] = "budgets:\n  per_pr: 1 USD\n"
     await app_bot.deliver("pull_request", load_payload("pull_request.opened"))
-    body = await comment(app_bot, github)
+    body = await the_comment(app_bot, github)
     assert (
         "> ⚠️ `.github/audit-bot.yml` is ignored: `budgets` is not a known key "
         "(expected budget, comment, spend_check, explorers); defaults apply."
@@ -173,7 +167,7 @@ async def test_repository_explorers_add_networks_but_never_replace_builtins(
         bot, f"/api/runs/{opened['id']}/events", {"events": [proof, unknown]}, token
     )
     assert status == 201
-    body = await comment(bot, github)
+    body = await the_comment(bot, github)
     assert f"✅ [0xefef…efef](https://abscan.org/tx/{tx})" in body
     assert "✅ `0x1212…1212` on eip155:999999" in body  # no explorer known: no link
 
@@ -184,6 +178,6 @@ async def test_token_mode_posts_no_check_runs(
     github.files[CONFIG] = BUDGETS
     await reporter_bot.deliver("pull_request", load_payload("pull_request.opened"))
     await report(reporter_bot, issuer, "review", "0.10")
-    body = await comment(reporter_bot, github)
+    body = await the_comment(reporter_bot, github)
     assert "**⚠️ over budget**" in body  # budgets still apply to the comment
     assert github.writes(r"/check-runs") == []

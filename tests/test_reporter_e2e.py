@@ -9,7 +9,7 @@ from bot.store.base import RunFilter
 from tests.conftest import HEAD, REPO, Bot, load_payload
 from tests.fake_github import FakeGitHub
 from tests.oidc_issuer import LocalIssuer
-from tests.reporter_kit import BASE_TX, STATIC, post, token_for, x402_header
+from tests.reporter_kit import BASE_TX, STATIC, post, the_comment, token_for, x402_header
 
 PENDING_TX = "0x" + "cd" * 32
 
@@ -19,12 +19,6 @@ async def open_review(bot: Bot, token: str, **extra: Any) -> dict[str, Any]:
     status, opened = await post(bot, "/api/runs", body, token)
     assert status == 201, opened
     return opened
-
-
-async def the_comment(bot: Bot, github: FakeGitHub) -> str:
-    await bot.settle()
-    [comment] = github.comments_on(REPO, 2)
-    return comment["body"]
 
 
 async def test_reported_spend_and_x402_proof_reach_the_pr_comment(
