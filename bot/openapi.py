@@ -209,6 +209,11 @@ def json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def page(description: str) -> dict[str, Any]:
+    """An HTML answer (the pages render errors as pages too)."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": where, "schema": schema, "description": description}
 
@@ -356,15 +361,21 @@ PATHS: dict[str, Any] = {
     "/api/summary": {
         "get": {
             "summary": "The PR summary comment body last posted (or, in dry run, rendered)",
+            "description": "A private PR's summary follows its runs' read rule: the PR-wide "
+            "link token, a reporter credential for the repository, or the admin token.",
             "operationId": "getSummary",
+            "security": READERS,
             "parameters": [
                 {**param("repo", "query", {"type": "string"}, "owner/name"), "required": True},
-                {**param("pr", "query", {"type": "integer"}, "PR number"), "required": True},
+                {
+                    **param("pr", "query", {"type": "integer", "minimum": 1}, "PR number"),
+                    "required": True,
+                },
             ],
             "responses": {
                 "200": json_content(ref("Summary"), "the summary"),
                 "400": BAD,
-                "404": json_content(ref("Error"), "no summary yet"),
+                "404": json_content(ref("Error"), "no summary yet, or one the caller may not read"),
             },
         }
     },
@@ -382,9 +393,10 @@ PATHS: dict[str, Any] = {
             "security": READERS,
             "parameters": [RUN_PATH],
             "responses": {
-                "200": {"description": "the page", "content": {"text/html": {}}},
-                "404": {"description": "no such run", "content": {"text/html": {}}},
-                "410": {"description": "removed by retention", "content": {"text/html": {}}},
+                "200": page("the page"),
+                "400": page("an unknown query parameter"),
+                "404": page("no such run, or one the caller may not read"),
+                "410": page("removed by retention: when and why"),
             },
         }
     },
@@ -396,9 +408,16 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 {**param("owner", "path", {"type": "string"}, "owner"), "required": True},
                 {**param("repo", "path", {"type": "string"}, "repository"), "required": True},
-                {**param("number", "path", {"type": "integer"}, "PR"), "required": True},
+                {
+                    **param("number", "path", {"type": "integer", "minimum": 1}, "PR"),
+                    "required": True,
+                },
             ],
-            "responses": {"200": {"description": "the page", "content": {"text/html": {}}}},
+            "responses": {
+                "200": page("the page"),
+                "400": page("a malformed repository or PR number, or an unknown parameter"),
+                "404": page("no run of this PR the caller may read"),
+            },
         }
     },
 }

@@ -144,11 +144,45 @@ async def test_every_route_the_app_serves_is_described(bot: Bot) -> None:
     assert documented - served == set(), "described but not served"
     assert ("post", "/api/runs/{run_id}/close") in api and ("post", "/webhook") in api
     # every operation says who may call it, or is open to anyone by design
-    open_to_all = {"/healthz", "/readyz", "/metrics", "/api/summary", "/api/openapi.json"}
+    open_to_all = {"/healthz", "/readyz", "/metrics", "/api/openapi.json"}
     for path, item in described.spec["paths"].items():
         for method, operation in item.items():
             assert "security" in operation or path in open_to_all, (method, path)
             assert operation["responses"], (method, path)
+
+
+# --- the read routes and the pages ----------------------------------------------------
+
+
+async def test_read_routes_and_pages_answer_only_what_is_described(bot: Bot) -> None:
+    api = await Described.of(bot)
+    five = {"number": 5, "pull_request__number": 5}
+    _, gone = await bot.deliver("pull_request", load_payload("pull_request.opened", **five))
+    await bot.deliver("pull_request", load_payload("pull_request.closed.merged", **five))
+    assert await bot.store.prune_runs(time.time() + 400 * 86400, 30, None)
+    gone_id = gone["runs"][-1]
+    _, opened = await bot.deliver("pull_request", load_payload("pull_request.opened"))
+    run_id = opened["runs"][-1]
+    await bot.settle()
+    missing = "0" * 26
+    calls = {
+        "/api/runs": [(200, f"?repo={REPO}"), (400, "?limit=0")],
+        "/api/runs/{run_id}": [(200, run_id), (400, f"{run_id}?x=1"), (404, missing)],
+        "/api/runs/{run_id}/events": [(200, f"{run_id}/events"), (400, f"{run_id}/events?x=1")],
+        "/api/summary": [(200, f"?repo={REPO}&pr=2"), (400, "?pr=2"), (404, "?repo=a/b&pr=1")],
+        "/runs/{run_id}": [(200, run_id), (400, f"{run_id}?x=1"), (404, missing)],
+        "/repos/{owner}/{repo}/pull/{number}": [(200, "2"), (400, "0"), (404, "99")],
+    }
+    calls["/api/runs/{run_id}/events"] += [(404, f"{missing}/events"), (410, f"{gone_id}/events")]
+    calls["/api/runs/{run_id}"].append((410, gone_id))
+    calls["/runs/{run_id}"].append((410, gone_id))
+    for template, answers in calls.items():
+        base = template.split("{", 1)[0] if "{" in template else template
+        if template.startswith("/repos"):
+            base = f"/repos/{REPO}/pull/"
+        for status, rest in answers:
+            await api.call("GET", template, status, base + rest)
+        api.assert_every_status_seen("GET", template)
 
 
 # --- the reporter API ---------------------------------------------------------------
