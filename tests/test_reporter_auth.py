@@ -9,7 +9,7 @@ import pytest
 from bot.store.base import RunFilter
 from tests.conftest import REPO, Bot
 from tests.oidc_issuer import LocalIssuer, new_rsa_key
-from tests.reporter_kit import AUDIENCE, STATIC, oidc_env, post, token_for
+from tests.reporter_kit import STATIC, oidc_env, post, token_for
 
 OPEN = {"kind": "review", "name": "AI review"}
 
@@ -121,7 +121,3 @@ async def test_no_credentials_configured_refuses_everything(make_bot, env) -> No
     status, body = await post(bot, "/api/runs", OPEN, "anything")
     assert status == 401 and "no credentials configured" in body["error"]
     await nothing_written(bot)
-
-
-def test_audience_constant_matches_public_url() -> None:
-    assert AUDIENCE == "https://audit.example.test"
