@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pty
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -285,3 +286,25 @@ def test_commands_on_a_missing_database_say_so(tmp_path: Path) -> None:
     result = audit_bot("verify", "--all", "--database", f"sqlite:///{tmp_path}/none.db")
     assert result.returncode == 2 and "no database at" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_database_that_cannot_be_used_is_one_line_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all, " * 200)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    unreachable = f"postgresql://audit:pa55word@127.0.0.1:{port}/trails"
+    for args in (
+        ("verify", "--all"),
+        ("export", "--repo", "a/b"),
+        ("rebuild",),
+        ("import", str(junk)),
+    ):
+        for url, why in ((f"sqlite:///{junk}", "not a database"), (unreachable, "PostgreSQL")):
+            result = cli(*args, "--database", url)
+            assert result.returncode == 2, (args, url, result.stderr)
+            assert result.stderr.startswith("audit-bot: cannot use the database: ")
+            assert why in result.stderr and result.stderr.count("\n") == 1
+            assert "pa55word" not in result.stderr
+    assert junk.read_bytes() == b"not a database at all, " * 200  # left as it was

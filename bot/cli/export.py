@@ -16,11 +16,11 @@ from typing import Any, TextIO
 from bot import query
 from bot.cli.trail_tools import (
     Progress,
-    add_database_option,
+    add_command,
     database_url,
     fail,
-    open_store,
     runs_matching,
+    trail_session,
 )
 from bot.ids import is_run_id
 from bot.scan import event_line
@@ -28,8 +28,10 @@ from bot.store.base import RunFilter
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "export",
+        main,
         help="write runs' trails as NDJSON",
         description="Write one run's trail, or every run of a repository, as NDJSON "
         "(one event a line, with hashes).",
@@ -38,8 +40,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repo", metavar="OWNER/NAME", help="export every run of a repository")
     parser.add_argument("--since", metavar="DATE", help="with --repo: runs started at or after")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    add_database_option(parser)
-    parser.set_defaults(run=main)
 
 
 def _check(args: argparse.Namespace) -> RunFilter | str | int:
@@ -63,9 +63,8 @@ async def export(args: argparse.Namespace, out: TextIO) -> int:
     target = _check(args)
     if isinstance(target, int):
         return target
-    store = await open_store(database_url(args, must_exist=True))
-    progress = Progress("exporting")
-    try:
+    url = database_url(args, must_exist=True)
+    async with trail_session(url, "exporting") as (store, progress):
         if isinstance(target, str):
             if await store.get_run(target) is None:
                 return fail(f"no run {target}")
@@ -73,9 +72,6 @@ async def export(args: argparse.Namespace, out: TextIO) -> int:
         else:
             async for state in runs_matching(store, target):
                 await _write_run(store, state["id"], out, progress)
-    finally:
-        progress.close()
-        await store.close()
     out.flush()
     runs, events = progress.counts.get("runs", 0), progress.counts.get("events", 0)
     print(f"exported {runs} run{'s' if runs != 1 else ''}, {events} events", file=sys.stderr)

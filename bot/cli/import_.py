@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from bot.cli.trail_tools import Progress, add_database_option, database_url, fail, open_store
+from bot.cli.trail_tools import add_command, database_url, fail, trail_session
 from bot.ids import is_run_id
 from bot.store.base import RunExists, StoreError
 from bot.trail.events import Event, verify_chain
@@ -31,15 +31,15 @@ _FIELDS = ("run_id", "seq", "type", "at", "recorded_at", "source", "data", "prev
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "import",
+        main,
         help="add the runs an NDJSON export holds, verifying each chain",
         description="Read NDJSON written by `audit-bot export` (FILE, or - for stdin) and "
         "store every run whose hash chain verifies.",
     )
     parser.add_argument("file", metavar="FILE", help="the NDJSON file, or - for stdin")
-    add_database_option(parser)
-    parser.set_defaults(run=main)
 
 
 class Malformed(ValueError):
@@ -160,16 +160,11 @@ def groups(stream: BinaryIO, report: Report) -> Iterator[tuple[int, list[Event]]
 
 async def import_file(stream: BinaryIO, name: str, url: str) -> int:
     report = Report(name)
-    store = await open_store(url)
-    progress = Progress("importing")
-    try:
+    async with trail_session(url, "importing") as (store, progress):
         for line, events in groups(stream, report):
             await _import_run(store, line, events, report)
             progress.add("runs")
             progress.add("events", len(events))
-    finally:
-        progress.close()
-        await store.close()
     print(report.summary())
     return 0 if not report.refused and not report.malformed else 1
 

@@ -10,50 +10,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
 
-from bot.cli.trail_tools import (
-    Progress,
-    add_database_option,
-    database_url,
-    fail,
-    open_store,
-    runs_matching,
-)
+from bot.cli.trail_tools import add_command, database_url, fail, run_ids, trail_session
 from bot.ids import is_run_id
-from bot.store.base import RunFilter
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "rebuild",
+        main,
         help="recompute run projections from their events",
         description="Recompute every run's projection (or the RUNs given) from its events.",
     )
     parser.add_argument("targets", nargs="*", metavar="RUN", help="only these runs")
-    add_database_option(parser)
-    parser.set_defaults(run=main)
-
-
-async def _ids(store: Any, targets: list[str]) -> AsyncIterator[str]:
-    if targets:
-        for target in targets:
-            yield target
-        return
-    async for state in runs_matching(store, RunFilter()):
-        yield state["id"]
 
 
 async def rebuild(args: argparse.Namespace) -> int:
     bad = [t for t in args.targets if not is_run_id(t)]
     if bad:
         return fail(f"{bad[0]!r} is not a run ID")
-    store = await open_store(database_url(args, must_exist=True))
-    progress = Progress("rebuilding")
     total = changed = missing = 0
-    try:
-        async for run_id in _ids(store, args.targets):
+    url = database_url(args, must_exist=True)
+    async with trail_session(url, "rebuilding") as (store, progress):
+        async for run_id in run_ids(store, args.targets):
             result = await store.rebuild_projection(run_id)
             if result is None:
                 missing += 1
@@ -70,9 +50,6 @@ async def rebuild(args: argparse.Namespace) -> int:
                 )
                 progress.close()
                 print(f"{run_id}: rebuilt ({', '.join(fields)} changed)")
-    finally:
-        progress.close()
-        await store.close()
     print(
         f"rebuilt {total} projection{'s' if total != 1 else ''}: {changed} changed",
         file=sys.stderr,

@@ -8,27 +8,38 @@ terminal), so their output in scripts and CI stays plain.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
 from bot.cli import settings_or_exit
 from bot.store import open_store_for
-from bot.store.base import RunFilter
+from bot.store.base import RunFilter, StoreError
 from bot.store.sqlite import sqlite_path
 from bot.trail.state import State
 
 PAGE = 200
 
 
-def add_database_option(parser: argparse.ArgumentParser) -> None:
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    **texts: str,
+) -> argparse.ArgumentParser:
+    """A trail command's parser (`help=`, `description=`) with `--database`; `run` runs it."""
+    parser = subparsers.add_parser(name, **texts)
     parser.add_argument(
         "--database",
         metavar="URL",
         help="the store to use (default: DATABASE_URL, else sqlite:///./data/audit.db)",
     )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -47,9 +58,37 @@ def database_url(args: argparse.Namespace, *, must_exist: bool) -> str:
 
 
 async def open_store(url: str) -> Any:
+    """The store, open; exit 2 with one line (never the password) when it cannot be used."""
     store = open_store_for(url, debounce=0)
-    await store.open()
+    try:
+        await store.open()
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise SystemExit(fail(f"cannot use the database: {exc}")) from None
     return store
+
+
+@contextlib.asynccontextmanager
+async def trail_session(url: str, label: str) -> AsyncIterator[tuple[Any, Progress]]:
+    """The open store and a progress line, both closed however the command ends."""
+    store = await open_store(url)
+    progress = Progress(label)
+    try:
+        yield store, progress
+    finally:
+        progress.close()
+        await store.close()
+
+
+async def run_ids(store: Any, targets: Sequence[str]) -> AsyncIterator[str]:
+    """The runs named, else every run in the store (newest first)."""
+    if targets:
+        for target in targets:
+            yield target
+        return
+    async for state in runs_matching(store, RunFilter()):
+        yield state["id"]
 
 
 async def runs_matching(store: Any, where: RunFilter) -> AsyncIterator[State]:

@@ -11,32 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
 
-from bot.cli.trail_tools import (
-    Progress,
-    add_database_option,
-    database_url,
-    fail,
-    open_store,
-    runs_matching,
-)
+from bot.cli.trail_tools import add_command, database_url, fail, run_ids, trail_session
 from bot.ids import is_run_id
 from bot.scan import divergence, scan_trail
-from bot.store.base import RunFilter
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "verify",
+        main,
         help="recompute hash chains and projections; exit 1 on any divergence",
         description="Recompute each run's hash chain and projection from its events.",
     )
     parser.add_argument("target", nargs="?", metavar="RUN", help="the run to verify")
     parser.add_argument("--all", action="store_true", help="verify every run")
-    add_database_option(parser)
-    parser.set_defaults(run=main)
 
 
 async def verify(args: argparse.Namespace) -> int:
@@ -44,13 +34,12 @@ async def verify(args: argparse.Namespace) -> int:
         return fail("give a RUN or --all")
     if args.target is not None and not is_run_id(args.target):
         return fail(f"{args.target!r} is not a run ID")
-    store = await open_store(database_url(args, must_exist=True))
-    progress = Progress("verifying")
     checked = diverged = 0
-    try:
+    url = database_url(args, must_exist=True)
+    async with trail_session(url, "verifying") as (store, progress):
         if args.target is not None and await store.get_run(args.target) is None:
             return fail(f"no run {args.target}")
-        async for run_id in _ids(store, args.target):
+        async for run_id in run_ids(store, [args.target] if args.target else []):
             scan = await scan_trail(store, run_id)
             problem = divergence(scan, await store.get_run(run_id))
             checked += 1
@@ -64,9 +53,6 @@ async def verify(args: argparse.Namespace) -> int:
                 print(
                     f"{run_id}: chain verified, {scan.count} events, head {scan.state['head_hash']}"
                 )
-    finally:
-        progress.close()
-        await store.close()
     if args.all:
         print(
             f"verified {checked} run{'s' if checked != 1 else ''}: "
@@ -74,14 +60,6 @@ async def verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if diverged else 0
-
-
-async def _ids(store: Any, target: str | None) -> AsyncIterator[str]:
-    if target is not None:
-        yield target
-        return
-    async for state in runs_matching(store, RunFilter()):
-        yield state["id"]
 
 
 def main(args: argparse.Namespace) -> int:
