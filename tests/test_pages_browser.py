@@ -1,7 +1,8 @@
 """The run and PR pages in a real headless Chromium (Debian's, driven by playwright).
 
-No browser is downloaded: playwright launches /usr/bin/chromium (`.ci/run` installs
-it). Screenshots land in test-artifacts/ for people to look at.
+No browser is downloaded: playwright launches the one `find_chromium` names (Debian's
+/usr/bin/chromium, which `.ci/run` installs, unless AUDIT_TEST_CHROMIUM says
+otherwise). Screenshots land in test-artifacts/ for people to look at.
 """
 
 from __future__ import annotations
@@ -19,7 +20,30 @@ from tests.conftest import HEAD, REPO, SECRET, Bot, load_payload
 from tests.fake_github import FakeGitHub
 from tests.readside import append, close_pr, note, open_pr, proof, spend
 
-CHROMIUM = os.environ.get("AUDIT_TEST_CHROMIUM", "/usr/bin/chromium")
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+ON_PATH = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str | None:
+    """AUDIT_TEST_CHROMIUM if set; else Debian's chromium; else a Chromium or Chrome on PATH.
+
+    The fallback is for machines without Debian's package, such as GitHub's Ubuntu
+    runners (their `chromium` is a snap, which playwright cannot drive; they ship
+    Google Chrome). Snap launchers are passed over for that reason.
+    """
+    named = os.environ.get("AUDIT_TEST_CHROMIUM")
+    if named:
+        return shutil.which(named)
+    if Path(DEBIAN_CHROMIUM).exists():
+        return DEBIAN_CHROMIUM
+    for name in ON_PATH:
+        found = shutil.which(name)
+        if found and not Path(found).resolve().is_relative_to("/snap"):
+            return found
+    return None
+
+
+CHROMIUM = find_chromium()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ARGS = [
     "--headless",
@@ -37,8 +61,12 @@ HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> p
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (.ci/run installs it)",
+    CHROMIUM is None,
+    reason=f"no browser: {os.environ['AUDIT_TEST_CHROMIUM']!r} (AUDIT_TEST_CHROMIUM) is not "
+    "an executable"
+    if os.environ.get("AUDIT_TEST_CHROMIUM")
+    else f"no {DEBIAN_CHROMIUM} (.ci/run installs Debian's chromium) and none of "
+    f"{', '.join(ON_PATH)} on PATH; or set AUDIT_TEST_CHROMIUM",
 )
 
 
