@@ -377,7 +377,10 @@ def _body(name: str, required: bool = True) -> dict[str, Any]:
 def _into_run() -> dict[str, Any]:
     return {
         "404": json_content(_ERROR, "no such run (or one retention removed)"),
-        "409": json_content(_ERROR, "the run is closed, or is a PR run (webhooks only)"),
+        "409": json_content(
+            _ERROR,
+            "the run is closed (a retry of such a call too), or is a PR run (webhooks only)",
+        ),
         **{code: ANSWERS[code] for code in ("400", "401", "403", "413", "415", "422", "503")},
     }
 
