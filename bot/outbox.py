@@ -88,6 +88,10 @@ def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | Permane
     return RetryAt(_backoff(attempts), f"unexpected error: {type(exc).__name__}")
 
 
+def _refused_credentials(exc: BaseException) -> bool:
+    return isinstance(exc, HTTPException) and int(exc.status_code) == 401
+
+
 def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
     """`retry-after`, else until `x-ratelimit-reset`, else at least a minute."""
     try:
@@ -216,6 +220,9 @@ class OutboxWorker:
             self.paced += 1
             return False
         except Exception as exc:
+            if _refused_credentials(exc) and self.github is not None:
+                # Whichever call got the 401 (config, comment, check), the next try mints anew.
+                self.github.credentials.forget(item.installation_id)
             verdict = classify(exc, item.attempts, self.clock())
             if isinstance(verdict, PermanentFailure) or item.attempts + 1 >= MAX_ATTEMPTS:
                 reason = (
@@ -298,12 +305,7 @@ class OutboxWorker:
         gh = await self.github.api(item.installation_id)
         login = await self.github.bot_login(item.installation_id)
         known = previous.comment_id if previous is not None else None
-        try:
-            comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
-        except BadRequest as exc:
-            if exc.status_code == http.HTTPStatus.UNAUTHORIZED:
-                self.github.credentials.forget(item.installation_id)
-            raise
+        comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
         self.writes += 1
         await self.store.save_comment(item.repo, item.pr, comment_id, body)
 

@@ -149,3 +149,16 @@ async def test_overrides_reach_the_planner_not_globals() -> None:
     cheaper = await plan_delivery(event, PlanOptions(ci_rates={"ubuntu-latest": "linux_slim"}))
     assert default.intents[0].events[1].data["amount"] == "0.006"
     assert cheaper.intents[0].events[1].data["amount"] == "0.002"
+
+
+async def test_a_completion_delivered_twice_under_two_ids_is_billed_once(bot: Bot) -> None:
+    await open_pr(bot)
+    done = job(4, ["ubuntu-latest"], "2021-08-05T10:00:00Z", "2021-08-05T10:02:10Z")
+    await bot.deliver("workflow_job", done, delivery="first-id")
+    _, body = await bot.deliver("workflow_job", done, delivery="second-id")
+    assert body["status"] == "unmatched"  # recorded as a delivery, added nothing
+    run = await pr_run(bot)
+    assert run["spend"] == {"USD": "0.018"}  # 3 started minutes at 0.006, once
+    rerun = job(5, ["ubuntu-latest"], "2021-08-05T10:05:00Z", "2021-08-05T10:05:20Z")
+    await bot.deliver("workflow_job", rerun)  # a re-run is a new job id: billed again
+    assert (await pr_run(bot))["spend"] == {"USD": "0.024"}

@@ -89,3 +89,20 @@ def test_private_key_forms(tmp_path, app_key) -> None:
     with pytest.raises(ConfigError, match="GITHUB_PRIVATE_KEY_PATH cannot be read"):
         load_settings({**base, "GITHUB_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
     assert "PRIVATE KEY" not in repr(as_text)
+
+
+async def test_a_401_on_any_call_of_a_row_remints_the_token(
+    make_bot, github: FakeGitHub, app_key
+) -> None:
+    """The repository config is read before the comment is posted; its 401 counts too."""
+    pem, _ = app_key
+    bot = await make_bot(GITHUB_TOKEN="", GITHUB_APP_ID="12345", GITHUB_PRIVATE_KEY=pem)
+    github.fail("GET", r"/contents/", 401)
+    await bot.deliver("pull_request", load_payload("pull_request.opened"))
+    for _ in range(200):
+        await bot.app[keys.OUTBOX].drain()
+        if github.comments_on(REPO, 2):
+            break
+        await asyncio.sleep(0.02)
+    assert len(github.comments_on(REPO, 2)) == 1
+    assert github.tokens_minted == 2

@@ -62,7 +62,9 @@ async def workflow_job(event: sansio.Event, plan: Plan) -> None:
     cost = _job_spend(data, plan)
     if cost is not None:
         events.append(ev.NewEvent(ev.SPEND, cost, at=record.at))
-    plan.add(Append(LatestByHead(repo_of(data), need(data, "workflow_job.head_sha")), events))
+    completed = record.data["id"] if record.data["status"] == "completed" else None
+    target = LatestByHead(repo_of(data), need(data, "workflow_job.head_sha"))
+    plan.add(Append(target, events, unless_job_completed=completed))
 
 
 def _job_spend(data: dict, plan: Plan) -> dict | None:

@@ -123,6 +123,8 @@ class CommandWriter:
                 for state in await self._resolve(intent.target):
                     if intent.require_open and not is_open(state):
                         continue
+                    if _job_completed(state, intent.unless_job_completed):
+                        continue
                     await self._append_all(state, intent.events, source)
             elif isinstance(intent, it.BotLog):
                 await self.tx.insert_bot_log(
@@ -286,6 +288,12 @@ def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     coro.close()
     raise RuntimeError("a synchronous Tx suspended: it must not await real I/O")
+
+
+def _job_completed(state: State, job_id: int | None) -> bool:
+    if job_id is None:
+        return False
+    return (state.get("jobs") or {}).get(str(job_id), {}).get("status") == "completed"
 
 
 def _from_timestamp(ts: float) -> datetime:

@@ -84,6 +84,9 @@ class Append:
     target: Selector
     events: Sequence[NewEvent]
     require_open: bool = False
+    # Skip a run whose CI job with this id is already completed: a completion GitHub
+    # delivers twice (two delivery ids) must not bill the job's minutes twice.
+    unless_job_completed: int | None = None
 
 
 @dataclass(frozen=True)
