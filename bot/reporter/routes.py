@@ -182,7 +182,7 @@ async def _writable_run(request: web.Request, principal: Principal) -> dict[str,
     if run is None:
         raise _refuse(404, "no such run")
     if not principal.may_write(run["repo"]):
-        raise _refuse(403, f"this credential may not report for {run['repo']}")
+        raise _refuse(403, "this credential may not report for this run's repository")
     if run.get("kind") == "pr":
         raise _refuse(
             409, "PR runs follow GitHub's webhooks; report into a run opened with POST /api/runs"
