@@ -4,7 +4,8 @@ The run page ("chain verified" on render), `audit-bot verify` and `rebuild` all 
 the same pass. `verify_chain` and `fold` are plain functions over an iterable, so the
 pass runs in a worker thread over a blocking iterator that fetches batches from the
 store through the event loop: the loop stays free while thousands of events hash,
-and only one batch (plus whatever the caller asks to keep) is in memory at a time.
+and only one batch (plus the last `keep_recent` events, and whatever the caller's
+`observe` gathers) is in memory at a time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ class TrailScan:
     chain_break: ChainBreak | None = None
     state: State = field(default_factory=dict)
     recent: deque[Event] = field(default_factory=deque)  # the last `keep_recent` events
-    kept: list[Event] = field(default_factory=list)  # events the caller's `keep` selected
 
     @property
     def verified(self) -> bool:
@@ -54,12 +54,15 @@ async def scan_trail(
     run_id: str,
     *,
     keep_recent: int = 0,
-    keep: Callable[[Event], bool] | None = None,
+    observe: Callable[[Event], None] | None = None,
 ) -> TrailScan:
-    """Verify and refold `run_id`'s trail; keep the last `keep_recent` events too."""
+    """Verify and refold `run_id`'s trail; keep the last `keep_recent` events too.
+
+    `observe` sees every event in trail order, on the scan's own thread.
+    """
     loop = asyncio.get_running_loop()
     scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
-    await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, keep)
+    await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, observe)
     return scan
 
 
@@ -68,7 +71,7 @@ def _scan_sync(
     run_id: str,
     loop: asyncio.AbstractEventLoop,
     scan: TrailScan,
-    keep: Callable[[Event], bool] | None,
+    observe: Callable[[Event], None] | None,
 ) -> None:
     def tap() -> Iterator[Event]:
         for event in _blocking_events(store, run_id, loop):
@@ -76,8 +79,8 @@ def _scan_sync(
             scan.state = apply(scan.state, event)
             if scan.recent.maxlen:
                 scan.recent.append(event)
-            if keep is not None and keep(event):
-                scan.kept.append(event)
+            if observe is not None:
+                observe(event)
             yield event
 
     events = tap()

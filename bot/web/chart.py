@@ -7,20 +7,26 @@ itself, event 1 to the last, like the timeline table below it: wall-clock time
 would squeeze a run whose events are days apart (a PR opened last week, an agent
 loop today) into slivers. The ends are labelled with their times. Floats are used
 only for pixel positions; every amount shown is the exact decimal.
+
+A trail can hold any number of spend events, so they are gathered into at most
+`MAX_STEPS` steps per currency while the trail streams past (`SpendSeries`): the
+page costs the same memory and the same few kilobytes of SVG however long the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from bot.trail import events as ev
 from bot.trail.events import Event, parse_time
 from bot.trail.money import CATEGORIES, display_amount
 from bot.web.html import Markup, Template, join
 
 WIDTH, HEIGHT = 640, 160
 TOP = 8
+MAX_STEPS = 400  # per currency: a step lands < 2 * WIDTH / MAX_STEPS = 3.2 px early at most
 COLOURS = {
     "llm": "#7c3aed",
     "ci": "#2563eb",
@@ -31,32 +37,87 @@ COLOURS = {
 EXTRA_COLOURS = ("#db2777", "#0891b2", "#65a30d", "#b45309")
 
 
-@dataclass(frozen=True)
-class Point:
+@dataclass
+class Step:
+    """The spend of one stretch of the trail, drawn at its first spend event."""
+
     seq: int
-    category: str
-    amount: Decimal
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # category → exact total
+
+    def add(self, category: str, amount: Decimal) -> None:
+        self.amounts[category] = self.amounts.get(category, Decimal(0)) + amount
 
 
-def spend_points(events: Sequence[Event]) -> dict[str, list[Point]]:
-    """Spend events grouped by currency, in trail order; unreadable ones are skipped."""
-    by_currency: dict[str, list[Point]] = {}
-    for event in sorted(events, key=lambda e: e.seq):
+class SpendSeries:
+    """Spend events folded into at most `max_steps` steps per currency, as they arrive.
+
+    A step holds the spend of `width` consecutive seqs. When a currency has more steps
+    than `max_steps`, the width doubles and neighbouring steps merge; since that only
+    happens once the trail is longer than `max_steps * width`, a merged step is drawn
+    less than `2 / max_steps` of the chart's width before its latest spend. Totals,
+    per category and overall, stay exact.
+    """
+
+    def __init__(self, max_steps: int = MAX_STEPS) -> None:
+        self.max_steps = max_steps
+        self.width = 1
+        self.steps: dict[str, dict[int, Step]] = {}  # currency → (seq - 1) // width → step
+        self.counts: dict[str, int] = {}  # spend events per currency
+
+    @classmethod
+    def of(cls, events: Iterable[Event], max_steps: int = MAX_STEPS) -> SpendSeries:
+        series = cls(max_steps)
+        for event in events:
+            series.add(event)
+        return series
+
+    def add(self, event: Event) -> None:
+        """Take one trail event (anything but readable spend is passed over)."""
+        if event.type != ev.SPEND:
+            return
         data = event.data
         try:
-            point = Point(
-                event.seq, str(data.get("category") or "other"), Decimal(str(data["amount"]))
-            )
+            amount = Decimal(str(data["amount"]))
             currency = str(data["currency"])
         except (KeyError, ValueError, InvalidOperation):
-            continue
-        if point.amount.is_finite():
-            by_currency.setdefault(currency, []).append(point)
-    return by_currency
+            return
+        if not amount.is_finite():
+            return
+        steps = self.steps.setdefault(currency, {})
+        key = (event.seq - 1) // self.width
+        step = steps.get(key)
+        if step is None:
+            step = steps[key] = Step(event.seq)
+        step.seq = min(step.seq, event.seq)
+        step.add(str(data.get("category") or "other"), amount)
+        self.counts[currency] = self.counts.get(currency, 0) + 1
+        if len(steps) > self.max_steps:
+            self._coarsen()  # one doubling halves the steps: back within the bound
+
+    def _coarsen(self) -> None:
+        self.width *= 2
+        for currency, steps in self.steps.items():
+            merged: dict[int, Step] = {}
+            for key, step in steps.items():
+                into = merged.get(key // 2)
+                if into is None:
+                    merged[key // 2] = step
+                    continue
+                into.seq = min(into.seq, step.seq)
+                for category, amount in step.amounts.items():
+                    into.add(category, amount)
+            self.steps[currency] = merged
+
+    def series(self) -> list[tuple[str, list[Step], int]]:
+        """(currency, its steps in trail order, its spend events), currencies sorted."""
+        return [
+            (currency, sorted(steps.values(), key=lambda s: s.seq), self.counts[currency])
+            for currency, steps in sorted(self.steps.items())
+        ]
 
 
-def _categories(points: Sequence[Point]) -> list[str]:
-    seen = {p.category for p in points}
+def _categories(steps: Sequence[Step]) -> list[str]:
+    seen = {category for step in steps for category in step.amounts}
     known = [c for c in CATEGORIES if c in seen]
     return known + sorted(seen - set(known))
 
@@ -84,43 +145,43 @@ LEGEND = Template(
 
 
 def spend_chart(
-    events: Sequence[Event],
+    spend: SpendSeries,
     last_seq: int,
     start: str | None = None,
     end: str | None = None,
     uid: str = "spend",
 ) -> Markup:
-    """The charts for a run's spend events over its `last_seq` events; empty if none."""
-    figures = []
-    for index, (currency, points) in enumerate(sorted(spend_points(events).items())):
-        figures.append(
-            _figure(currency, points, max(last_seq, points[-1].seq), start, end, f"{uid}-{index}")
-        )
-    return join(figures)
+    """The charts of a run's spend over its `last_seq` events; empty if it has none."""
+    return join(
+        _figure(currency, steps, count, max(last_seq, steps[-1].seq), start, end, f"{uid}-{i}")
+        for i, (currency, steps, count) in enumerate(spend.series())
+    )
 
 
 def _figure(
     currency: str,
-    points: Sequence[Point],
+    steps: Sequence[Step],
+    count: int,
     last_seq: int,
     start: str | None,
     end: str | None,
     uid: str,
 ) -> Markup:
-    categories = _categories(points)
+    categories = _categories(steps)
     plot_h = HEIGHT - TOP
 
     def x_of(seq: int) -> float:  # an event's slot starts at its position in the trail
         return (seq - 1) / last_seq * WIDTH
 
-    # running totals per category after each point (k = 0 is "before any spend")
+    # running totals per category after each step (k = 0 is "before any spend")
     running = {c: Decimal(0) for c in categories}
-    steps: list[dict[str, Decimal]] = [dict(running)]
+    totals: list[dict[str, Decimal]] = [dict(running)]
     xs = [0.0]
-    for point in points:
-        running[point.category] += point.amount
-        steps.append(dict(running))
-        xs.append(x_of(point.seq))
+    for step in steps:
+        for category, amount in step.amounts.items():
+            running[category] += amount
+        totals.append(dict(running))
+        xs.append(x_of(step.seq))
     xs.append(float(WIDTH))
     top_total = sum(running.values(), Decimal(0))
     scale = float(top_total) if top_total > 0 else 1.0
@@ -129,9 +190,9 @@ def _figure(
         return TOP + plot_h - float(value) / scale * plot_h
 
     layers = []
-    lower = [Decimal(0)] * len(steps)
+    lower = [Decimal(0)] * len(totals)
     for index, category in enumerate(categories):
-        upper = [lower[k] + steps[k][category] for k in range(len(steps))]
+        upper = [lower[k] + totals[k][category] for k in range(len(totals))]
         if running[category] > 0:
             layers.append(
                 f'<polygon points="{_band(xs, lower, upper, y_of)}" '
@@ -145,18 +206,14 @@ def _figure(
         f'<line x1="0" y1="{HEIGHT}" x2="{WIDTH}" y2="{HEIGHT}" class="axis" '
         'vector-effect="non-scaling-stroke"/>',
     ]
-    by_category = {
-        c: display_amount(sum((p.amount for p in points if p.category == c), Decimal(0)), currency)
-        for c in categories
-    }
+    by_category = {c: display_amount(running[c], currency) for c in categories}
     total_text = display_amount(top_total, currency)
     legend = join(
         LEGEND.render(colour=_colour(c, i), category=c, amount=by_category[c])
         for i, c in enumerate(categories)
     )
-    n = len(points)
     desc = "; ".join(f"{c}: {a}" for c, a in by_category.items()) + (
-        f"; {n} spend event{'s' if n != 1 else ''} among {last_seq} events"
+        f"; {count} spend event{'s' if count != 1 else ''} among {last_seq} events"
     )
     return FIGURE.render(
         currency=currency,

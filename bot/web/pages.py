@@ -16,8 +16,8 @@ from bot.errors import error
 from bot.ids import is_run_id
 from bot.scan import divergence, scan_trail
 from bot.store.base import RunFilter
-from bot.trail import events as ev
 from bot.web import render
+from bot.web.chart import SpendSeries
 from bot.web.html import Markup
 
 MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
@@ -133,9 +133,8 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
     store = request.app[keys.STORE]
     run_id = state["id"]
     for _ in range(3):  # a commit between the scan and the read is a race, not a break
-        scan = await scan_trail(
-            store, run_id, keep_recent=MAX_ROWS, keep=lambda e: e.type == ev.SPEND
-        )
+        spend = SpendSeries()
+        scan = await scan_trail(store, run_id, keep_recent=MAX_ROWS, observe=spend.add)
         latest = await store.get_run(run_id)
         state = latest or state
         problem = divergence(scan, latest)
@@ -152,7 +151,7 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
     return render.RunView(
         state=state,
         recent=list(scan.recent),
-        spend_events=scan.kept,
+        spend=spend,
         count=scan.count,
         verified=scan.verified,
         problem=problem,

@@ -17,7 +17,7 @@ from bot.trail import events as ev
 from bot.trail.events import Event, parse_time
 from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url, network_name
-from bot.web.chart import spend_chart
+from bot.web.chart import SpendSeries, spend_chart
 from bot.web.html import Markup, Template, escape, join, link
 
 STATUS_CLASSES = {
@@ -46,7 +46,7 @@ class RunView:
 
     state: Mapping[str, Any]
     recent: Sequence[Event]  # the newest events, oldest first (the timeline)
-    spend_events: Sequence[Event]
+    spend: SpendSeries  # the spend events, gathered for the chart
     count: int
     verified: bool
     problem: str | None  # the first divergence, if any
@@ -270,7 +270,7 @@ def spend_section(view: RunView) -> Markup:
             i=f"{int(tokens.get('input') or 0):,}", o=f"{int(tokens.get('output') or 0):,}"
         )
     chart = spend_chart(
-        view.spend_events,
+        view.spend,
         view.count,
         state.get("started_at"),
         state.get("updated_at"),
