@@ -45,14 +45,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "Gone": {
         "type": "object",
-        "description": "a run retention removed: when and why",
+        "description": "a run retention removed: when and why (not where: it may have "
+        "been private)",
         "required": ["error", "pruned_at", "reason"],
         "properties": {
             "error": {"type": "string"},
             "pruned_at": TIME,
             "reason": {"type": "string"},
-            "repo": {"type": "string"},
-            "pr": {"type": ["integer", "null"]},
             "last_seq": {"type": "integer"},
             "head_hash": HASH,
         },
