@@ -51,6 +51,11 @@ def pr_link_token(key: str, repo: str, pr: int) -> str:
     return _mac(key, f"audit-bot/pr\0{repo.lower()}#{int(pr)}")
 
 
+def _query(token: str) -> str:
+    """The query string that carries a link token."""
+    return "?" + urlencode({LINK_PARAM: token})
+
+
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
@@ -100,12 +105,12 @@ class Reader:
         """
         if is_public(run) or not self.link_key or not self.may_read(run):
             return ""
-        return "?" + urlencode({LINK_PARAM: run_link_token(self.link_key, str(run["id"]))})
+        return _query(run_link_token(self.link_key, str(run["id"])))
 
     def pr_query(self, repo: str, pr: int, private: bool) -> str:
         if not private or not self.link_key or not self.may_read_pr(repo, pr):
             return ""
-        return "?" + urlencode({LINK_PARAM: pr_link_token(self.link_key, repo, pr)})
+        return _query(pr_link_token(self.link_key, repo, pr))
 
 
 # Per-request cache key (aiohttp ≥ 3.13 has typed request keys).
@@ -162,7 +167,7 @@ def link_token_for(link_key: str | None) -> Any:
         return None
 
     def query(run_id: str) -> str:
-        return "?" + urlencode({LINK_PARAM: run_link_token(link_key, run_id)})
+        return _query(run_link_token(link_key, run_id))
 
     return query
 
@@ -173,6 +178,6 @@ def pr_link_token_for(link_key: str | None) -> Any:
         return None
 
     def query(repo: str, pr: int) -> str:
-        return "?" + urlencode({LINK_PARAM: pr_link_token(link_key, repo, pr)})
+        return _query(pr_link_token(link_key, repo, pr))
 
     return query

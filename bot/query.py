@@ -16,10 +16,10 @@ from multidict import MultiMapping
 from bot.ids import is_run_id
 from bot.trail.events import format_time
 
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 if TYPE_CHECKING:
     from aiohttp import web
 
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 
 
