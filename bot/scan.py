@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -62,7 +63,12 @@ async def scan_trail(
     """
     loop = asyncio.get_running_loop()
     scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
-    await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, observe)
+    stop = threading.Event()
+    try:
+        await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, observe, stop)
+    except asyncio.CancelledError:
+        stop.set()  # the thread gives its slot back after the current batch, not the whole trail
+        raise
     return scan
 
 
@@ -72,9 +78,10 @@ def _scan_sync(
     loop: asyncio.AbstractEventLoop,
     scan: TrailScan,
     observe: Callable[[Event], None] | None,
+    stop: threading.Event,
 ) -> None:
     def tap() -> Iterator[Event]:
-        for event in _blocking_events(store, run_id, loop):
+        for event in _blocking_events(store, run_id, loop, stop):
             scan.count += 1
             scan.state = apply(scan.state, event)
             if scan.recent.maxlen:
@@ -89,11 +96,20 @@ def _scan_sync(
         pass
 
 
-def _blocking_events(store: Any, run_id: str, loop: asyncio.AbstractEventLoop) -> Iterator[Event]:
+def _blocking_events(
+    store: Any, run_id: str, loop: asyncio.AbstractEventLoop, stop: threading.Event
+) -> Iterator[Event]:
     after = 0
-    while True:
+    while not stop.is_set():
         future = asyncio.run_coroutine_threadsafe(store.get_events(run_id, after, BATCH), loop)
-        batch = future.result()
+        while True:
+            try:
+                batch = future.result(timeout=0.5)
+                break
+            except TimeoutError:  # a loop that stopped for good never answers
+                if stop.is_set() or loop.is_closed() or not loop.is_running():
+                    future.cancel()
+                    return
         yield from batch
         if len(batch) < BATCH:
             return
