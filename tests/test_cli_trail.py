@@ -308,3 +308,10 @@ def test_a_database_that_cannot_be_used_is_one_line_exit_2(tmp_path: Path) -> No
             assert why in result.stderr and result.stderr.count("\n") == 1
             assert "pa55word" not in result.stderr
     assert junk.read_bytes() == b"not a database at all, " * 200  # left as it was
+
+
+def test_rebuild_of_an_unknown_run_says_so_and_exits_2(trails: dict[str, Any]) -> None:
+    result = cli("rebuild", trails["agent"], "0" * 26, "--database", trails["url"])
+    assert result.returncode == 2
+    assert f"{'0' * 26}: no such run" in result.stderr
+    assert "rebuilt 1 projection: 0 changed" in result.stderr
