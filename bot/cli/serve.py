@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from aiohttp import web
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_format, settings.log_level)
     try:
         _serve(create_app(settings), settings)
-    except (StoreError, OSError) as exc:  # store unreachable, port taken: one line, no trace
+    except (StoreError, OSError, sqlite3.Error) as exc:  # store unusable, port taken: one line
         print(f"audit-bot: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
