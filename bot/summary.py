@@ -187,7 +187,15 @@ def _duration(run: Mapping[str, Any]) -> str:
     end = run.get("finished_at") or run.get("ended_at")
     if not run.get("started_at") or not end:
         return "running" if run.get("status") == "running" else "—"
-    seconds = int((parse_time(end) - parse_time(run["started_at"])).total_seconds())
+    return span(run["started_at"], end)
+
+
+def span(start: str, end: str) -> str:
+    """`3m 07s`-style length between two trail timestamps; `—` when unknown or negative."""
+    try:
+        seconds = int((parse_time(str(end)) - parse_time(str(start))).total_seconds())
+    except ValueError:
+        return "—"
     if seconds < 0:
         return "—"
     if seconds < 60:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.summary import span
 from bot.trail import events as ev
 from bot.trail.events import Event, parse_time
 from bot.trail.money import Totals, display_amount
@@ -125,17 +126,7 @@ def duration(state: Mapping[str, Any]) -> str:
         return "—"
     if not end:
         return "still open"
-    try:
-        seconds = int((parse_time(str(end)) - parse_time(str(start))).total_seconds())
-    except ValueError:
-        return "—"
-    if seconds < 0:
-        return "—"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return span(start, end)
 
 
 def status_badge(status: Any) -> Markup:
