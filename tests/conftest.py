@@ -128,6 +128,17 @@ class Bot:
             except ValueError:
                 return response.status, text
 
+    async def drain_until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Deliver rows due later (after a backoff) now, as shutdown does, until `check()`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.app[keys.OUTBOX].drain()  # type: ignore[index]
+            if check():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("outbox rows were not delivered in time")
+            await asyncio.sleep(0.02)
+
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the outbox has nothing pending (every side effect done)."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -138,6 +149,26 @@ class Bot:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"outbox did not settle: {status}")
             await asyncio.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def app_key() -> tuple[str, Any]:
+    """A GitHub App private key (PEM) and its public key, for App-mode bots."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, key.public_key()
+
+
+@pytest.fixture(scope="session")
+def app_pem(app_key: tuple[str, Any]) -> str:
+    return app_key[0]
 
 
 @pytest.fixture

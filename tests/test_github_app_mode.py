@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot import keys
 from bot.config import ConfigError, load_settings
 from tests.conftest import REPO, load_payload
 from tests.fake_github import APP_SLUG, FakeGitHub
-
-
-@pytest.fixture(scope="module")
-def app_key() -> tuple[str, object]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return pem, key.public_key()
 
 
 async def test_app_mode_posts_as_the_app_with_one_cached_token(
@@ -62,11 +47,7 @@ async def test_expired_token_is_dropped_and_reminted(make_bot, github: FakeGitHu
     await bot.deliver("pull_request", load_payload("pull_request.opened"))
     # The 401 is classified "retry with a fresh token" after a backoff; drain delivers
     # it now instead of waiting (rows leased to the loop are never stolen).
-    for _ in range(200):
-        await bot.app[keys.OUTBOX].drain()
-        if github.comments_on(REPO, 2):
-            break
-        await asyncio.sleep(0.02)
+    await bot.drain_until(lambda: bool(github.comments_on(REPO, 2)))
     assert len(github.comments_on(REPO, 2)) == 1
     assert github.tokens_minted == 2
 
@@ -99,10 +80,6 @@ async def test_a_401_on_any_call_of_a_row_remints_the_token(
     bot = await make_bot(GITHUB_TOKEN="", GITHUB_APP_ID="12345", GITHUB_PRIVATE_KEY=pem)
     github.fail("GET", r"/contents/", 401)
     await bot.deliver("pull_request", load_payload("pull_request.opened"))
-    for _ in range(200):
-        await bot.app[keys.OUTBOX].drain()
-        if github.comments_on(REPO, 2):
-            break
-        await asyncio.sleep(0.02)
+    await bot.drain_until(lambda: bool(github.comments_on(REPO, 2)))
     assert len(github.comments_on(REPO, 2)) == 1
     assert github.tokens_minted == 2

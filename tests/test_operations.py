@@ -7,8 +7,6 @@ import json
 import logging
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import keys
@@ -89,21 +87,11 @@ async def test_metrics_count_what_happened(bot: Bot, github: FakeGitHub) -> None
     assert "/api/runs" in routes and not any("Hello-World" in str(r) for r in routes)
 
 
-@pytest.fixture(scope="module")
-def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 async def test_app_mode_logs_carry_ids_and_never_a_secret(
-    make_bot, github: FakeGitHub, pem: str, caplog: pytest.LogCaptureFixture
+    make_bot, github: FakeGitHub, app_pem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    bot = await make_bot(GITHUB_TOKEN="", GITHUB_APP_ID="4242", GITHUB_PRIVATE_KEY=pem)
+    bot = await make_bot(GITHUB_TOKEN="", GITHUB_APP_ID="4242", GITHUB_PRIVATE_KEY=app_pem)
     github.fail("POST", r"/issues/2/comments$", 401)  # a refused token: dropped, re-minted
     github.fail("PATCH", r"/issues/comments/", 502)
     await bot.deliver("pull_request", load_payload("pull_request.opened"), delivery="d-1")
@@ -127,7 +115,7 @@ async def test_app_mode_logs_carry_ids_and_never_a_secret(
     await bot.stop()
 
     secrets = {SECRET, "ghs_fake"}
-    secrets |= {line for line in pem.splitlines() if "-----" not in line}
+    secrets |= {line for line in app_pem.splitlines() if "-----" not in line}
     secrets |= {
         r.headers["Authorization"].split(" ", 1)[1]
         for r in github.requests

@@ -43,16 +43,6 @@ async def retrying(bot: Bot) -> list[dict[str, Any]]:
     return (await outbox(bot))["retrying"]
 
 
-async def drain_until(bot: Bot, check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Deliver due-later rows now (as shutdown does), until `check()` holds."""
-
-    async def step() -> bool:
-        await bot.app[keys.OUTBOX].drain()
-        return check()
-
-    await until(step, timeout)
-
-
 def http_error(status: int, headers: dict[str, str], message: str = "failed") -> Exception:
     """The exception gidgethub 6 raises for this response (its own deciphering)."""
     body = json.dumps({"message": message}).encode()
@@ -112,7 +102,7 @@ async def test_5xx_is_retried_with_backoff_until_it_goes_through(
     [row] = await until(lambda: retrying(admin_bot))
     assert (row["repo"], row["pr"], row["reason"]) == (REPO, 2, "GitHub answered 502")
     assert row["attempts"] == 1 and 0 < row["due_at"] - time.time() <= 2.0  # 1–2 s backoff
-    await drain_until(admin_bot, lambda: bool(github.comments_on(REPO, 2)))
+    await admin_bot.drain_until(lambda: bool(github.comments_on(REPO, 2)))
     assert len(github.comments_on(REPO, 2)) == 1
     assert len(github.writes(r"/issues/2/comments$")) == 3  # two refused, one created
     assert (await outbox(admin_bot))["retrying"] == []
@@ -194,7 +184,7 @@ async def test_deleted_comment_recreated_once_even_when_github_fails(
     github.delete_comment(first["id"])
     github.fail("POST", r"/issues/2/comments$", 502)
     await bot.deliver("pull_request", load_payload("pull_request.review_requested"))
-    await drain_until(bot, lambda: bool(github.comments_on(REPO, 2)))
+    await bot.drain_until(lambda: bool(github.comments_on(REPO, 2)))
     [again] = github.comments_on(REPO, 2)
     assert again["id"] != first["id"] and "review (octocat)" in again["body"]
     writes = len(github.writes())
@@ -257,5 +247,5 @@ async def test_paced_write_is_deferred_without_sending_or_counting_an_attempt(
     assert 50 < row["due_at"] - time.time() <= 60
     assert len(github.writes()) == 2
     gh.pacer.clock = lambda: time.time() + 61  # a minute later
-    await drain_until(admin_bot, lambda: len(github.writes()) == 3)
+    await admin_bot.drain_until(lambda: len(github.writes()) == 3)
     assert sorted(len(github.comments_on(REPO, pr)) for pr in (2, 3, 4)) == [1, 1, 1]

@@ -8,25 +8,12 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.redelivery import MAX_REQUESTS, check_once
 from tests.conftest import Bot, load_payload
 from tests.fake_github import FakeGitHub
 
 NOW = time.time()
-
-
-@pytest.fixture(scope="module")
-def app_key() -> tuple[str, object]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return pem, key.public_key()
 
 
 def attempt(

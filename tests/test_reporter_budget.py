@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.checks import CHECK_NAME
 from tests.conftest import HEAD, REPO, Bot, load_payload
@@ -22,16 +20,6 @@ budget:
   per_run:
     review: {USD: 0.05}
 """
-
-
-@pytest.fixture(scope="module")
-def app_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @pytest.fixture
