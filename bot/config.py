@@ -61,6 +61,7 @@ class Settings:
     redelivery_interval: float = 600.0
     shutdown_grace: float = 25.0
     ready_max_lag: float = 300.0  # /readyz answers 503 when the outbox is this overdue
+    max_live_streams: int = 1000  # open SSE tails at once; each holds a connection and polls
 
     @property
     def mode(self) -> str:
@@ -149,6 +150,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redelivery_interval=_float(env, "AUDIT_REDELIVERY_INTERVAL_SECONDS", 600.0),
         shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
         ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
+        max_live_streams=_int(env, "AUDIT_MAX_LIVE_STREAMS", minimum=0, default=1000) or 0,
     )
 
 

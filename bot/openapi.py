@@ -354,6 +354,12 @@ PATHS: dict[str, Any] = {
                 "400": BAD,
                 "404": MISSING,
                 "410": GONE,
+                "503": {
+                    **json_content(
+                        ref("Error"), "SSE only: as many live tails are open as the bot allows"
+                    ),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                },
             },
         }
     },

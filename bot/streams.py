@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
+from bot.errors import error
 from bot.scan import event_line
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
@@ -33,6 +34,7 @@ class LiveStreams:
 
     def __init__(self) -> None:
         self.closing = asyncio.Event()
+        self.open = 0
 
     async def on_shutdown(self, app: web.Application) -> None:
         self.closing.set()
@@ -86,6 +88,21 @@ def _sse(event: str | None, data: Any, ident: int | None = None) -> bytes:
 
 async def sse(request: web.Request, run_id: str, after: int) -> web.StreamResponse:
     """Stored events after `after`, then live ones, until the run ends or we shut down."""
+    live = request.app[LIVE]
+    if live.open >= request.app[keys.SETTINGS].max_live_streams:
+        # Each tail holds a connection and polls the store: a cap keeps a crowd of
+        # open pages (or a client that never closes) from starving the webhooks.
+        refused = error(503, "too many live tails are open; retry later")
+        refused.headers["Retry-After"] = "5"
+        return refused
+    live.open += 1
+    try:
+        return await _tail(request, run_id, after)
+    finally:
+        live.open -= 1
+
+
+async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResponse:
     app = request.app
     store = app[keys.STORE]
     notifier = app[keys.NOTIFIER]

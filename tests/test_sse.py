@@ -16,7 +16,7 @@ from bot import streams
 from bot.access import run_link_token
 from bot.trail import events as ev
 from bot.trail.intents import Append, ById, Command
-from tests.conftest import SECRET, Bot
+from tests.conftest import SECRET, Bot, load_payload
 from tests.readside import append, close_pr, note, open_pr, spend
 
 
@@ -203,3 +203,24 @@ async def test_shutdown_closes_open_tails_promptly(bot: Bot) -> None:
             assert time.perf_counter() - started < 5.0
             while (message := await stream.next()) is not None:  # already sent, then EOF
                 assert message.event == "run"
+
+
+async def test_live_tails_are_capped_and_the_slot_comes_back(make_bot) -> None:
+    bot = await make_bot(AUDIT_MAX_LIVE_STREAMS="1")
+    _, opened = await bot.deliver("pull_request", load_payload("pull_request.opened"))
+    url = f"{bot.url}/api/runs/{opened['runs'][-1]}/events"
+    accept = {"Accept": "text/event-stream"}
+    assert bot.session is not None
+    first = await bot.session.get(url, headers=accept)
+    assert first.status == 200
+    await first.content.readline()  # the stream is open and counted
+    async with bot.session.get(url, headers=accept) as second:
+        assert second.status == 503 and second.headers["Retry-After"] == "5"
+        assert "too many live tails" in (await second.json())["error"]
+    first.close()
+    for _ in range(100):  # the server notices the closed tail and frees its slot
+        async with bot.session.get(url, headers=accept) as again:
+            if again.status == 200:
+                break
+        await asyncio.sleep(0.05)
+    assert again.status == 200
