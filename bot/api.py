@@ -59,18 +59,23 @@ async def list_runs(request: web.Request) -> web.Response:
 async def visible_runs(
     store: Any, where: RunFilter, reader: Reader, rounds: int = SCAN_ROUNDS
 ) -> tuple[list[State], str | None]:
-    """Up to `where.limit` readable runs, and the cursor after the last run looked at."""
+    """Up to `where.limit` readable runs, and the cursor for the next page.
+
+    One readable run past the page is looked for, so a page that ends the list
+    says so (no cursor) instead of sending the client to fetch an empty page.
+    """
     found: list[State] = []
     before = where.before
+    wanted = where.limit + 1
     for _ in range(rounds):
-        batch = await store.list_runs(replace(where, before=before))
+        batch = await store.list_runs(replace(where, before=before, limit=wanted))
         for run in batch:
             before = run["id"]
             if reader.may_read(run):
                 found.append(run)
-                if len(found) == where.limit:
-                    return found, run["id"]
-        if len(batch) < where.limit:
+                if len(found) == wanted:
+                    return found[:-1], found[-2]["id"]
+        if len(batch) < wanted:
             return found, None
     return found, before
 

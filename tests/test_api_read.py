@@ -92,6 +92,9 @@ async def test_limit_defaults_to_50_and_stops_at_200(bot: Bot) -> None:
     assert len(rest["runs"]) == 5 and rest["next_cursor"] is None
     _, body = await get(bot, "/api/runs?limit=200")
     assert len(body["runs"]) == 55
+    _, full = await get(bot, "/api/runs?limit=5")
+    _, last = await get(bot, f"/api/runs?limit=50&cursor={full['next_cursor']}")
+    assert len(last["runs"]) == 50 and last["next_cursor"] is None  # no empty page to fetch
     status, body = await get(bot, "/api/runs?limit=201")
     assert status == 400 and body["parameter"] == "limit"
 
