@@ -148,6 +148,8 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
             woken.cancel()
             if closing.is_set():
                 break
+            if request.transport is None or request.transport.is_closing():
+                return response  # the reader left: free its slot now, not at a heartbeat
             if loop.time() - last_write >= HEARTBEAT_SECONDS:
                 await response.write(b": heartbeat\n\n")
                 last_write = loop.time()
