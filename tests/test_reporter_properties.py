@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import HEAD, REPO
 from tests.reporter_kit import x402_header
-from tests.test_webhook_properties import JSON, ServedBot, paths
+from tests.test_webhook_properties import JSON, ServedBot, one_field_changed
 
 TOKEN = "property-test-token"
 OPEN = {"kind": "agent", "repo": REPO, "pr": 2, "head_sha": HEAD, "name": "loop", "budget": "5 USD"}
@@ -44,26 +44,10 @@ BATCH = {
 CLOSE = {"status": "succeeded"}
 
 
-@st.composite
-def mutated(draw: st.DrawFn, valid: dict[str, Any]) -> bytes:
-    data = json.loads(json.dumps(valid))
-    path = draw(st.sampled_from(list(paths(data))))
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    if draw(st.booleans()):
-        node[path[-1]] = draw(JSON)
-    elif isinstance(node, dict):
-        del node[path[-1]]
-    else:
-        node.pop(path[-1])
-    return json.dumps(data).encode()
-
-
 def bodies(valid: dict[str, Any]) -> st.SearchStrategy[bytes]:
     return st.one_of(
-        mutated(valid),
-        mutated(valid),
+        one_field_changed(valid),
+        one_field_changed(valid),
         JSON.map(lambda value: json.dumps(value).encode()),
         st.binary(max_size=200),
     )

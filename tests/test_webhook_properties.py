@@ -54,10 +54,9 @@ def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
-    """A real payload (and its event name) with one field changed or removed."""
-    name = draw(st.sampled_from(NAMES))
-    data = json.loads(json.dumps(PAYLOADS[name]))
+def one_field_changed(draw: st.DrawFn, document: Any) -> bytes:
+    """A JSON document with one value replaced by arbitrary JSON, or removed."""
+    data = json.loads(json.dumps(document))
     path = draw(st.sampled_from(list(paths(data))))
     node = data
     for key in path[:-1]:
@@ -66,7 +65,16 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
         node[path[-1]] = draw(JSON)
     elif isinstance(node, dict):
         del node[path[-1]]
-    return name.split(".")[0], json.dumps(data).encode()
+    else:
+        node.pop(path[-1])
+    return json.dumps(data).encode()
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A real payload (and its event name) with one field changed or removed."""
+    name = draw(st.sampled_from(NAMES))
+    return name.split(".")[0], draw(one_field_changed(PAYLOADS[name]))
 
 
 @st.composite
