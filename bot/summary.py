@@ -206,7 +206,12 @@ def span(start: str, end: str) -> str:
 
 
 def _when(value: str) -> str:
-    moment: datetime = parse_time(value)
+    """A trail time as the comment shows it; an unreadable one (a time a payload sent
+    malformed) shows as "—" rather than stopping the PR's comment from updating."""
+    try:
+        moment: datetime = parse_time(str(value))
+    except ValueError:
+        return "—"
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 

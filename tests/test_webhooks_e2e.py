@@ -292,3 +292,18 @@ async def test_trail_events_record_their_source(bot: Bot) -> None:
         "action": "opened",
     }
     assert json.dumps(opened.data)  # plain JSON, as published
+
+
+async def test_a_malformed_time_in_a_payload_does_not_stop_the_comment(
+    bot: Bot, github: FakeGitHub
+) -> None:
+    await bot.deliver(
+        "pull_request", load_payload("pull_request.opened", pull_request__updated_at="soon")
+    )
+    await bot.settle()
+    [comment] = github.comments_on(REPO, 2)
+    assert "| pr | 🔵 open | `ec26c3e` | — |" in comment["body"]
+    status, _ = await bot.deliver(
+        "workflow_job", ci_payload("workflow_job.completed", workflow_job__completed_at=7)
+    )
+    assert status == 400  # a time that is not even text is refused, naming the field

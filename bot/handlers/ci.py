@@ -17,7 +17,6 @@ router = routing.Router()
 @router.register("workflow_run")
 async def workflow_run(event: sansio.Event, plan: Plan) -> None:
     data = event.data
-    run = need(data, "workflow_run", dict)
     head_sha = need(data, "workflow_run.head_sha")
     update = ev.NewEvent(
         ev.CI_WORKFLOW_RUN,
@@ -29,7 +28,8 @@ async def workflow_run(event: sansio.Event, plan: Plan) -> None:
             "html_url": opt(data, "workflow_run.html_url"),
             "run_attempt": opt(data, "workflow_run.run_attempt", int),
             "event": opt(data, "workflow_run.event"),
-            "started_at": run.get("run_started_at") or run.get("created_at"),
+            "started_at": opt(data, "workflow_run.run_started_at")
+            or opt(data, "workflow_run.created_at"),
             "updated_at": opt(data, "workflow_run.updated_at"),
         },
         at=opt(data, "workflow_run.updated_at"),
@@ -40,24 +40,22 @@ async def workflow_run(event: sansio.Event, plan: Plan) -> None:
 @router.register("workflow_job")
 async def workflow_job(event: sansio.Event, plan: Plan) -> None:
     data = event.data
-    job = need(data, "workflow_job", dict)
+    need(data, "workflow_job", dict)
     labels = opt(data, "workflow_job.labels", list) or []
-    record = ev.NewEvent(
-        ev.CI_WORKFLOW_JOB,
-        {
-            "id": need(data, "workflow_job.id", int),
-            "run_id": opt(data, "workflow_job.run_id", int),
-            "name": opt(data, "workflow_job.name"),
-            "status": need(data, "workflow_job.status"),
-            "conclusion": opt(data, "workflow_job.conclusion"),
-            "labels": [str(label) for label in labels],
-            "runner_name": opt(data, "workflow_job.runner_name"),
-            "started_at": opt(data, "workflow_job.started_at"),
-            "completed_at": opt(data, "workflow_job.completed_at"),
-            "html_url": opt(data, "workflow_job.html_url"),
-        },
-        at=job.get("completed_at") or job.get("started_at") or job.get("created_at"),
-    )
+    job = {
+        "id": need(data, "workflow_job.id", int),
+        "run_id": opt(data, "workflow_job.run_id", int),
+        "name": opt(data, "workflow_job.name"),
+        "status": need(data, "workflow_job.status"),
+        "conclusion": opt(data, "workflow_job.conclusion"),
+        "labels": [str(label) for label in labels],
+        "runner_name": opt(data, "workflow_job.runner_name"),
+        "started_at": opt(data, "workflow_job.started_at"),
+        "completed_at": opt(data, "workflow_job.completed_at"),
+        "html_url": opt(data, "workflow_job.html_url"),
+    }
+    at = job["completed_at"] or job["started_at"] or opt(data, "workflow_job.created_at")
+    record = ev.NewEvent(ev.CI_WORKFLOW_JOB, job, at=at)
     events = [record]
     cost = _job_spend(data, plan)
     if cost is not None:
