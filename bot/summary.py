@@ -6,7 +6,7 @@ PR yields the same bytes and the outbox can skip the write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.trail.events import parse_time
 from bot.trail.money import Totals, display_amount, over_budget
+from bot.trail.proofs import explorer_url
 
 MARKER = "<!-- audit-bot:summary -->"
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
@@ -48,8 +49,8 @@ class SummaryOptions:
     explorers: Mapping[str, str] = field(default_factory=dict)
     budget: Mapping[str, Decimal] = field(default_factory=dict)  # per PR, by currency
     notices: Sequence[str] = ()  # one-line notes (e.g. a bad repository config)
-    link_token: Any = None  # callable run_id -> query string for private runs, or None
-    pr_link_token: Any = None  # callable (repo, pr) -> query string for private PRs, or None
+    link_token: Callable[[str], str] | None = None  # run id -> query string (private runs)
+    pr_link_token: Callable[[str, int], str] | None = None  # (repo, pr) -> query string
     # per run kind, by currency; applies to runs opened without a budget of their own
     kind_budgets: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
 
@@ -147,8 +148,6 @@ def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
 
 
 def _proofs(proofs: Sequence[Mapping[str, Any]], explorers: Mapping[str, str]) -> str:
-    from bot.trail.proofs import explorer_url
-
     if not proofs:
         return "—"
     parts = []
