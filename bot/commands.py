@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import keys
+from bot.metrics import EVENTS_APPENDED
 from bot.trail.intents import Command, CommandResult
 
 
@@ -18,7 +19,7 @@ async def commit(app: web.Application, command: Command) -> CommandResult:
     stats = app[keys.STATS]
     counter = (command.source.kind, command.source.event, result.outcome)
     stats[counter] = stats.get(counter, 0) + 1
-    stats["events_appended"] = stats.get("events_appended", 0) + result.events  # /metrics
+    stats[EVENTS_APPENDED] = stats.get(EVENTS_APPENDED, 0) + result.events
     if result.prs:
         app[keys.OUTBOX].wake()
     if result.events:
