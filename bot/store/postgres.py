@@ -44,6 +44,15 @@ from bot.store.base import (
     StoreError,
 )
 from bot.store.pg_schema import migrate_postgres
+from bot.store.rows import (
+    EVENT_COLUMNS,
+    OUTBOX_COUNTS,
+    OUTBOX_FAILED,
+    OUTBOX_OLDEST,
+    OUTBOX_RETRYING,
+    event_from_row,
+    outbox_status_from,
+)
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
@@ -66,7 +75,6 @@ _RETRY_CONNECTION = (
     ConnectionError,
 )
 _MAX_ATTEMPTS = 12
-_EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
 _OUTBOX_COLUMNS = "key, kind, repo, pr, installation_id, version, attempts, due_at"
 
 
@@ -156,13 +164,13 @@ class PostgresStore:
         self, run_id: str, after: int = 0, limit: int | None = None
     ) -> list[Event]:
         rows = await self.pool.fetch(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = $1 AND seq > $2 "
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = $1 AND seq > $2 "
             "ORDER BY seq LIMIT $3",
             run_id,
             after,
             limit,  # NULL: no limit
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row, json.loads) for row in rows]
 
     async def iter_events(
         self, run_id: str, after: int = 0, batch: int = 500
@@ -245,39 +253,12 @@ class PostgresStore:
 
     async def outbox_status(self) -> Mapping[str, Any]:
         async with self.pool.acquire() as conn:
-            counts = dict(
-                await conn.fetch("SELECT state, count(*) FROM outbox GROUP BY state")  # type: ignore[arg-type]
+            return outbox_status_from(
+                await conn.fetch(OUTBOX_COUNTS),
+                await conn.fetchval(OUTBOX_OLDEST),
+                await conn.fetch(OUTBOX_FAILED),
+                await conn.fetch(OUTBOX_RETRYING),
             )
-            oldest = await conn.fetchval("SELECT min(due_at) FROM outbox WHERE state = 'pending'")
-            failed = [
-                {"key": r[0], "repo": r[1], "pr": r[2], "reason": r[3], "at": r[4]}
-                for r in await conn.fetch(
-                    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
-                    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
-                )
-            ]
-            retrying = [
-                {
-                    "key": r[0],
-                    "repo": r[1],
-                    "pr": r[2],
-                    "reason": r[3],
-                    "attempts": r[4],
-                    "due_at": r[5],
-                }
-                for r in await conn.fetch(
-                    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
-                    "WHERE state = 'pending' AND last_error IS NOT NULL "
-                    "ORDER BY due_at LIMIT 100"
-                )
-            ]
-        return {
-            "pending": counts.get("pending", 0),
-            "failed": counts.get("failed", 0),
-            "oldest_due_at": oldest,
-            "failures": failed,
-            "retrying": retrying,
-        }
 
     # -- comments ------------------------------------------------------------------
 
@@ -453,13 +434,13 @@ class PostgresStore:
             stored = json.loads(text)
             # a cursor: the fold holds one event at a time, however long the trail
             rows = conn.cursor(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq",
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq",
                 run_id,
                 prefetch=500,
             )
             state = new_state(run_id)
             async for row in rows:
-                state = apply_event(state, _event(row))
+                state = apply_event(state, event_from_row(row, json.loads))
             if state != stored:
                 await _PostgresTx(conn).update_run(state)
         return stored, state
@@ -483,21 +464,6 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     """Skip the pool's reset query on release: the store never leaves session state
     behind (no LISTEN, no session settings or advisory locks, transactions always
     closed), so a round trip per use would buy nothing."""
-
-
-def _event(row: Any) -> Event:
-    run_id, seq, type_, at, recorded_at, source, data, prev_hash, hash_ = row
-    return Event(
-        run_id=run_id,
-        seq=seq,
-        type=type_,
-        at=at,
-        recorded_at=recorded_at,
-        source=json.loads(source),
-        data=json.loads(data),
-        prev_hash=prev_hash,
-        hash=hash_,
-    )
 
 
 class _PostgresTx:
@@ -582,7 +548,7 @@ class _PostgresTx:
 
     async def insert_event(self, event: Event) -> None:
         await self.conn.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             event.run_id,
             event.seq,
             event.type,

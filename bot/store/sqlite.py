@@ -37,6 +37,15 @@ from bot.store.base import (
     RunFilter,
     StoreError,
 )
+from bot.store.rows import (
+    EVENT_COLUMNS,
+    OUTBOX_COUNTS,
+    OUTBOX_FAILED,
+    OUTBOX_OLDEST,
+    OUTBOX_RETRYING,
+    event_from_row,
+    outbox_status_from,
+)
 from bot.store.writer import apply_sync
 from bot.trail.events import Event, format_time, utc_now
 from bot.trail.intents import Command, CommandResult
@@ -214,12 +223,13 @@ class SQLiteStore:
         self, run_id: str, after: int = 0, limit: int | None = None
     ) -> list[Event]:
         sql = (
-            "SELECT run_id, seq, type, at, recorded_at, source, data, prev_hash, hash "
-            "FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
         )
         params = (run_id, after, -1 if limit is None else limit)
         return await self._read(
-            lambda conn: [_event(row) for row in conn.execute(sql, params).fetchall()]
+            lambda conn: [
+                event_from_row(row, orjson.loads) for row in conn.execute(sql, params).fetchall()
+            ]
         )
 
     async def iter_events(
@@ -299,32 +309,12 @@ class SQLiteStore:
 
     async def outbox_status(self) -> Mapping[str, Any]:
         def read(conn: sqlite3.Connection) -> Mapping[str, Any]:
-            counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
-            oldest = conn.execute(
-                "SELECT min(due_at) FROM outbox WHERE state = 'pending'"
-            ).fetchone()[0]
-            failed = [
-                {"key": key, "repo": repo, "pr": pr, "reason": err, "at": at}
-                for key, repo, pr, err, at in conn.execute(
-                    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
-                    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
-                )
-            ]
-            retrying = [
-                {"key": key, "repo": repo, "pr": pr, "reason": err, "attempts": n, "due_at": due}
-                for key, repo, pr, err, n, due in conn.execute(
-                    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
-                    "WHERE state = 'pending' AND last_error IS NOT NULL "
-                    "ORDER BY due_at LIMIT 100"
-                )
-            ]
-            return {
-                "pending": counts.get("pending", 0),
-                "failed": counts.get("failed", 0),
-                "oldest_due_at": oldest,
-                "failures": failed,
-                "retrying": retrying,
-            }
+            return outbox_status_from(
+                conn.execute(OUTBOX_COUNTS).fetchall(),
+                conn.execute(OUTBOX_OLDEST).fetchone()[0],
+                conn.execute(OUTBOX_FAILED).fetchall(),
+                conn.execute(OUTBOX_RETRYING).fetchall(),
+            )
 
         return await self._read(read)
 
@@ -510,11 +500,9 @@ class SQLiteStore:
                 return None
             stored = json.loads(row[0])
             rows = conn.execute(
-                "SELECT run_id, seq, type, at, recorded_at, source, data, prev_hash, hash "
-                "FROM events WHERE run_id = ? ORDER BY seq",
-                (run_id,),
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
             )
-            state = fold(run_id, (_event(r) for r in rows))
+            state = fold(run_id, (event_from_row(r, orjson.loads) for r in rows))
             if state != stored:
                 _SQLiteTx(conn).update_run(state)
             return stored, state
@@ -537,21 +525,6 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    run_id, seq, type_, at, recorded_at, source, data, prev_hash, hash_ = row
-    return Event(
-        run_id=run_id,
-        seq=seq,
-        type=type_,
-        at=at,
-        recorded_at=recorded_at,
-        source=orjson.loads(source),
-        data=orjson.loads(data),
-        prev_hash=prev_hash,
-        hash=hash_,
-    )
 
 
 class _SQLiteTx:
@@ -618,8 +591,7 @@ class _SQLiteTx:
 
     def insert_event(self, event: Event) -> None:
         self.conn.execute(
-            "INSERT INTO events (run_id, seq, type, at, recorded_at, source, data, prev_hash, "
-            "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.run_id,
                 event.seq,

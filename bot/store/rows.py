@@ -1,0 +1,67 @@
+"""Pure helpers both stores share: rows to objects, and answers shaped from rows.
+
+The SQL differs by dialect (placeholders, `lower(repo)` against `COLLATE NOCASE`,
+locks); what a row means and how an answer is built from it does not, so it is
+written here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.trail.events import Event
+
+EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
+
+
+def event_from_row(row: Sequence[Any], loads: Callable[[str], Any]) -> Event:
+    """An `events` row (in `EVENT_COLUMNS` order) as an Event; `loads` parses its JSON."""
+    run_id, seq, type_, at, recorded_at, source, data, prev_hash, hash_ = row
+    return Event(
+        run_id=run_id,
+        seq=seq,
+        type=type_,
+        at=at,
+        recorded_at=recorded_at,
+        source=loads(source),
+        data=loads(data),
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
+
+
+# outbox_status: the same statements in both dialects, then `outbox_status_from` shapes the rows
+OUTBOX_COUNTS = "SELECT state, count(*) FROM outbox GROUP BY state"
+OUTBOX_OLDEST = "SELECT min(due_at) FROM outbox WHERE state = 'pending'"
+OUTBOX_FAILED = (
+    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
+    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
+)
+OUTBOX_RETRYING = (
+    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
+    "WHERE state = 'pending' AND last_error IS NOT NULL ORDER BY due_at LIMIT 100"
+)
+
+
+def outbox_status_from(
+    counts: Iterable[Sequence[Any]],
+    oldest: float | None,
+    failed: Iterable[Sequence[Any]],
+    retrying: Iterable[Sequence[Any]],
+) -> Mapping[str, Any]:
+    """`Store.outbox_status` from the rows of the four statements above."""
+    by_state = {state: count for state, count in counts}
+    return {
+        "pending": by_state.get("pending", 0),
+        "failed": by_state.get("failed", 0),
+        "oldest_due_at": oldest,
+        "failures": [
+            {"key": key, "repo": repo, "pr": pr, "reason": err, "at": at}
+            for key, repo, pr, err, at in failed
+        ],
+        "retrying": [
+            {"key": key, "repo": repo, "pr": pr, "reason": err, "attempts": n, "due_at": due}
+            for key, repo, pr, err, n, due in retrying
+        ],
+    }
