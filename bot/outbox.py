@@ -16,8 +16,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
@@ -61,14 +62,7 @@ def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | Permane
         limited = (
             isinstance(exc, RateLimitExceeded)
             or status == 429
-            or (
-                status == 403
-                and (
-                    "retry-after" in headers
-                    or headers.get("x-ratelimit-remaining") == "0"
-                    or "rate limit" in str(exc).lower()
-                )
-            )
+            or (status == 403 and is_rate_limit(exc))
         )
         if limited:
             return RetryAt(_rate_limit_delay(headers, now), f"rate limited ({status})")
@@ -102,6 +96,12 @@ def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
     except ValueError:
         pass
     return RATE_LIMIT_FLOOR
+
+
+def outbox_lag(status: Mapping[str, Any], now: float) -> float:
+    """How overdue the oldest due row in `Store.outbox_status()` is (0 when none is)."""
+    oldest = status.get("oldest_due_at")
+    return max(0.0, now - oldest) if oldest else 0.0
 
 
 def _backoff(attempts: int) -> float:

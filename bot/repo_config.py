@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 from cachetools import TTLCache
-from gidgethub import BadRequest, RateLimitExceeded
+from gidgethub import BadRequest, HTTPException, RateLimitExceeded
 
 from bot.trail.money import InvalidInput, at, kind_of, parse_budget, require_mapping
 from bot.trail.proofs import EXPLORERS, parse_explorers
@@ -196,7 +196,7 @@ class RepoConfigs:
         return parse_repo_config(text)
 
 
-def is_rate_limit(exc: BadRequest) -> bool:
+def is_rate_limit(exc: HTTPException) -> bool:
     """A 403 that means "slow down", which must be retried rather than accepted."""
     headers = {k.lower(): v for k, v in (getattr(exc, "headers", None) or {}).items()}
     return (
