@@ -17,7 +17,7 @@ from bot.github.auth import Credentials
 from bot.github.client import GitHub
 from bot.notify import RunNotifier
 from bot.openapi import json_content, ref, register, register_schemas
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, outbox_lag
 from bot.repo_config import RepoConfigs
 from bot.store import open_store_for
 from bot.summary import SummaryOptions
@@ -128,8 +128,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)
-    oldest = status.get("oldest_due_at")
-    lag = max(0.0, time.time() - oldest) if oldest else 0.0
+    lag = outbox_lag(status, time.time())
     bound = request.app[keys.SETTINGS].ready_max_lag
     outbox = {"pending": status["pending"], "failed": status["failed"], "lag_seconds": lag}
     if lag > bound:  # the outbox is stuck: GitHub side effects are not going out

@@ -26,6 +26,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from bot import keys
+from bot.outbox import outbox_lag
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,9 @@ class _Tallies(Collector):
             for result, value in (
                 ("delivered", worker.delivered),
                 ("unchanged", worker.skipped_unchanged),
-                ("retried", getattr(worker, "retried", 0)),
-                ("paced", getattr(worker, "paced", 0)),
-                ("failed", getattr(worker, "failed", 0)),
+                ("retried", worker.retried),
+                ("paced", worker.paced),
+                ("failed", worker.failed),
             ):
                 attempts.add_metric([result], value)
             yield attempts
@@ -119,9 +120,7 @@ class _Tallies(Collector):
             labels=["installation"],
         )
         if github is not None:
-            for installation, seen in sorted(
-                getattr(github, "rate_limits", {}).items(), key=lambda kv: str(kv[0])
-            ):
+            for installation, seen in sorted(github.rate_limits.items(), key=lambda kv: str(kv[0])):
                 remaining.add_metric([str(installation or "token")], seen.remaining)
         yield remaining
 
@@ -166,8 +165,7 @@ async def metrics_page(request: web.Request) -> web.Response:
     else:
         metrics.outbox_pending.set(status["pending"])
         metrics.outbox_failed.set(status["failed"])
-        oldest = status.get("oldest_due_at")
-        metrics.outbox_lag.set(max(0.0, time.time() - oldest) if oldest else 0.0)
+        metrics.outbox_lag.set(outbox_lag(status, time.time()))
     return web.Response(
         body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot import keys, openapi
 from bot.errors import error
+from bot.outbox import outbox_lag
 
 
 def _may_see_items(request: web.Request) -> bool | None:
@@ -37,11 +38,10 @@ async def outbox(request: web.Request) -> web.Response:
     if allowed is None:
         return error(401, "invalid admin token")
     status = await request.app[keys.STORE].outbox_status()
-    oldest = status.get("oldest_due_at")
     answer: dict[str, object] = {
         "pending": status["pending"],
         "failed": status["failed"],
-        "lag_seconds": round(max(0.0, time.time() - oldest), 3) if oldest else 0.0,
+        "lag_seconds": round(outbox_lag(status, time.time()), 3),
     }
     if allowed:
         answer["retrying"] = status.get("retrying", [])
