@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,83 +24,27 @@ from bot.store.base import RunFilter
 from bot.store.postgres import PostgresStore
 from bot.summary import MARKER
 from bot.trail.events import verify_chain
+from tests.bot_process import BotProcess
 from tests.conftest import REPO, SECRET, load_payload, sign
 from tests.fake_github import TOKEN_USER, FakeGitHub
 
-ROOT = Path(__file__).resolve().parent.parent
 PRS = range(1, 7)
 JOBS_ON_FIRST_HEAD = 8
 JOBS_ON_SECOND_HEAD = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Instance:
-    """One `python -m bot` process, and what it answered."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.env = {**env, "PORT": str(self.port)}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def ready(self, session: aiohttp.ClientSession, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"bot exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                async with session.get(f"{self.url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"bot not ready:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture
-def instances(
+async def instances(
     tmp_path: Path, bot_env: dict[str, str], postgres_url: str
-) -> Iterator[list[Instance]]:
-    inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AUDIT_", "DATABASE"))
-    }
-    env = {**inherited, **bot_env, "DATABASE_URL": postgres_url}
-    started = [Instance(env, tmp_path / f"bot-{n}.log") for n in range(2)]
+) -> AsyncIterator[list[BotProcess]]:
+    env = {**bot_env, "DATABASE_URL": postgres_url}
+    started = [BotProcess(env, tmp_path / f"bot-{n}.log") for n in range(2)]
     try:
-        for instance in started:
-            instance.start()
+        await asyncio.gather(*(instance.start(timeout=30.0) for instance in started))
         yield started
     finally:
         for instance in started:
-            instance.stop()
+            instance.stop_quietly()
 
 
 @pytest.fixture
@@ -159,14 +99,14 @@ def job(pr: int, which: str, n: int) -> tuple[str, str, bytes]:
 
 async def send_all(
     session: aiohttp.ClientSession,
-    instances: list[Instance],
+    instances: list[BotProcess],
     batch: list[tuple[str, str, bytes]],
     answers: dict[str, list[str]],
 ) -> None:
     """Send each delivery to one instance and, at the same time, again to the other."""
     gate = asyncio.Semaphore(16)
 
-    async def send(instance: Instance, event: str, guid: str, body: bytes) -> None:
+    async def send(instance: BotProcess, event: str, guid: str, body: bytes) -> None:
         headers = {
             "X-GitHub-Event": event,
             "X-GitHub-Delivery": guid,
@@ -193,14 +133,13 @@ async def settle(store: PostgresStore, timeout: float = 30.0) -> None:
 
 
 async def test_two_instances_share_one_postgres_without_loss_or_duplicates(
-    instances: list[Instance], store: PostgresStore, github: FakeGitHub
+    instances: list[BotProcess], store: PostgresStore, github: FakeGitHub
 ) -> None:
     answers: dict[str, list[str]] = {}
     jobs_a = {pr: [job(pr, "a", n) for n in range(JOBS_ON_FIRST_HEAD)] for pr in PRS}
     jobs_b = {pr: [job(pr, "b", n) for n in range(JOBS_ON_SECOND_HEAD)] for pr in PRS}
     pushes = {pr: pushed(pr) for pr in PRS}
     async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(instance.ready(session) for instance in instances))
         await send_all(session, instances, [opened(pr) for pr in PRS], answers)
         # CI on the first head races the push that supersedes it, on both instances
         racing = [d for pr in PRS for d in [*jobs_a[pr], pushes[pr]]]
