@@ -27,7 +27,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,11 +49,16 @@ from bot.store.rows import (
     OUTBOX_FAILED,
     OUTBOX_OLDEST,
     OUTBOX_RETRYING,
+    PRUNE_COLUMNS,
+    PRUNED_COLUMNS,
+    choose_pruned,
     event_from_row,
+    iso_time,
     outbox_status_from,
+    pruned_log,
 )
 from bot.store.writer import CommandWriter
-from bot.trail.events import Event, format_time, utc_now
+from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State, fold, new_state
 from bot.trail.state import apply as apply_event
@@ -311,75 +315,53 @@ class PostgresStore:
         max_runs_per_repo: int | None,
         limit: int = 500,
     ) -> list[PrunedRun]:
-        pruned_at = format_time(datetime.fromtimestamp(now, UTC))
-        chosen: dict[str, tuple[tuple[Any, ...], str]] = {}
+        pruned_at = iso_time(now)
         async with self.pool.acquire() as conn, conn.transaction():
+            idle: list[Any] = []
+            crowded: list[Any] = []
             if retention_days is not None:
-                cutoff = format_time(datetime.fromtimestamp(now - retention_days * 86400, UTC))
-                for row in await conn.fetch(
-                    f"SELECT {_PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
+                idle = await conn.fetch(
+                    f"SELECT {PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
                     "ON e.run_id = r.id AND e.seq = r.last_seq WHERE r.is_open = 0 "
                     f"AND e.recorded_at < $1 AND NOT {_OPEN_PR} ORDER BY r.id LIMIT $2",
-                    cutoff,
+                    iso_time(now - retention_days * 86400),
                     limit,
-                ):
-                    reason = (
-                        f"retention: no event for over {retention_days} days "
-                        f"(last recorded {row[-1]})"
-                    )
-                    chosen[row[0]] = (tuple(row)[:-1], reason)
-            if max_runs_per_repo is not None and len(chosen) < limit:
-                for row in await conn.fetch(
-                    f"SELECT {_PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
+                )
+            if max_runs_per_repo is not None and len(idle) < limit:
+                crowded = await conn.fetch(
+                    f"SELECT {PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
                     "(PARTITION BY lower(repo) ORDER BY id DESC) AS newer FROM runs) r "
                     f"WHERE r.newer > $1 AND r.is_open = 0 AND NOT {_OPEN_PR} "
                     "ORDER BY r.id LIMIT $2",
                     max_runs_per_repo,
                     limit,
-                ):
-                    reason = (
-                        f"retention: beyond the newest {max_runs_per_repo} runs of the repository"
-                    )
-                    chosen.setdefault(row[0], (tuple(row), reason))
+                )
             done = []
-            for columns, reason in list(chosen.values())[:limit]:
-                run_id, repo, pr, kind, last_seq, head_hash = columns
+            tx = _PostgresTx(conn)
+            for gone in choose_pruned(
+                idle, crowded, retention_days, max_runs_per_repo, pruned_at, limit
+            ):
                 # Another instance pruning (or appending to) the same run holds its lock:
                 # leave it to them rather than wait or remove it twice.
                 if not await conn.fetchval(
                     "SELECT 1 FROM runs WHERE id = $1 AND is_open = 0 FOR UPDATE SKIP LOCKED",
-                    run_id,
+                    gone.run_id,
                 ):
                     continue
-                gone = PrunedRun(run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason)
-                await conn.execute("DELETE FROM events WHERE run_id = $1", run_id)
-                await conn.execute("DELETE FROM runs WHERE id = $1", run_id)
+                await conn.execute("DELETE FROM events WHERE run_id = $1", gone.run_id)
+                await conn.execute("DELETE FROM runs WHERE id = $1", gone.run_id)
                 await conn.execute(
-                    "INSERT INTO pruned_runs (run_id, repo, pr, kind, last_seq, head_hash, "
-                    "pruned_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    run_id,
-                    repo,
-                    pr,
-                    kind,
-                    last_seq,
-                    head_hash,
-                    pruned_at,
-                    reason,
+                    f"INSERT INTO pruned_runs ({PRUNED_COLUMNS}) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    *dataclasses.astuple(gone),
                 )
-                await conn.execute(
-                    "INSERT INTO bot_log (at, kind, source, data) VALUES ($1, $2, $3, $4)",
-                    pruned_at,
-                    "retention.pruned",
-                    json.dumps({"kind": "bot", "id": "retention"}),
-                    json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
-                )
+                await tx.insert_bot_log(*pruned_log(gone))
                 done.append(gone)
         return done
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
         row = await self.pool.fetchrow(
-            "SELECT run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason "
-            "FROM pruned_runs WHERE run_id = $1",
+            f"SELECT {PRUNED_COLUMNS} FROM pruned_runs WHERE run_id = $1",
             run_id,
         )
         return PrunedRun(*row) if row else None
@@ -446,8 +428,7 @@ class PostgresStore:
         return stored, state
 
 
-# Retention: the columns a pruned run keeps, and "its PR still has an open pr run".
-_PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
+# Retention: "its PR still has an open pr run".
 _OPEN_PR = (
     "EXISTS (SELECT 1 FROM runs o WHERE lower(o.repo) = lower(r.repo) AND o.pr = r.pr "
     "AND o.kind = 'pr' AND o.is_open = 1)"

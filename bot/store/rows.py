@@ -7,10 +7,14 @@ written here once.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.trail.events import Event
+from bot.store.base import PrunedRun
+from bot.trail.events import Event, format_time
 
 EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
 
@@ -65,3 +69,45 @@ def outbox_status_from(
             for key, repo, pr, err, n, due in retrying
         ],
     }
+
+
+# Retention. The selections differ by dialect (how repositories compare); both return
+# `PRUNE_COLUMNS`, the idle one followed by the last event's `recorded_at`.
+PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
+PRUNED_COLUMNS = "run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason"
+
+
+def iso_time(ts: float) -> str:
+    """An epoch time as the trail writes times."""
+    return format_time(datetime.fromtimestamp(ts, UTC))
+
+
+def choose_pruned(
+    idle: Iterable[Sequence[Any]],
+    crowded: Iterable[Sequence[Any]],
+    retention_days: int | None,
+    max_runs_per_repo: int | None,
+    pruned_at: str,
+    limit: int,
+) -> list[PrunedRun]:
+    """The runs to remove, each once and at most `limit`, idle ones first, with why."""
+    chosen: dict[str, PrunedRun] = {}
+    for *columns, last_recorded in idle:
+        reason = (
+            f"retention: no event for over {retention_days} days (last recorded {last_recorded})"
+        )
+        chosen[columns[0]] = PrunedRun(*columns, pruned_at, reason)
+    reason = f"retention: beyond the newest {max_runs_per_repo} runs of the repository"
+    for columns in crowded:
+        chosen.setdefault(columns[0], PrunedRun(*columns, pruned_at, reason))
+    return list(chosen.values())[:limit]
+
+
+def pruned_log(gone: PrunedRun) -> tuple[str, str, str, str]:
+    """The bot-level log entry (at, kind, source, data) that records a removal."""
+    return (
+        gone.pruned_at,
+        "retention.pruned",
+        json.dumps({"kind": "bot", "id": "retention"}),
+        json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
+    )

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,11 +42,16 @@ from bot.store.rows import (
     OUTBOX_FAILED,
     OUTBOX_OLDEST,
     OUTBOX_RETRYING,
+    PRUNE_COLUMNS,
+    PRUNED_COLUMNS,
+    choose_pruned,
     event_from_row,
+    iso_time,
     outbox_status_from,
+    pruned_log,
 )
 from bot.store.writer import apply_sync
-from bot.trail.events import Event, format_time, utc_now
+from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State, fold
 
@@ -372,56 +376,36 @@ class SQLiteStore:
         max_runs_per_repo: int | None,
         limit: int = 500,
     ) -> list[PrunedRun]:
-        pruned_at = format_time(datetime.fromtimestamp(now, UTC))
+        pruned_at = iso_time(now)
 
         def prune(conn: sqlite3.Connection) -> list[PrunedRun]:
-            chosen: dict[str, tuple[tuple[Any, ...], str]] = {}
+            idle: list[Any] = []
+            crowded: list[Any] = []
             if retention_days is not None:
-                cutoff = format_time(datetime.fromtimestamp(now - retention_days * 86400, UTC))
-                for row in conn.execute(
-                    f"SELECT {_PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
+                idle = conn.execute(
+                    f"SELECT {PRUNE_COLUMNS}, e.recorded_at FROM runs r JOIN events e "
                     "ON e.run_id = r.id AND e.seq = r.last_seq WHERE r.is_open = 0 "
                     f"AND e.recorded_at < ? AND NOT {_OPEN_PR} ORDER BY r.id LIMIT ?",
-                    (cutoff, limit),
-                ):
-                    reason = (
-                        f"retention: no event for over {retention_days} days "
-                        f"(last recorded {row[-1]})"
-                    )
-                    chosen[row[0]] = (row[:-1], reason)
-            if max_runs_per_repo is not None and len(chosen) < limit:
-                for row in conn.execute(
-                    f"SELECT {_PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
+                    (iso_time(now - retention_days * 86400), limit),
+                ).fetchall()
+            if max_runs_per_repo is not None and len(idle) < limit:
+                crowded = conn.execute(
+                    f"SELECT {PRUNE_COLUMNS} FROM (SELECT *, row_number() OVER "
                     "(PARTITION BY repo ORDER BY id DESC) AS newer FROM runs) r "
                     f"WHERE r.newer > ? AND r.is_open = 0 AND NOT {_OPEN_PR} "
                     "ORDER BY r.id LIMIT ?",
                     (max_runs_per_repo, limit),
-                ):
-                    reason = (
-                        f"retention: beyond the newest {max_runs_per_repo} runs of the repository"
-                    )
-                    chosen.setdefault(row[0], (row, reason))
-            done = []
-            for columns, reason in list(chosen.values())[:limit]:
-                run_id, repo, pr, kind, last_seq, head_hash = columns
-                gone = PrunedRun(run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason)
-                conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
-                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                ).fetchall()
+            done = choose_pruned(idle, crowded, retention_days, max_runs_per_repo, pruned_at, limit)
+            tx = _SQLiteTx(conn)
+            for gone in done:
+                conn.execute("DELETE FROM events WHERE run_id = ?", (gone.run_id,))
+                conn.execute("DELETE FROM runs WHERE id = ?", (gone.run_id,))
                 conn.execute(
-                    "INSERT INTO pruned_runs (run_id, repo, pr, kind, last_seq, head_hash, "
-                    "pruned_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason),
+                    f"INSERT INTO pruned_runs ({PRUNED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    dataclasses.astuple(gone),
                 )
-                conn.execute(
-                    "INSERT INTO bot_log (at, kind, source, data) VALUES (?, ?, ?, ?)",
-                    (
-                        pruned_at,
-                        "retention.pruned",
-                        json.dumps({"kind": "bot", "id": "retention"}),
-                        json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
-                    ),
-                )
-                done.append(gone)
+                tx.insert_bot_log(*pruned_log(gone))
             return done
 
         return await self._write(prune)
@@ -429,8 +413,7 @@ class SQLiteStore:
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
         def read(conn: sqlite3.Connection) -> PrunedRun | None:
             row = conn.execute(
-                "SELECT run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason "
-                "FROM pruned_runs WHERE run_id = ?",
+                f"SELECT {PRUNED_COLUMNS} FROM pruned_runs WHERE run_id = ?",
                 (run_id,),
             ).fetchone()
             return PrunedRun(*row) if row else None
@@ -510,8 +493,7 @@ class SQLiteStore:
         return await self._write(rebuild)
 
 
-# Retention: the columns a pruned run keeps, and "its PR still has an open pr run".
-_PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
+# Retention: "its PR still has an open pr run".
 _OPEN_PR = (
     "EXISTS (SELECT 1 FROM runs o WHERE o.repo = r.repo AND o.pr = r.pr "
     "AND o.kind = 'pr' AND o.is_open = 1)"
