@@ -55,6 +55,7 @@ from bot.store.rows import (
     event_from_row,
     iso_time,
     outbox_status_from,
+    page_events,
     pruned_log,
 )
 from bot.store.writer import CommandWriter
@@ -176,16 +177,8 @@ class PostgresStore:
         )
         return [event_from_row(row, json.loads) for row in rows]
 
-    async def iter_events(
-        self, run_id: str, after: int = 0, batch: int = 500
-    ) -> AsyncIterator[Event]:
-        while True:
-            events = await self.get_events(run_id, after, batch)
-            for event in events:
-                yield event
-            if len(events) < batch:
-                return
-            after = events[-1].seq
+    def iter_events(self, run_id: str, after: int = 0, batch: int = 500) -> AsyncIterator[Event]:
+        return page_events(self.get_events, run_id, after, batch)
 
     # -- outbox ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,3 +111,19 @@ def pruned_log(gone: PrunedRun) -> tuple[str, str, str, str]:
         json.dumps({"kind": "bot", "id": "retention"}),
         json.dumps(dataclasses.asdict(gone), separators=(",", ":")),
     )
+
+
+async def page_events(
+    get_events: Callable[[str, int, int], Awaitable[list[Event]]],
+    run_id: str,
+    after: int,
+    batch: int,
+) -> AsyncIterator[Event]:
+    """`Store.iter_events` over a store's `get_events`: keyset pages of `batch`."""
+    while True:
+        events = await get_events(run_id, after, batch)
+        for event in events:
+            yield event
+        if len(events) < batch:
+            return
+        after = events[-1].seq

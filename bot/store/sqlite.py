@@ -48,6 +48,7 @@ from bot.store.rows import (
     event_from_row,
     iso_time,
     outbox_status_from,
+    page_events,
     pruned_log,
 )
 from bot.store.writer import apply_sync
@@ -236,16 +237,8 @@ class SQLiteStore:
             ]
         )
 
-    async def iter_events(
-        self, run_id: str, after: int = 0, batch: int = 500
-    ) -> AsyncIterator[Event]:
-        while True:
-            events = await self.get_events(run_id, after, batch)
-            for event in events:
-                yield event
-            if len(events) < batch:
-                return
-            after = events[-1].seq
+    def iter_events(self, run_id: str, after: int = 0, batch: int = 500) -> AsyncIterator[Event]:
+        return page_events(self.get_events, run_id, after, batch)
 
     # -- outbox ------------------------------------------------------------------
 
