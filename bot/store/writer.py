@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from bot.ids import new_run_id
 from bot.store.base import IdempotencyConflict
+from bot.store.rows import iso_time
 from bot.trail import events as ev
 from bot.trail import intents as it
 from bot.trail.state import State, apply, is_open, new_state
@@ -94,7 +94,7 @@ class CommandWriter:
     def __init__(self, tx: Tx, now: float, debounce: float) -> None:
         self.tx = tx
         self.now = now
-        self.now_iso = ev.format_time(_from_timestamp(now))
+        self.now_iso = iso_time(now)
         self.debounce = debounce
         self.result = it.CommandResult()
         self._prs: dict[tuple[str, int], int | None] = {}
@@ -109,7 +109,6 @@ class CommandWriter:
                 raise IdempotencyConflict(source.id)
             stored = json.loads(response) if response else {}
             return it.CommandResult(
-                duplicate=True,
                 outcome="duplicate",
                 runs=stored.get("runs", []),
                 opened=stored.get("opened", []),
@@ -294,7 +293,3 @@ def _job_completed(state: State, job_id: int | None) -> bool:
     if job_id is None:
         return False
     return (state.get("jobs") or {}).get(str(job_id), {}).get("status") == "completed"
-
-
-def _from_timestamp(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)

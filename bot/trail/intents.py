@@ -114,10 +114,14 @@ class Command:
 class CommandResult:
     """What a committed command did; `duplicate` means it had been applied before."""
 
-    duplicate: bool = False
     outcome: str = "recorded"  # recorded | logged | unmatched | ignored | duplicate
     runs: list[str] = field(default_factory=list)  # run ids touched, in order
     opened: list[str] = field(default_factory=list)  # run ids created
     events: int = 0
     prs: list[tuple[str, int]] = field(default_factory=list)  # (repo, pr) to refresh
     response: Mapping[str, Any] | None = None  # the stored reply of the first application
+
+    @property
+    def duplicate(self) -> bool:
+        """Applied before (same delivery id or idempotency key): this time nothing changed."""
+        return self.outcome == "duplicate"
