@@ -393,8 +393,7 @@ class PostgresStore:
                     raise RunExists(run_id)
                 tx = _PostgresTx(conn)
                 await tx.insert_run(key, state)
-                for event in events:
-                    await tx.insert_event(event)
+                await tx.insert_events(events)
         except asyncpg.exceptions.UniqueViolationError as exc:
             if exc.constraint_name == "runs_pkey":  # imported meanwhile by someone else
                 raise RunExists(run_id) from None
@@ -520,18 +519,23 @@ class _PostgresTx:
             state["id"],
         )
 
-    async def insert_event(self, event: Event) -> None:
-        await self.conn.execute(
+    async def insert_events(self, events: Sequence[Event]) -> None:
+        await self.conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            event.run_id,
-            event.seq,
-            event.type,
-            event.at,
-            event.recorded_at,
-            json.dumps(event.source, separators=(",", ":")),
-            json.dumps(event.data, separators=(",", ":")),
-            event.prev_hash,
-            event.hash,
+            [
+                (
+                    event.run_id,
+                    event.seq,
+                    event.type,
+                    event.at,
+                    event.recorded_at,
+                    json.dumps(event.source, separators=(",", ":")),
+                    json.dumps(event.data, separators=(",", ":")),
+                    event.prev_hash,
+                    event.hash,
+                )
+                for event in events
+            ],
         )
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from bot.ids import new_run_id
@@ -46,7 +46,7 @@ class Tx(Protocol):
 
     async def update_run(self, state: State) -> None: ...
 
-    async def insert_event(self, event: ev.Event) -> None: ...
+    async def insert_events(self, events: Sequence[ev.Event]) -> None: ...
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
 
@@ -74,7 +74,7 @@ class SyncTx(Protocol):
 
     def update_run(self, state: State) -> None: ...
 
-    def insert_event(self, event: ev.Event) -> None: ...
+    def insert_events(self, events: Sequence[ev.Event]) -> None: ...
 
     def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
 
@@ -168,29 +168,27 @@ class CommandWriter:
     async def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
         existing = await self.tx.runs_by_key(intent.key, open_only=True)
         if existing:
-            state = existing[0]
-        else:
-            spec = intent.spec
-            run_id = new_run_id(int(self.now * 1000))
-            state = new_state(run_id)
-            data: dict[str, Any] = {
-                "kind": spec.kind,
-                "repo": spec.repo,
-                "pr": spec.pr,
-                "head_sha": spec.head_sha,
-                "name": spec.name,
-                "installation_id": spec.installation_id,
-                "private": spec.private,
-                **spec.opened_data,
-            }
-            opened = ev.NewEvent(ev.RUN_OPENED, data, at=intent.opened_at)
-            event = ev.seal(run_id, 1, opened, source, self.now_iso, ev.GENESIS_HASH)
-            state = apply(state, event)
-            await self.tx.insert_run(intent.key, state)
-            await self.tx.insert_event(event)
-            self._touched(state, events=1)
-            self.result.opened.append(run_id)
-        await self._append_all(state, intent.events, source)
+            await self._append_all(existing[0], intent.events, source)
+            return
+        spec = intent.spec
+        run_id = new_run_id(int(self.now * 1000))
+        data: dict[str, Any] = {
+            "kind": spec.kind,
+            "repo": spec.repo,
+            "pr": spec.pr,
+            "head_sha": spec.head_sha,
+            "name": spec.name,
+            "installation_id": spec.installation_id,
+            "private": spec.private,
+            **spec.opened_data,
+        }
+        opened = ev.NewEvent(ev.RUN_OPENED, data, at=intent.opened_at)
+        # The run's row is written once, already holding every event of this command.
+        state, sealed = self._seal_onto(new_state(run_id), [opened, *intent.events], source)
+        await self.tx.insert_run(intent.key, state)
+        await self.tx.insert_events(sealed)
+        self._touched(state, events=len(sealed))
+        self.result.opened.append(run_id)
 
     async def _resolve(self, target: it.Selector) -> list[State]:
         if isinstance(target, it.ById):
@@ -208,19 +206,25 @@ class CommandWriter:
         state = await self.tx.latest_by_head(target.repo, target.head_sha, target.kind)
         return [state] if state else []
 
-    async def _append_all(self, state: State, new_events: Any, source: ev.Source) -> State:
-        if not new_events:
-            self._touched(state, events=0)
-            return state
+    async def _append_all(self, state: State, new_events: Any, source: ev.Source) -> None:
+        if new_events:
+            state, sealed = self._seal_onto(state, new_events, source)
+            await self.tx.insert_events(sealed)
+            await self.tx.update_run(state)
+        self._touched(state, events=len(new_events))
+
+    def _seal_onto(
+        self, state: State, new_events: Sequence[ev.NewEvent], source: ev.Source
+    ) -> tuple[State, list[ev.Event]]:
+        """Chain `new_events` after the run's head and fold them in: the new state and rows."""
+        sealed = []
         for new in new_events:
             event = ev.seal(
                 state["id"], state["seq"] + 1, new, source, self.now_iso, state["head_hash"]
             )
-            await self.tx.insert_event(event)
+            sealed.append(event)
             state = apply(state, event)
-        await self.tx.update_run(state)
-        self._touched(state, events=len(new_events))
-        return state
+        return state, sealed
 
     def _touched(self, state: State, events: int) -> None:
         if state["id"] not in self.result.runs:
@@ -267,8 +271,8 @@ class _Awaiting:
     async def update_run(self, state: State) -> None:
         self._tx.update_run(state)
 
-    async def insert_event(self, event: ev.Event) -> None:
-        self._tx.insert_event(event)
+    async def insert_events(self, events: Sequence[ev.Event]) -> None:
+        self._tx.insert_events(events)
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
         self._tx.insert_bot_log(at, kind, source, data)
