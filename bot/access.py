@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import keys
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,34 @@ def _query(token: str) -> str:
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def credentials(header: str | None) -> tuple[str, str]:
+    """An ``Authorization`` header's scheme (lower case) and credential, both stripped."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    return scheme.lower(), value.strip()
+
+
+def _digest(secret: str) -> bytes:
+    # surrogateescape: the bytes as sent, so no header (not even invalid UTF-8) can raise.
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+
+
+def has_admin_token(settings: Settings) -> bool:
+    """Whether ``AUDIT_ADMIN_TOKEN`` is set; a blank one counts as unset."""
+    return bool((settings.admin_token or "").strip())
+
+
+def is_admin(settings: Settings, header: str | None) -> bool:
+    """Whether `header` is ``Bearer <AUDIT_ADMIN_TOKEN>``: the one admin-token check.
+
+    Digests are compared in constant time, so timing reveals neither the token nor
+    its length. An unset or blank admin token matches nothing.
+    """
+    scheme, value = credentials(header)
+    if scheme != "bearer" or not value or not has_admin_token(settings):
+        return False
+    return hmac.compare_digest(_digest(value), _digest((settings.admin_token or "").strip()))
 
 
 def is_public(run: Mapping[str, Any]) -> bool:
@@ -130,18 +159,10 @@ async def _resolve(request: web.Request) -> Reader:
     settings = request.app[keys.SETTINGS]
     token = request.query.get(LINK_PARAM) or None
     header = request.headers.get("Authorization")
-    admin = False
+    admin = is_admin(settings, header)
     principal = None
-    if header:
-        scheme, _, value = header.strip().partition(" ")
-        value = value.strip()
-        if scheme.lower() == "bearer" and value and settings.admin_token:
-            admin = _same(
-                hashlib.sha256(value.encode()).hexdigest(),
-                hashlib.sha256(settings.admin_token.strip().encode()).hexdigest(),
-            )
-        if not admin:
-            principal = await _reporter(request, header)
+    if header and not admin:
+        principal = await _reporter(request, header)
     return Reader(link_key=settings.link_key, token=token, admin=admin, principal=principal)
 
 

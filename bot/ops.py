@@ -9,28 +9,29 @@ answer carries the counts alone and says how to see more.
 
 from __future__ import annotations
 
-import hmac
 import time
 
 from aiohttp import web
 
-from bot import keys, openapi
+from bot import access, keys, openapi
 from bot.errors import error
 from bot.outbox import outbox_lag
 
 
 def _may_see_items(request: web.Request) -> bool | None:
-    """True / False for a good / missing token; None for a wrong one (401)."""
+    """True / False for a good / missing token; None for a wrong one (401).
+
+    Any credential that is not the admin token is wrong, whatever its scheme; a
+    header without one (no header, or a bare scheme) just gets the counts.
+    """
     settings = request.app[keys.SETTINGS]
-    admin = (settings.admin_token or "").strip()
-    if not admin:
+    if not access.has_admin_token(settings):
         return settings.unsigned_webhooks
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if not token:
-        return False
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), admin):
-        return None
-    return True
+    header = request.headers.get("Authorization")
+    if access.is_admin(settings, header):
+        return True
+    _, credential = access.credentials(header)
+    return None if credential else False
 
 
 async def outbox(request: web.Request) -> web.Response:
