@@ -496,14 +496,23 @@ def load_line(when: str) -> str:
     return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def report(ceiling: list[Figures], bot: list[Figures]) -> None:
-    """Print the ratio per concurrency and whether the targets hold."""
+def report(ceiling: list[Figures], bot: list[Figures], bound: list[Figures]) -> None:
+    """Print the ratio per concurrency and whether the targets hold.
+
+    `bound` (the bot with its store's writes taken out) is the most any store could
+    reach: its ratio is printed beside the bot's when it was measured.
+    """
     by_c = {f.concurrency: f for f in ceiling}
-    print("\nbot / ceiling throughput:")
+    bound_by_c = {f.concurrency: f for f in bound}
+    print("\nbot / ceiling throughput" + (" (bot without its store's writes)" if bound else ""))
     for fig in bot:
         base = by_c.get(fig.concurrency)
         if base and base.rate:
-            print(f"  c={fig.concurrency:<3} {fig.rate / base.rate:.2f}")
+            line = f"  c={fig.concurrency:<3} {fig.rate / base.rate:.2f}"
+            upper = bound_by_c.get(fig.concurrency)
+            if upper is not None:
+                line += f"  ({upper.rate / base.rate:.2f})"
+            print(line)
     at = next((f for f in bot if f.concurrency == TARGET_CONCURRENCY), None)
     base = by_c.get(TARGET_CONCURRENCY)
     print(f"\ntargets at concurrency {TARGET_CONCURRENCY}:")
@@ -570,6 +579,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-writes",
         action="store_true",
         help="skip counting GitHub writes per PR for a 100-event burst (bench/github_writes.py)",
+    )
+    parser.add_argument(
+        "--no-bound",
+        action="store_true",
+        help="skip the bot without its store (bench/bot_without_store.py), the upper bound",
     )
     parser.add_argument(
         "--no-pin",
@@ -639,6 +653,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"\nbot ({shlex.join(bot_argv)}):")
             results["bot"] = measure_server("bot", [bot], plan, pool, tmpdir)
+            if not args.no_bound:
+                bound = spec(
+                    [sys.executable, str(REPO / "bench" / "bot_without_store.py")],
+                    DATABASE_URL=f"sqlite:///{tmpdir}/bound.db",
+                )
+                print("\nbot without its store's writes (bench/bot_without_store.py):")
+                results["bound"] = measure_server("no-store", [bound], plan, pool, tmpdir)
             if not args.no_postgres:
                 results |= measure_postgres(bot_argv, spec, plan, pool, tmpdir)
         if not args.no_writes:
@@ -656,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(load_line("at the end"))
     if "ceiling" in results and "bot" in results:
-        report(results["ceiling"], results["bot"])
+        report(results["ceiling"], results["bot"], results.get("bound", []))
     report_stores(results)
     total_errors = sum(f.errors + f.warmup_errors for figs in results.values() for f in figs)
     if total_errors:
