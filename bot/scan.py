@@ -6,6 +6,10 @@ pass runs in a worker thread over a blocking iterator that fetches batches from 
 store through the event loop: the loop stays free while thousands of events hash,
 and only one batch (plus the last `keep_recent` events, and whatever the caller's
 `observe` gathers) is in memory at a time.
+
+`continue_scan` carries a verified scan on over the events stored since, so a caller
+that keeps its last scan (the run page, `bot/web/verified.py`) pays for new events
+only.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.trail.events import ChainBreak, Event, verify_chain
+from bot.trail.events import ChainBreak, Event, chain_hash, verify_chain
 from bot.trail.state import State, apply, new_state
 
 BATCH = 1000
@@ -44,6 +48,7 @@ class TrailScan:
     chain_break: ChainBreak | None = None
     state: State = field(default_factory=dict)
     recent: deque[Event] = field(default_factory=deque)  # the last `keep_recent` events
+    continued_after: int = 0  # 0: this pass read the whole trail; else the seq it resumed after
 
     @property
     def verified(self) -> bool:
@@ -82,12 +87,7 @@ def _scan_sync(
 ) -> None:
     def tap() -> Iterator[Event]:
         for event in _blocking_events(store, run_id, loop, stop):
-            scan.count += 1
-            scan.state = apply(scan.state, event)
-            if scan.recent.maxlen:
-                scan.recent.append(event)
-            if observe is not None:
-                observe(event)
+            _take(scan, event, observe)
             yield event
 
     events = tap()
@@ -96,10 +96,85 @@ def _scan_sync(
         pass
 
 
+def _take(scan: TrailScan, event: Event, observe: Callable[[Event], None] | None) -> None:
+    scan.count += 1
+    scan.state = apply(scan.state, event)
+    if scan.recent.maxlen:
+        scan.recent.append(event)
+    if observe is not None:
+        observe(event)
+
+
+async def continue_scan(
+    store: Any, done: TrailScan, *, observe: Callable[[Event], None] | None = None
+) -> TrailScan | None:
+    """`done` carried on over the events stored after it; None if they don't continue it.
+
+    `done` must be a verified scan of a non-empty trail; it is left as it was. The pass
+    reads the event `done` ended on (it must still be stored, unchanged) and every
+    event after it, each checked as `verify_chain` would. Anything that does not link
+    gives None rather than a `chain_break`: where a trail breaks is for a whole pass
+    to say. `observe` sees the new events only.
+    """
+    if not done.verified or done.count == 0:
+        raise ValueError("only a verified scan of a non-empty trail can be continued")
+    loop = asyncio.get_running_loop()
+    scan = TrailScan(
+        run_id=done.run_id,
+        count=done.count,
+        state=done.state,  # `apply` never modifies a state: sharing it is safe
+        recent=deque(done.recent, maxlen=done.recent.maxlen),
+        continued_after=done.count,
+    )
+    stop = threading.Event()
+    try:
+        linked = await loop.run_in_executor(
+            _scans(), _continue_sync, store, loop, scan, observe, stop
+        )
+    except asyncio.CancelledError:
+        stop.set()
+        raise
+    return scan if linked else None
+
+
+def _continue_sync(
+    store: Any,
+    loop: asyncio.AbstractEventLoop,
+    scan: TrailScan,
+    observe: Callable[[Event], None] | None,
+    stop: threading.Event,
+) -> bool:
+    head = str(scan.state["head_hash"])
+    events = _blocking_events(store, scan.run_id, loop, stop, after=scan.count - 1)
+    anchor = next(events, None)
+    if anchor is None or not _links(anchor, scan.run_id, scan.count, anchor.prev_hash, head):
+        return False  # the event the scan ended on is gone or changed
+    for event in events:
+        if not _links(event, scan.run_id, scan.count + 1, head, event.hash):
+            return False
+        _take(scan, event, observe)
+        head = event.hash
+    return not stop.is_set()
+
+
+def _links(event: Event, run_id: str, seq: int, prev_hash: str, hash_: str) -> bool:
+    """`event` is event `seq` of `run_id`, follows `prev_hash`, and hashes to `hash_`."""
+    return (
+        event.run_id == run_id
+        and event.seq == seq
+        and event.prev_hash == prev_hash
+        and event.hash == hash_
+        and chain_hash(prev_hash, event.body()) == hash_
+    )
+
+
 def _blocking_events(
-    store: Any, run_id: str, loop: asyncio.AbstractEventLoop, stop: threading.Event
+    store: Any,
+    run_id: str,
+    loop: asyncio.AbstractEventLoop,
+    stop: threading.Event,
+    after: int = 0,
 ) -> Iterator[Event]:
-    after = 0
     while not stop.is_set():
         future = asyncio.run_coroutine_threadsafe(store.get_events(run_id, after, BATCH), loop)
         while True:

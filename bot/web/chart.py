@@ -71,6 +71,17 @@ class SpendSeries:
             series.add(event)
         return series
 
+    def copy(self) -> SpendSeries:
+        """An independent copy to go on adding to (the original stays as it is)."""
+        other = SpendSeries(self.max_steps)
+        other.width = self.width
+        other.steps = {
+            currency: {key: Step(step.seq, dict(step.amounts)) for key, step in steps.items()}
+            for currency, steps in self.steps.items()
+        }
+        other.counts = dict(self.counts)
+        return other
+
     def add(self, event: Event) -> None:
         """Take one trail event (anything but readable spend is passed over)."""
         if event.type != ev.SPEND:

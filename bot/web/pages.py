@@ -14,11 +14,11 @@ from bot.access import LINK_PARAM, Reader, is_public, reader_for
 from bot.api import visible_runs
 from bot.errors import error
 from bot.ids import is_run_id
-from bot.scan import divergence, scan_trail
+from bot.scan import divergence
 from bot.store.base import RunFilter
 from bot.web import render
-from bot.web.chart import SpendSeries
 from bot.web.html import Markup
+from bot.web.verified import VERIFIED, VerifiedTrails
 
 MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
 PR_PAGES = 5  # pages of 200 runs shown on a PR page
@@ -129,18 +129,27 @@ async def _readable(request: web.Request, allowed: tuple[str, ...]) -> dict[str,
 
 
 async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
-    """Rescan the trail (verify, refold) and pair it with the projection it matches."""
+    """Verify and refold the trail and pair it with the projection it matches.
+
+    A render after the first reads the new events only, when `bot/web/verified.py` allows.
+    """
     store = request.app[keys.STORE]
     run_id = state["id"]
+    whole = False
     for _ in range(3):  # a commit between the scan and the read is a race, not a break
-        spend = SpendSeries()
-        scan = await scan_trail(store, run_id, keep_recent=MAX_ROWS, observe=spend.add)
+        scan, spend = await request.app[VERIFIED].scan(store, run_id, MAX_ROWS, whole=whole)
         latest = await store.get_run(run_id)
         state = latest or state
         problem = divergence(scan, latest)
         if problem is None or scan.chain_break is not None or latest is None:
             break
-        if int(latest.get("seq") or 0) == scan.count:
+        recorded = int(latest.get("seq") or 0)
+        if recorded > scan.count:
+            continue  # committed since: the next pass reads the new events too
+        if scan.continued_after:
+            whole = True  # only a pass over the whole trail may report a divergence
+            continue
+        if recorded == scan.count:
             break
     reader = await reader_for(request)
     suffix = reader.run_query(state)
@@ -230,6 +239,7 @@ async def _pr_runs(
 
 def setup(app: web.Application) -> None:
     app[STATIC] = Static()
+    app[VERIFIED] = VerifiedTrails()
     app.router.add_get("/runs/{run_id}", run_page)
     app.router.add_get("/runs/{run_id}/live", run_live)
     app.router.add_get(r"/repos/{owner}/{repo}/pull/{number}", pr_page)
