@@ -1,7 +1,9 @@
 """Background jobs that run every so often for the life of the app.
 
 One cleanup context per job: started after the core resources, cancelled before
-they close. A failing pass is logged and the next one runs on schedule.
+they close. A failing pass is logged and the next one runs on schedule. Instances
+sharing a store take turns (`Store.claim_turn`): each pass runs on one of them, so two
+bots behind a load balancer do not both list GitHub's deliveries or prune the same runs.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from bot import keys
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,10 @@ def every(name: str, interval: float, job: Job, *, first_delay: float = 0.0) -> 
         await asyncio.sleep(first_delay)
         while True:
             try:
-                await job(app)
+                if await app[keys.STORE].claim_turn(name, time.time(), interval):
+                    await job(app)
+                else:
+                    log.debug("%s pass skipped: another instance ran it lately", name)
             except Exception as exc:  # GitHub down, store busy: try again next interval
                 log.warning("%s pass failed: %s: %s", name, type(exc).__name__, exc)
             await asyncio.sleep(interval)

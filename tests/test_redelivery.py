@@ -107,3 +107,31 @@ async def test_checks_on_start_in_app_mode_only(make_bot, github: FakeGitHub, ap
             break
         await asyncio.sleep(0.02)
     assert github.redelivered == [7]
+
+
+async def test_instances_sharing_a_store_take_turns(
+    postgres_url: str, make_bot, github: FakeGitHub, app_key
+) -> None:
+    # Two bots behind one load balancer, one PostgreSQL database: each starts its
+    # missed-delivery check at once, but only one of them lists GitHub's deliveries.
+    pem, _ = app_key
+    env = {
+        "GITHUB_TOKEN": "",
+        "GITHUB_APP_ID": "777",
+        "GITHUB_PRIVATE_KEY": pem,
+        "DATABASE_URL": postgres_url,
+        "AUDIT_REDELIVERY_INTERVAL_SECONDS": "3600",
+    }
+    github.hook_deliveries += [attempt(10, "lost", 502)]
+    await asyncio.gather(make_bot(**env), make_bot(**env))
+
+    def listings() -> list:
+        return [r for r in github.requests if r.path == "/app/hook/deliveries"]
+
+    for _ in range(100):
+        if github.writes("/attempts$"):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # time for the other instance's first pass, had it taken one
+    assert len(listings()) == 1
+    assert [w.path for w in github.writes("/attempts$")] == ["/app/hook/deliveries/10/attempts"]

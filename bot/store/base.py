@@ -161,6 +161,15 @@ class Store(Protocol):
 
     async def set_state(self, name: str, value: str) -> None: ...
 
+    async def claim_turn(self, job: str, now: float, interval: float) -> bool:
+        """Whether this instance runs the periodic `job` now, as one atomic check-and-set.
+
+        True when no instance sharing the store started it within the last `interval`
+        seconds (give or take a tenth, for timer drift); the caller's claim is then
+        recorded, so of several instances only one runs each pass.
+        """
+        ...
+
     async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
         """Which of these delivery (source) ids have been applied."""
         ...

@@ -51,12 +51,14 @@ from bot.store.rows import (
     OUTBOX_RETRYING,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
+    TURN_PREFIX,
     choose_pruned,
     event_from_row,
     iso_time,
     outbox_status_from,
     page_events,
     pruned_log,
+    turn_due_before,
 )
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, utc_now
@@ -372,6 +374,19 @@ class PostgresStore:
             value,
             utc_now(),
         )
+
+    async def claim_turn(self, job: str, now: float, interval: float) -> bool:
+        claimed = await self.pool.fetchval(
+            "INSERT INTO bot_state (name, value, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at "
+            "WHERE CAST(bot_state.value AS double precision) <= $4 RETURNING name",
+            TURN_PREFIX + job,
+            repr(now),
+            iso_time(now),
+            turn_due_before(now, interval),
+        )
+        return claimed is not None
 
     async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
         rows = await self.pool.fetch(

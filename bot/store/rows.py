@@ -127,3 +127,14 @@ async def page_events(
         if len(events) < batch:
             return
         after = events[-1].seq
+
+
+# `Store.claim_turn`: one row per periodic job in bot_state; the upsert only takes the
+# turn when the last claim is old enough, and RETURNING says whether it did.
+TURN_PREFIX = "turn:"
+TURN_DRIFT = 0.9  # a pass a little early (timer drift) still counts as the next one
+
+
+def turn_due_before(now: float, interval: float) -> float:
+    """The latest time a previous claim may carry for a new one to succeed at `now`."""
+    return now - interval * TURN_DRIFT

@@ -44,12 +44,14 @@ from bot.store.rows import (
     OUTBOX_RETRYING,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
+    TURN_PREFIX,
     choose_pruned,
     event_from_row,
     iso_time,
     outbox_status_from,
     page_events,
     pruned_log,
+    turn_due_before,
 )
 from bot.store.writer import apply_sync
 from bot.trail.events import Event, utc_now
@@ -433,6 +435,19 @@ class SQLiteStore:
                 (name, value, utc_now()),
             )
         )
+
+    async def claim_turn(self, job: str, now: float, interval: float) -> bool:
+        def claim(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "INSERT INTO bot_state (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at WHERE CAST(bot_state.value AS REAL) <= ? "
+                "RETURNING name",
+                (TURN_PREFIX + job, repr(now), iso_time(now), turn_due_before(now, interval)),
+            ).fetchone()
+            return row is not None
+
+        return await self._write(claim)
 
     async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
         wanted = list(dict.fromkeys(ids))

@@ -438,6 +438,21 @@ async def test_bot_state_values(store: Store) -> None:
     assert await store.get_state("redelivery.since") == "2024-01-02T00:00:00Z"
 
 
+async def test_one_instance_takes_each_turn_of_a_periodic_job(two: tuple[Store, Store]) -> None:
+    now = time.time()
+    first = await asyncio.gather(*(store.claim_turn("retention", now, 60) for store in two))
+    assert sorted(first) == [False, True]  # both asked at once: exactly one runs the pass
+    # Within the interval nobody gets it again, whoever asks; another job is independent.
+    assert not await two[0].claim_turn("retention", now + 30, 60)
+    assert not await two[1].claim_turn("retention", now + 30, 60)
+    assert await two[1].claim_turn("missed-delivery check", now + 30, 60)
+    # Once the interval has passed, the next asker gets it, and only once.
+    assert await two[1].claim_turn("retention", now + 61, 60)
+    assert not await two[0].claim_turn("retention", now + 62, 60)
+    # A turn is bookkeeping, not one of the bot's own named values.
+    assert await two[0].get_state("retention") is None
+
+
 # -- trail tools: import and rebuild -------------------------------------------------
 
 
