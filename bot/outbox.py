@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+from gidgethub.aiohttp import GitHubAPI
 
 from bot.checks import SpendChecks, spend_check
 from bot.github.client import GitHub
@@ -256,29 +257,30 @@ class OutboxWorker:
         unchanged parts are skipped on the retry.
         """
         runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))
-        config = await self._repo_config(item)
+        # One client per refresh (None in a dry run): the installation's token is looked up
+        # once. A 401 from any of its calls still reaches `_deliver`, which forgets the token.
+        gh = None if self.github is None else await self.github.api(item.installation_id)
+        config = await self._repo_config(gh, item)
         options = with_repo_config(self.options(item.repo, item.pr), config)
         body = render_summary(item.repo, item.pr, runs, options)
         if config.comment != "off":
-            await self._post_summary(item, body)
+            await self._post_summary(gh, item, body)
         if config.spend_check:
-            await self._post_spend_check(item, runs, options)
+            await self._post_spend_check(gh, item, runs, options)
 
-    async def _repo_config(self, item: OutboxItem) -> RepoConfig:
-        if self.repo_configs is None or self.github is None:
+    async def _repo_config(self, gh: GitHubAPI | None, item: OutboxItem) -> RepoConfig:
+        if self.repo_configs is None or gh is None:
             return DEFAULT_REPO_CONFIG
-        gh = await self.github.api(item.installation_id)
         return await self.repo_configs.get(gh, item.repo)
 
     async def _post_spend_check(
-        self, item: OutboxItem, runs: list[dict], options: SummaryOptions
+        self, gh: GitHubAPI | None, item: OutboxItem, runs: list[dict], options: SummaryOptions
     ) -> None:
-        if self.spend_checks is None or self.github is None:
+        if self.spend_checks is None or gh is None:
             return
         check = spend_check(runs, options)
         if check is None:
             return
-        gh = await self.github.api(item.installation_id)
         try:
             await self.spend_checks.publish(gh, item.repo, check)
         except BadRequest as exc:
@@ -292,17 +294,16 @@ class OutboxWorker:
                 exc.status_code,
             )
 
-    async def _post_summary(self, item: OutboxItem, body: str) -> None:
+    async def _post_summary(self, gh: GitHubAPI | None, item: OutboxItem, body: str) -> None:
         previous = await self.store.get_comment(item.repo, item.pr)
         unchanged = previous is not None and previous.body == body
-        if unchanged and (self.github is None or previous.comment_id is not None):
+        if unchanged and (gh is None or previous.comment_id is not None):
             self.skipped_unchanged += 1
             return
-        if self.github is None:
+        if gh is None or self.github is None:
             log.info("dry run: summary for %s#%s rendered, not posted", item.repo, item.pr)
             await self.store.save_comment(item.repo, item.pr, None, body)
             return
-        gh = await self.github.api(item.installation_id)
         login = await self.github.bot_login(item.installation_id)
         known = previous.comment_id if previous is not None else None
         comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
