@@ -168,6 +168,8 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
         pr_link=pr_link,
         events_url=f"/api/runs/{run_id}/events{suffix}",
         live_url=f"/runs/{run_id}/live{suffix}",
+        continued_after=scan.continued_after,
+        rehash_bound=request.app[VERIFIED].max_age,
     )
 
 

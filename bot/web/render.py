@@ -55,6 +55,8 @@ class RunView:
     pr_link: str | None  # the PR page (with its token when the reader holds it)
     events_url: str  # the SSE / NDJSON URL (with the run's token when needed)
     live_url: str  # the fragment URL for live updates
+    continued_after: int = 0  # 0: the whole trail was rehashed now; else events up to it earlier
+    rehash_bound: float = 0.0  # ...at most this many seconds ago (bot/web/verified.py)
 
 
 EMPTY = Markup("")
@@ -307,14 +309,27 @@ def proofs_section(state: Mapping[str, Any]) -> Markup:
     ).render(rows=join(rows))
 
 
+def _rehashed(view: RunView) -> str:
+    """When the events behind the mark were rehashed, without claiming more than was done."""
+    n = view.count
+    if not view.continued_after:
+        return f"all {n:,} event{'s' if n != 1 else ''} rehashed just now"
+    within = f"within the last {view.rehash_bound:g} s"
+    new = n - view.continued_after
+    if new <= 0:
+        return f"all {n:,} event{'s' if n != 1 else ''} rehashed {within}"
+    return (
+        f"the newest {new:,} event{'s' if new != 1 else ''} rehashed just now, all {n:,} {within}"
+    )
+
+
 def digest_section(view: RunView) -> Markup:
     head = str(view.state.get("head_hash") or "")
-    n = view.count
     if view.verified and view.problem is None:
         mark = Template(
             '<p class="mark ok" data-verified="true">✓ Chain verified <span class="quiet">'
-            "— all $n event$s rehashed just now</span></p>"
-        ).render(n=n, s="" if n == 1 else "s")
+            "— $how</span></p>"
+        ).render(how=_rehashed(view))
     else:
         mark = Template(
             '<p class="mark broken" data-verified="false">✗ Chain does not verify: $why</p>'
