@@ -8,6 +8,7 @@ no header, however malformed, gets a 500.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,13 +19,17 @@ ADMIN = "the-admin-token"
 PRIVATE = "octo-org/private-thing"
 
 
-async def raw_get(bot: Bot, path: str, authorization: bytes) -> tuple[int, bytes]:
-    """GET with an `Authorization` header sent byte for byte (clients refuse non-Latin-1)."""
+async def raw_get(
+    bot: Bot, path: str, authorization: bytes, method: str = "GET", body: bytes = b""
+) -> tuple[int, bytes]:
+    """A request with an `Authorization` header sent byte for byte (clients refuse
+    non-Latin-1)."""
     url = urlsplit(bot.url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     writer.write(
-        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: bot\r\n"
-        b"Authorization: " + authorization + b"\r\nConnection: close\r\n\r\n"
+        method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: bot\r\n"
+        b"Authorization: " + authorization + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
     )
     answer = await reader.read()
     writer.close()
@@ -95,3 +100,21 @@ async def test_without_an_admin_token_local_mode_lists_rows_and_a_signed_bot_nev
         assert (status, shown(body)) == (200, "rows"), header
         status, body = await signed.request("GET", "/api/outbox", headers=headers)
         assert (status, shown(body)) == (200, "counts"), header
+
+
+async def test_a_token_that_is_not_utf8_is_just_a_wrong_token_to_every_api(
+    make_bot: Any,
+) -> None:
+    bot = await make_bot(AUDIT_ADMIN_TOKEN=ADMIN)
+    private = await open_pr(bot, 7, repo=PRIVATE, private=True)
+    opened = json.dumps({"repo": PRIVATE, "pr": 7, "kind": "agent"}).encode()
+    for method, path, body in (
+        ("GET", f"/api/runs?repo={PRIVATE}", b""),
+        ("GET", f"/api/runs/{private}", b""),
+        ("POST", "/api/runs", opened),
+        ("POST", f"/api/runs/{private}/close", b"{}"),
+    ):
+        garbled = await raw_get(bot, path, b"Bearer \xff\xfe", method, body)
+        wrong = await raw_get(bot, path, b"Bearer not-the-token", method, body)
+        assert garbled == wrong, (method, path)
+        assert garbled[0] < 500, (method, path, garbled)

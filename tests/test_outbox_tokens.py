@@ -56,6 +56,8 @@ async def test_a_burst_of_refreshes_mints_one_token_per_installation(
         assert all(len(github.comments_on(repo, pr)) == 1 for pr in prs), repo
     mints = sorted(r.path for r in github.requests if r.path.endswith("/access_tokens"))
     assert mints == [f"/app/installations/{i}/access_tokens" for i in (1, 2)]
+    # The App's own login (whose comments are the bot's) is asked for once, not per PR.
+    assert [r.path for r in github.requests if r.path == "/app"] == ["/app"]
     # Each installation's calls (config reads, comment upserts) all carry its one token.
     first = installation_calls(github)
     assert len(first) == 2

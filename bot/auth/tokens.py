@@ -21,8 +21,12 @@ from fnmatch import fnmatchcase
 
 
 def token_digest(token: str) -> bytes:
-    """The only form in which a secret token is kept in memory."""
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    """The only form in which a secret token is kept in memory.
+
+    `surrogateescape`: a header that is not UTF-8 reaches us as lone surrogates, and
+    must hash to something that matches nothing rather than raise (a 500).
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
 def normalise_repository_glob(glob: str) -> str | None:

@@ -6,6 +6,7 @@ a 304 for one installation's token would serve the other's cached body.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ class GitHub:
         self.credentials = credentials
         self._caches: LRUCache[int | None, LRUCache[str, Any]] = LRUCache(maxsize=1024)
         self._login: str | None = None
+        self._login_lock = asyncio.Lock()
         # Writes are paced per installation (GitHub's secondary limits); the last
         # primary rate limit GitHub reported is kept per installation for /metrics.
         self.pacer = WritePacer()
@@ -54,11 +56,16 @@ class GitHub:
 
     async def bot_login(self, installation_id: int | None) -> str:
         """The login the bot's comments are authored by: `<slug>[bot]` or the user."""
-        if self._login is None:
-            if self.credentials.is_app:
-                app = await self.app_api().getitem("/app", jwt=self.credentials.app_jwt())
-                self._login = f"{app['slug']}[bot]"
-            else:
-                gh = await self.api(installation_id)
-                self._login = (await gh.getitem("/user"))["login"]
+        if self._login is not None:
+            return self._login
+        async with self._login_lock:  # refreshes racing on a fresh process ask once
+            if self._login is None:
+                self._login = await self._fetch_login(installation_id)
         return self._login
+
+    async def _fetch_login(self, installation_id: int | None) -> str:
+        if self.credentials.is_app:
+            app = await self.app_api().getitem("/app", jwt=self.credentials.app_jwt())
+            return f"{app['slug']}[bot]"
+        gh = await self.api(installation_id)
+        return str((await gh.getitem("/user"))["login"])
