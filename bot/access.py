@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import keys
+from bot.auth.tokens import token_digest
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,6 @@ def credentials(header: str | None) -> tuple[str, str]:
     return scheme.lower(), value.strip()
 
 
-def _digest(secret: str) -> bytes:
-    # surrogateescape: the bytes as sent, so no header (not even invalid UTF-8) can raise.
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
-
-
 def has_admin_token(settings: Settings) -> bool:
     """Whether ``AUDIT_ADMIN_TOKEN`` is set; a blank one counts as unset."""
     return bool((settings.admin_token or "").strip())
@@ -86,7 +82,9 @@ def is_admin(settings: Settings, header: str | None) -> bool:
     scheme, value = credentials(header)
     if scheme != "bearer" or not value or not has_admin_token(settings):
         return False
-    return hmac.compare_digest(_digest(value), _digest((settings.admin_token or "").strip()))
+    return hmac.compare_digest(
+        token_digest(value), token_digest((settings.admin_token or "").strip())
+    )
 
 
 def is_public(run: Mapping[str, Any]) -> bool:
