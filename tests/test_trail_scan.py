@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.scan import BATCH, scan_trail
+from bot.scan import BATCH, continue_scan, scan_trail
 from bot.trail.events import Event
 from tests.conftest import Bot
 from tests.readside import add_notes_directly, db_path, open_pr
@@ -36,3 +36,19 @@ async def test_a_cancelled_scan_stops_reading_and_gives_its_thread_back(bot: Bot
 
     whole = await scan_trail(bot.store, run_id)  # and the threads still serve whole scans
     assert whole.count == total and whole.verified
+
+
+async def test_a_continued_scan_ends_where_a_whole_scan_does(bot: Bot) -> None:
+    """Over more than one batch of new events, state, count and recent rows agree."""
+    run_id = await open_pr(bot)
+    await asyncio.to_thread(add_notes_directly, db_path(bot), run_id, 500)
+    before = await scan_trail(bot.store, run_id, keep_recent=50)
+    await asyncio.to_thread(add_notes_directly, db_path(bot), run_id, 2 * BATCH + 7)
+    seen: list[int] = []
+    continued = await continue_scan(bot.store, before, observe=lambda e: seen.append(e.seq))
+    whole = await scan_trail(bot.store, run_id, keep_recent=50)
+    assert continued is not None and continued.verified and whole.verified
+    assert seen == list(range(502, whole.count + 1))  # the new events only
+    assert (continued.count, continued.state) == (whole.count, whole.state)
+    assert list(continued.recent) == list(whole.recent)
+    assert before.count == 501 and before.recent[-1].seq == 501  # left as it was

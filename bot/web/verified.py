@@ -37,8 +37,10 @@ seen by the next whole pass: at most this many seconds after the last one, on th
 next render. Raising it makes a busy live page cheaper and such an edit slower to
 show; `audit-bot verify` always reads everything.
 """
-RUNS = 32
-"""Runs remembered; each holds up to the page's 1,000 timeline events, a few MB at most."""
+RUNS = 16
+"""Runs remembered. An entry holds the page's last 1,000 events (about 1.6 MB of typical
+spend and note events), so the cache stays under a few tens of MB; a run that fell out
+costs one whole pass when next shown."""
 
 
 @dataclass(frozen=True)
