@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.trail.events import ChainBreak, Event, chain_hash, verify_chain
+from bot.trail.events import ChainBreak, Event, check_link, verify_chain
 from bot.trail.state import State, apply, new_state
 
 BATCH = 1000
@@ -147,25 +147,18 @@ def _continue_sync(
     head = str(scan.state["head_hash"])
     events = _blocking_events(store, scan.run_id, loop, stop, after=scan.count - 1)
     anchor = next(events, None)
-    if anchor is None or not _links(anchor, scan.run_id, scan.count, anchor.prev_hash, head):
+    if (
+        anchor is None
+        or anchor.hash != head
+        or check_link(anchor, scan.count, anchor.prev_hash, scan.run_id) is not None
+    ):
         return False  # the event the scan ended on is gone or changed
     for event in events:
-        if not _links(event, scan.run_id, scan.count + 1, head, event.hash):
+        if check_link(event, scan.count + 1, head, scan.run_id) is not None:
             return False
         _take(scan, event, observe)
         head = event.hash
     return not stop.is_set()
-
-
-def _links(event: Event, run_id: str, seq: int, prev_hash: str, hash_: str) -> bool:
-    """`event` is event `seq` of `run_id`, follows `prev_hash`, and hashes to `hash_`."""
-    return (
-        event.run_id == run_id
-        and event.seq == seq
-        and event.prev_hash == prev_hash
-        and event.hash == hash_
-        and chain_hash(prev_hash, event.body()) == hash_
-    )
 
 
 def _blocking_events(

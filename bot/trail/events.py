@@ -213,17 +213,29 @@ class ChainBreak:
 def verify_chain(events: Iterable[Event], expected_run: str | None = None) -> ChainBreak | None:
     """Check seqs are 1..n without gaps and every hash links; None when the chain holds."""
     prev = GENESIS_HASH
-    expected_seq = 1
-    for event in events:
-        if expected_run is not None and event.run_id != expected_run:
-            return ChainBreak(event.seq, f"event belongs to run {event.run_id}")
-        if event.seq != expected_seq:
-            reason = "missing" if event.seq > expected_seq else "out of order or repeated"
-            return ChainBreak(expected_seq, f"event {expected_seq} is {reason}")
-        if event.prev_hash != prev:
-            return ChainBreak(event.seq, "previous hash does not link (deleted or reordered)")
-        if chain_hash(prev, event.body()) != event.hash:
-            return ChainBreak(event.seq, "hash does not match its content (edited)")
+    for seq, event in enumerate(events, start=1):
+        broken = check_link(event, seq, prev, expected_run)
+        if broken is not None:
+            return broken
         prev = event.hash
-        expected_seq += 1
+    return None
+
+
+def check_link(
+    event: Event, seq: int, prev_hash: str, expected_run: str | None = None
+) -> ChainBreak | None:
+    """Whether `event` is event `seq` (of `expected_run`) and follows `prev_hash`.
+
+    One link of `verify_chain`, on its own so a reader that verified a trail up to
+    some event can check only what was appended since.
+    """
+    if expected_run is not None and event.run_id != expected_run:
+        return ChainBreak(event.seq, f"event belongs to run {event.run_id}")
+    if event.seq != seq:
+        reason = "missing" if event.seq > seq else "out of order or repeated"
+        return ChainBreak(seq, f"event {seq} is {reason}")
+    if event.prev_hash != prev_hash:
+        return ChainBreak(event.seq, "previous hash does not link (deleted or reordered)")
+    if chain_hash(prev_hash, event.body()) != event.hash:
+        return ChainBreak(event.seq, "hash does not match its content (edited)")
     return None
