@@ -496,23 +496,28 @@ def load_line(when: str) -> str:
     return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def report(ceiling: list[Figures], bot: list[Figures], bound: list[Figures]) -> None:
-    """Print the ratio per concurrency and whether the targets hold.
+def report(
+    ceiling: list[Figures], bot: list[Figures], floor: list[Figures], bound: list[Figures]
+) -> None:
+    """Print the ratios per concurrency and whether the targets hold.
 
-    `bound` (the bot with its store's writes taken out) is the most any store could
-    reach: its ratio is printed beside the bot's when it was measured.
+    Beside the bot's ratio to the ceiling: the least durable receiver's (`floor`: what
+    any server that commits before its 2xx reaches at most) and the bot without its
+    store's writes (`bound`: what the request path alone reaches), when measured.
     """
     by_c = {f.concurrency: f for f in ceiling}
-    bound_by_c = {f.concurrency: f for f in bound}
-    print("\nbot / ceiling throughput" + (" (bot without its store's writes)" if bound else ""))
+    columns = [("bot", bot), ("least durable", floor), ("bot without store", bound)]
+    columns = [(name, {f.concurrency: f for f in figs}) for name, figs in columns if figs]
+    print("\nthroughput / ceiling's:  " + "  |  ".join(name for name, _ in columns))
     for fig in bot:
         base = by_c.get(fig.concurrency)
-        if base and base.rate:
-            line = f"  c={fig.concurrency:<3} {fig.rate / base.rate:.2f}"
-            upper = bound_by_c.get(fig.concurrency)
-            if upper is not None:
-                line += f"  ({upper.rate / base.rate:.2f})"
-            print(line)
+        if not base or not base.rate:
+            continue
+        cells = []
+        for name, figs in columns:
+            other = figs.get(fig.concurrency)
+            cells.append(f"{name} {other.rate / base.rate:.2f}" if other else f"{name} -")
+        print(f"  c={fig.concurrency:<3} " + "  |  ".join(cells))
     at = next((f for f in bot if f.concurrency == TARGET_CONCURRENCY), None)
     base = by_c.get(TARGET_CONCURRENCY)
     print(f"\ntargets at concurrency {TARGET_CONCURRENCY}:")
@@ -583,7 +588,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-bound",
         action="store_true",
-        help="skip the bot without its store (bench/bot_without_store.py), the upper bound",
+        help="skip the two bounds: the least durable receiver (bench/durable_floor_server.py) "
+        "and the bot without its store's writes (bench/bot_without_store.py)",
     )
     parser.add_argument(
         "--no-pin",
@@ -654,6 +660,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nbot ({shlex.join(bot_argv)}):")
             results["bot"] = measure_server("bot", [bot], plan, pool, tmpdir)
             if not args.no_bound:
+                floor = spec(
+                    [sys.executable, str(REPO / "bench" / "durable_floor_server.py")],
+                    DATABASE_URL=f"sqlite:///{tmpdir}/floor.db",
+                )
+                print("\nthe least durable receiver (bench/durable_floor_server.py):")
+                results["floor"] = measure_server("floor", [floor], plan, pool, tmpdir)
                 bound = spec(
                     [sys.executable, str(REPO / "bench" / "bot_without_store.py")],
                     DATABASE_URL=f"sqlite:///{tmpdir}/bound.db",
@@ -677,7 +689,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(load_line("at the end"))
     if "ceiling" in results and "bot" in results:
-        report(results["ceiling"], results["bot"], results.get("bound", []))
+        report(
+            results["ceiling"], results["bot"], results.get("floor", []), results.get("bound", [])
+        )
     report_stores(results)
     total_errors = sum(f.errors + f.warmup_errors for figs in results.values() for f in figs)
     if total_errors:
