@@ -379,7 +379,9 @@ def measure_server(
                 pr_base=100_000 * (run + 1),
                 cpus=plan.client_cpus,
             )
+            cpu_before = cpu_seconds(procs)
             outcome = pool.submit(run_load, job).result()
+            cpu_after = cpu_seconds(procs)
             best = min(outcome.rounds, key=lambda r: r.seconds)
             latencies = sorted(best.latencies)
             fig = Figures(
@@ -396,6 +398,15 @@ def measure_server(
                 error_samples=outcome.samples,
             )
             print("  " + row(fig))
+            if cpu_before is not None and cpu_after is not None:
+                sent = plan.warmup + plan.rounds * plan.requests
+                user, kernel = (
+                    1e6 * (b - a) / sent for a, b in zip(cpu_before, cpu_after, strict=True)
+                )
+                print(
+                    f"      CPU per delivery (server processes, whole run incl. background "
+                    f"work): user {user:.0f} µs, kernel {kernel:.0f} µs"
+                )
             if min(fig.round_rates) < 0.75 * max(fig.round_rates):
                 print("      note: rounds differ by over 25 %: the machine was noisy, rerun")
             for sample in fig.error_samples:
@@ -408,6 +419,23 @@ def measure_server(
         for proc in procs:
             stop(proc)
     return figures
+
+
+def cpu_seconds(procs: Sequence[subprocess.Popen[bytes]]) -> tuple[float, float] | None:
+    """User and kernel CPU seconds the processes (all their threads) have used so far.
+
+    Read from /proc/<pid>/stat (Linux); None elsewhere, and the line is not printed.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    user = kernel = 0.0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        user += int(fields[11]) / tick  # utime, the 14th field of the whole line
+        kernel += int(fields[12]) / tick  # stime
+    return user, kernel
 
 
 def measure_postgres(
