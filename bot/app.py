@@ -74,7 +74,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 private_key=settings.private_key,
                 token=settings.token,
             )
-            github = GitHub(session, credentials)
+            github = GitHub(session, credentials, store)
             app[keys.GITHUB] = github
         worker = OutboxWorker(
             store,

@@ -12,8 +12,9 @@ import pytest
 from gidgethub import sansio
 
 from bot import keys
-from bot.github.pacing import Paced, WritePacer
+from bot.github.pacing import DEFAULT_WINDOWS
 from bot.outbox import RATE_LIMIT_FLOOR, PermanentFailure, RetryAt, classify
+from bot.slots import next_free
 from tests.conftest import REPO, Bot, load_payload
 from tests.fake_github import FakeGitHub
 
@@ -210,27 +211,20 @@ async def test_deleted_comment_recreated_once_even_when_github_fails(
 # -- pacing --------------------------------------------------------------------------------
 
 
-def test_pacer_keeps_to_80_a_minute_and_500_an_hour() -> None:
-    now = [0.0]
-    pacer = WritePacer(clock=lambda: now[0])
-    sent = 0
-    while now[0] < 3600:
-        try:
-            pacer.take(7)
-            sent += 1
-        except Paced as paced:
-            assert paced.until > now[0]
-            now[0] = paced.until
-    assert sent == 500
+def test_pacing_keeps_to_80_a_minute_and_500_an_hour() -> None:
+    sent: list[float] = []
+    now = 0.0
+    while now < 3600:
+        free = next_free(sent, now, DEFAULT_WINDOWS)
+        if free > now:
+            now = free
+            continue
+        sent.append(now)
+    assert len(sent) == 500
     # Within any 60 s, at most 80 went out.
-    pacer = WritePacer(clock=lambda: now[0])
-    now[0] = 0.0
-    for _ in range(80):
-        pacer.take(1)
-    with pytest.raises(Paced) as paced:
-        pacer.take(1)
-    assert paced.value.until == 60.0
-    pacer.take(2)  # another installation has its own budget
+    assert max(sum(1 for t in sent if start <= t < start + 60) for start in sent) == 80
+    assert next_free([0.0] * 80, 0.0, DEFAULT_WINDOWS) == 60.0
+    assert next_free([0.0] * 79, 0.0, DEFAULT_WINDOWS) == 0.0
 
 
 async def test_paced_write_is_deferred_without_sending_or_counting_an_attempt(
@@ -249,3 +243,25 @@ async def test_paced_write_is_deferred_without_sending_or_counting_an_attempt(
     gh.pacer.clock = lambda: time.time() + 61  # a minute later
     await admin_bot.drain_until(lambda: len(github.writes()) == 3)
     assert sorted(len(github.comments_on(REPO, pr)) for pr in (2, 3, 4)) == [1, 1, 1]
+
+
+async def test_instances_sharing_a_database_share_one_write_budget(
+    postgres_url: str, make_bot: Any, github: FakeGitHub
+) -> None:
+    # Two bots behind one load balancer write for the same installation: GitHub counts
+    # their writes together, and so do they.
+    bots = [await make_bot(DATABASE_URL=postgres_url, AUDIT_ADMIN_TOKEN=ADMIN) for _ in range(2)]
+    for bot in bots:
+        bot.app[keys.GITHUB].pacer.windows = ((2, 60.0),)
+    for pr, bot in zip((2, 3, 4, 5), bots * 2, strict=True):
+        await bot.deliver(
+            "pull_request", load_payload("pull_request.opened", pull_request__number=pr)
+        )
+    rows = await until(lambda: _paced_rows(bots[0], 2))
+    assert len(github.writes()) == 2  # not two each
+    assert all(r["reason"] == "paced: write budget used up" for r in rows)
+
+
+async def _paced_rows(bot: Bot, count: int) -> list[dict[str, Any]]:
+    rows = await retrying(bot)
+    return rows if len(rows) == count else []

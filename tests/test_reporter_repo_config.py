@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.github.auth import Credentials
 from bot.github.client import GitHub
 from bot.repo_config import DEFAULTS, RepoConfigs, parse_repo_config
+from bot.store.sqlite import SQLiteStore
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub
 
@@ -64,12 +68,23 @@ class Clock:
         return self.now
 
 
-async def test_reads_are_cached_then_revalidated_with_the_etag(github: FakeGitHub) -> None:
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    """Where the client counts its writes (these tests only read)."""
+    store = SQLiteStore(f"sqlite:///{tmp_path}/audit.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_reads_are_cached_then_revalidated_with_the_etag(
+    github: FakeGitHub, store: SQLiteStore
+) -> None:
     github.files[(REPO.lower(), ".github/audit-bot.yml")] = "budget:\n  per_pr: 3 USD\n"
     clock = Clock()
     configs = RepoConfigs(ttl=60, clock=clock)
     async with aiohttp.ClientSession() as session:
-        client = GitHub(session, Credentials(session, api_url=github.url, token="ghp_x"))
+        client = GitHub(session, Credentials(session, api_url=github.url, token="ghp_x"), store)
         gh = await client.api(None)
         first = await configs.get(gh, REPO)
         again = await configs.get(gh, REPO)  # within the TTL: no request
@@ -82,9 +97,11 @@ async def test_reads_are_cached_then_revalidated_with_the_etag(github: FakeGitHu
     assert first == again == revalidated and first.pr_budget == {"USD": Decimal("3")}
 
 
-async def test_missing_file_is_defaults_and_forbidden_is_a_notice(github: FakeGitHub) -> None:
+async def test_missing_file_is_defaults_and_forbidden_is_a_notice(
+    github: FakeGitHub, store: SQLiteStore
+) -> None:
     async with aiohttp.ClientSession() as session:
-        client = GitHub(session, Credentials(session, api_url=github.url, token="ghp_x"))
+        client = GitHub(session, Credentials(session, api_url=github.url, token="ghp_x"), store)
         assert await RepoConfigs().get(await client.api(None), REPO) == DEFAULTS
         github.fail("GET", r"/contents/", 403)
         config = await RepoConfigs().get(await client.api(None), REPO)

@@ -14,19 +14,22 @@ from cachetools import LRUCache
 from gidgethub.aiohttp import GitHubAPI
 
 from bot.github.auth import USER_AGENT, Credentials
-from bot.github.pacing import PacedGitHubAPI, RateLimitSeen, WritePacer
+from bot.github.pacing import PacedGitHubAPI, RateLimitSeen, WritePacer, WriteSlots
 
 
 class GitHub:
-    def __init__(self, session: aiohttp.ClientSession, credentials: Credentials) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, credentials: Credentials, slots: WriteSlots
+    ) -> None:
         self.session = session
         self.credentials = credentials
         self._caches: LRUCache[int | None, LRUCache[str, Any]] = LRUCache(maxsize=1024)
         self._login: str | None = None
         self._login_lock = asyncio.Lock()
-        # Writes are paced per installation (GitHub's secondary limits); the last
-        # primary rate limit GitHub reported is kept per installation for /metrics.
-        self.pacer = WritePacer()
+        # Writes are paced per installation (GitHub's secondary limits), counted in the
+        # store; the last primary rate limit GitHub reported is kept per installation
+        # for /metrics.
+        self.pacer = WritePacer(slots)
         self.rate_limits: dict[int | None, RateLimitSeen] = {}
 
     def _cache_for(self, installation_id: int | None) -> LRUCache[str, Any]:

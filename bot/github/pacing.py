@@ -7,23 +7,24 @@ a slot from that installation's sliding windows first. When no slot is free the 
 raises `Paced` *before* anything is sent, so the outbox can put the row back with a
 due time instead of sleeping while it holds the row.
 
-The windows live in this process; several bot instances each pace themselves (two
-instances can together exceed the limit, and then the rate-limit handling of the
-outbox takes over).
+The writes are counted in the store (`Store.take_write_slot`), so instances sharing
+one database share one budget per installation, as GitHub counts it.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.slots import Windows
+
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-# (requests, seconds): GitHub's documented secondary limits for content creation.
-DEFAULT_WINDOWS: tuple[tuple[int, float], ...] = ((80, 60.0), (500, 3600.0))
+# GitHub's documented secondary limits for content creation.
+DEFAULT_WINDOWS: Windows = ((80, 60.0), (500, 3600.0))
 
 
 class Paced(Exception):
@@ -35,43 +36,32 @@ class Paced(Exception):
         self.until = until
 
 
+class WriteSlots(Protocol):
+    """Where write times are counted: the store, shared by every instance on it."""
+
+    async def take_write_slot(
+        self, installation_id: int | None, now: float, windows: Windows
+    ) -> float | None: ...
+
+
 class WritePacer:
-    """Sliding-window write budgets, one set per installation."""
+    """Sliding-window write budgets per installation, counted in the store."""
 
     def __init__(
         self,
-        windows: tuple[tuple[int, float], ...] = DEFAULT_WINDOWS,
+        slots: WriteSlots,
+        windows: Windows = DEFAULT_WINDOWS,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.slots = slots
         self.windows = windows
         self.clock = clock
-        self._sent: dict[int | None, deque[float]] = {}
-        self._longest = max(seconds for _, seconds in windows)
 
-    def next_free(self, installation_id: int | None) -> float:
-        """When the installation may write next (now or later)."""
-        now = self.clock()
-        sent = self._trimmed(installation_id, now)
-        free = now
-        for limit, seconds in self.windows:
-            in_window = [t for t in sent if t > now - seconds]
-            if len(in_window) >= limit:
-                # The slot frees when the oldest write that still counts leaves the window.
-                free = max(free, in_window[len(in_window) - limit] + seconds)
-        return free
-
-    def take(self, installation_id: int | None) -> None:
+    async def take(self, installation_id: int | None) -> None:
         """Take a write slot now, or raise `Paced` saying when one frees."""
-        free = self.next_free(installation_id)
-        if free > self.clock():
+        free = await self.slots.take_write_slot(installation_id, self.clock(), self.windows)
+        if free is not None:
             raise Paced(installation_id, free)
-        self._sent.setdefault(installation_id, deque()).append(self.clock())
-
-    def _trimmed(self, installation_id: int | None, now: float) -> deque[float]:
-        sent = self._sent.setdefault(installation_id, deque())
-        while sent and sent[0] <= now - self._longest:
-            sent.popleft()
-        return sent
 
 
 @dataclass(frozen=True)
@@ -105,7 +95,7 @@ class PacedGitHubAPI(GitHubAPI):
 
     async def manage_rate_limit(self, *, method: str, url: str) -> None:
         if method.upper() in WRITE_METHODS:
-            self.pacer.take(self.installation_id)
+            await self.pacer.take(self.installation_id)
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""

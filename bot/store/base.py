@@ -161,6 +161,17 @@ class Store(Protocol):
 
     async def set_state(self, name: str, value: str) -> None: ...
 
+    async def take_write_slot(
+        self, installation_id: int | None, now: float, windows: tuple[tuple[int, float], ...]
+    ) -> float | None:
+        """Count a GitHub write for the installation at `now`, if its budget allows.
+
+        `windows` are (writes, seconds) limits. None when the write was counted; else
+        nothing is counted and the answer is when a slot frees. Atomic across instances
+        sharing the store, so together they keep to one budget.
+        """
+        ...
+
     async def claim_turn(self, job: str, now: float, interval: float) -> bool:
         """Whether this instance runs the periodic `job` now, as one atomic check-and-set.
 

@@ -125,6 +125,11 @@ POSTGRES_MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_open_pr ON runs (lower(repo), pr) WHERE is_open = 1;
     """,
+    # 5: GitHub writes per installation, counted where every instance sees them (pacing)
+    """
+    CREATE TABLE write_slots (installation BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX write_slots_at ON write_slots (installation, at);
+    """,
 ]
 
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from bot.slots import Windows, next_free
 from bot.store import schema
 from bot.store.base import (
     SUMMARY,
@@ -51,6 +52,9 @@ from bot.store.rows import (
     OUTBOX_RETRYING,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
+    SLOTS_DELETE_OLD,
+    SLOTS_INSERT,
+    SLOTS_SELECT,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -58,6 +62,7 @@ from bot.store.rows import (
     outbox_status_from,
     page_events,
     pruned_log,
+    slot_owner,
     turn_due_before,
 )
 from bot.store.writer import CommandWriter
@@ -374,6 +379,25 @@ class PostgresStore:
             value,
             utc_now(),
         )
+
+    async def take_write_slot(
+        self, installation_id: int | None, now: float, windows: Windows
+    ) -> float | None:
+        owner = slot_owner(installation_id)
+        longest = max(seconds for _, seconds in windows)
+        async with self.pool.acquire() as conn, conn.transaction():
+            # One installation's takes queue behind each other, whichever instance asks.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"audit-bot write slots {owner}",
+            )
+            await conn.execute(SLOTS_DELETE_OLD.format("$1", "$2"), owner, now - longest)
+            sent = [r[0] for r in await conn.fetch(SLOTS_SELECT.format("$1"), owner)]
+            free = next_free(sent, now, windows)
+            if free > now:
+                return free
+            await conn.execute(SLOTS_INSERT.format("$1", "$2"), owner, now)
+            return None
 
     async def claim_turn(self, job: str, now: float, interval: float) -> bool:
         claimed = await self.pool.fetchval(

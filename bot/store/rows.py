@@ -138,3 +138,13 @@ TURN_DRIFT = 0.9  # a pass a little early (timer drift) still counts as the next
 def turn_due_before(now: float, interval: float) -> float:
     """The latest time a previous claim may carry for a new one to succeed at `now`."""
     return now - interval * TURN_DRIFT
+
+
+# `Store.take_write_slot`: token mode has no installation id; 0 is no installation's.
+SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = {0} AND at <= {1}"
+SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = {0} ORDER BY at"
+SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ({0}, {1})"
+
+
+def slot_owner(installation_id: int | None) -> int:
+    return installation_id or 0

@@ -118,6 +118,11 @@ SQLITE_MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_open_pr ON runs (repo, pr, id) WHERE is_open = 1;
     """,
+    # 5: GitHub writes per installation, counted where every instance sees them (pacing)
+    """
+    CREATE TABLE write_slots (installation INTEGER NOT NULL, at REAL NOT NULL);
+    CREATE INDEX write_slots_at ON write_slots (installation, at);
+    """,
 ]
 
 

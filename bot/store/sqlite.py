@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from bot.slots import Windows, next_free
 from bot.store import schema
 from bot.store.base import (
     SUMMARY,
@@ -44,6 +45,9 @@ from bot.store.rows import (
     OUTBOX_RETRYING,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
+    SLOTS_DELETE_OLD,
+    SLOTS_INSERT,
+    SLOTS_SELECT,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -51,6 +55,7 @@ from bot.store.rows import (
     outbox_status_from,
     page_events,
     pruned_log,
+    slot_owner,
     turn_due_before,
 )
 from bot.store.writer import apply_sync
@@ -435,6 +440,23 @@ class SQLiteStore:
                 (name, value, utc_now()),
             )
         )
+
+    async def take_write_slot(
+        self, installation_id: int | None, now: float, windows: Windows
+    ) -> float | None:
+        owner = slot_owner(installation_id)
+        longest = max(seconds for _, seconds in windows)
+
+        def take(conn: sqlite3.Connection) -> float | None:
+            conn.execute(SLOTS_DELETE_OLD.format("?", "?"), (owner, now - longest))
+            sent = [r[0] for r in conn.execute(SLOTS_SELECT.format("?"), (owner,))]
+            free = next_free(sent, now, windows)
+            if free > now:
+                return free
+            conn.execute(SLOTS_INSERT.format("?", "?"), (owner, now))
+            return None
+
+        return await self._write(take)
 
     async def claim_turn(self, job: str, now: float, interval: float) -> bool:
         def claim(conn: sqlite3.Connection) -> bool:

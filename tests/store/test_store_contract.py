@@ -438,6 +438,27 @@ async def test_bot_state_values(store: Store) -> None:
     assert await store.get_state("redelivery.since") == "2024-01-02T00:00:00Z"
 
 
+async def test_instances_share_one_write_budget_per_installation(
+    two: tuple[Store, Store],
+) -> None:
+    windows = ((3, 60.0),)
+    now = 1_000_000.0
+    # Five writes asked for at once through two instances: the budget lets three go.
+    answers = await asyncio.gather(*(two[i % 2].take_write_slot(7, now, windows) for i in range(5)))
+    assert sorted(answers, key=lambda a: a or 0) == [None, None, None, now + 60, now + 60]
+    # Other installations, and token mode (no installation), have budgets of their own.
+    assert await two[0].take_write_slot(8, now, windows) is None
+    assert await two[1].take_write_slot(None, now, windows) is None
+    # A refused ask counted nothing: once the window has moved on, three go again.
+    later = now + 60.5
+    assert [await two[i % 2].take_write_slot(7, later, windows) for i in range(4)] == [
+        None,
+        None,
+        None,
+        later + 60,
+    ]
+
+
 async def test_one_instance_takes_each_turn_of_a_periodic_job(two: tuple[Store, Store]) -> None:
     now = time.time()
     first = await asyncio.gather(*(store.claim_turn("retention", now, 60) for store in two))
