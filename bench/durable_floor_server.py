@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import os
 import queue
 import sqlite3
@@ -24,8 +23,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from ceiling_server import SECRET_KEY, healthz, signed  # bench/ is on sys.path
 
-SECRET_KEY: web.AppKey[bytes] = web.AppKey("secret", bytes)
 WRITER_KEY: web.AppKey[GroupWriter] = web.AppKey("writer", object)  # type: ignore[arg-type]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, event TEXT, action TEXT);
@@ -100,9 +99,7 @@ def _settle(fresh: list[tuple[asyncio.Future[bool], bool]]) -> None:
 async def webhook(request: web.Request) -> web.Response:
     """Verify, parse, seal one event and commit it before answering."""
     body = await request.read()
-    header = request.headers.get("X-Hub-Signature-256", "")
-    expected = "sha256=" + hmac.new(request.app[SECRET_KEY], body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(header.encode(), expected.encode()):
+    if not signed(request, body, request.app[SECRET_KEY]):
         return web.Response(status=401, text="bad signature")
     payload = orjson.loads(body)
     pull = payload["pull_request"]
@@ -118,10 +115,6 @@ async def webhook(request: web.Request) -> web.Response:
         delivery, request.headers["X-GitHub-Event"], payload["action"], event
     )
     return web.json_response({"status": "recorded" if recorded else "duplicate"})
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
 
 
 async def start_writer(app: web.Application) -> None:
