@@ -36,6 +36,10 @@ from bot.summary import SummaryOptions, render_summary
 log = logging.getLogger(__name__)
 
 LEASE = 120.0
+# A delivery still unfinished at this share of its lease is abandoned and retried, so it
+# never outlives the lease: another instance may claim the row once the lease runs out,
+# and two workers writing one PR's first comment at once would post it twice.
+DEADLINE_SHARE = 0.75
 MAX_ATTEMPTS = 15
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 900.0
@@ -132,6 +136,7 @@ class OutboxWorker:
         self.repo_configs = repo_configs
         self.spend_checks = spend_checks
         self.worker_id = uuid.uuid4().hex[:12]
+        self.lease = LEASE
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -175,7 +180,7 @@ class OutboxWorker:
         """
         while True:
             items = await self.store.claim_outbox(
-                self.worker_id, self.clock(), LEASE, 16, due_by=float("inf")
+                self.worker_id, self.clock(), self.lease, 16, due_by=float("inf")
             )
             if not items:
                 return
@@ -186,7 +191,7 @@ class OutboxWorker:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                items = await self.store.claim_outbox(self.worker_id, self.clock(), LEASE, 8)
+                items = await self.store.claim_outbox(self.worker_id, self.clock(), self.lease, 8)
                 if items:
                     await asyncio.gather(*(self._deliver(item) for item in items))
                     continue
@@ -206,7 +211,8 @@ class OutboxWorker:
         extra = {"repo": item.repo, "pr": item.pr, "installation": item.installation_id}
         try:
             if item.kind == SUMMARY:
-                await self._refresh_summary(item)
+                async with asyncio.timeout(self.lease * DEADLINE_SHARE):
+                    await self._refresh_summary(item)
             else:
                 raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
         except PermanentFailure as failure:

@@ -47,9 +47,12 @@ from bot.store.pg_schema import migrate_postgres
 from bot.store.rows import (
     EVENT_COLUMNS,
     OUTBOX_COUNTS,
+    OUTBOX_FAIL,
+    OUTBOX_FAIL_CHANGED,
     OUTBOX_FAILED,
     OUTBOX_OLDEST,
     OUTBOX_RETRYING,
+    OUTBOX_TOUCH,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
     SLOTS_DELETE_OLD,
@@ -59,6 +62,7 @@ from bot.store.rows import (
     choose_pruned,
     event_from_row,
     iso_time,
+    outbox_key,
     outbox_status_from,
     page_events,
     pruned_log,
@@ -240,13 +244,10 @@ class PostgresStore:
         )
 
     async def fail_outbox(self, item: OutboxItem, reason: str) -> None:
-        await self.pool.execute(
-            "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
-            "attempts = attempts + 1, last_error = $1, updated_at = $2 WHERE key = $3",
-            reason[:500],
-            utc_now(),
-            item.key,
-        )
+        values = (reason[:500], utc_now(), item.key)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.execute(OUTBOX_FAIL, *values, item.version) == "UPDATE 0":
+                await conn.execute(OUTBOX_FAIL_CHANGED, *values)
 
     async def next_outbox_due(self) -> float | None:
         value = await self.pool.fetchval(
@@ -590,14 +591,8 @@ class _PostgresTx:
         self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
     ) -> None:
         await self.conn.execute(
-            "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
-            "attempts, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, "
-            "'pending', $7, $7) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
-            "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
-            "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
-            "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
-            "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, updated_at = $7",
-            f"{SUMMARY}:{repo}#{pr}",
+            OUTBOX_TOUCH,
+            outbox_key(repo, pr),
             SUMMARY,
             repo,
             pr,

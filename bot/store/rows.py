@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.store.base import PrunedRun
+from bot.store.base import SUMMARY, PrunedRun
 from bot.trail.events import Event, format_time
 
 EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
@@ -33,6 +33,43 @@ def event_from_row(row: Sequence[Any], loads: Callable[[str], Any]) -> Event:
         prev_hash=prev_hash,
         hash=hash_,
     )
+
+
+def outbox_key(repo: str, pr: int) -> str:
+    """The one outbox row of a PR's summary. GitHub compares repository names
+    case-insensitively and runs may spell one differently (a webhook's `full_name`,
+    a reporter's `repo`): one key for all spellings, or two rows could post two comments."""
+    return f"{SUMMARY}:{repo.lower()}#{pr}"
+
+
+# `Tx.touch_outbox` in both dialects (`$n` numbered parameters; SQLite reads them as `?n`):
+# ($1 key, $2 kind, $3 repo, $4 pr, $5 installation, $6 due_at, $7 now). A pending row keeps
+# its due time (the debounce runs from the first change) and its attempts; a failed one is
+# pending again from zero attempts, its old error cleared. The version tells a worker that
+# its row changed meanwhile.
+OUTBOX_TOUCH = (
+    "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
+    "attempts, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, "
+    "'pending', $7, $7) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
+    "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
+    "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
+    "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
+    "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, last_error = CASE WHEN "
+    "outbox.state = 'pending' THEN outbox.last_error END, updated_at = $7"
+)
+
+
+# `Store.fail_outbox` ($1 reason, $2 now, $3 key, $4 version): give up on the row, unless
+# its PR changed while the worker tried: then the change gets tries of its own (as
+# `touch_outbox` would have given it had the row already failed), the reason kept.
+OUTBOX_FAIL = (
+    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
+    "attempts = attempts + 1, last_error = $1, updated_at = $2 WHERE key = $3 AND version = $4"
+)
+OUTBOX_FAIL_CHANGED = (
+    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, attempts = 0, "
+    "last_error = $1, updated_at = $2 WHERE key = $3"
+)
 
 
 # outbox_status: the same statements in both dialects, then `outbox_status_from` shapes the rows

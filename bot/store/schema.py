@@ -123,31 +123,49 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE TABLE write_slots (installation INTEGER NOT NULL, at REAL NOT NULL);
     CREATE INDEX write_slots_at ON write_slots (installation, at);
     """,
+    # 6: one summary row per PR however its runs spell the repository (rows.outbox_key):
+    # of a PR's rows under several spellings one stays, a pending one before a failed
+    # one (any pending row refreshes the whole PR), and takes the shared key.
+    """
+    DELETE FROM outbox WHERE kind = 'summary' AND EXISTS (
+        SELECT 1 FROM outbox o WHERE o.kind = 'summary' AND o.key <> outbox.key
+        AND lower(o.repo) = lower(outbox.repo) AND o.pr = outbox.pr
+        AND ((o.state = 'pending' AND outbox.state <> 'pending')
+             OR (o.state = outbox.state AND o.key < outbox.key)));
+    UPDATE outbox SET key = 'summary:' || lower(repo) || '#' || pr
+    WHERE kind = 'summary' AND key <> 'summary:' || lower(repo) || '#' || pr;
+    """,
 ]
 
 
 def migrate_sqlite(conn: sqlite3.Connection) -> int:
-    """Apply what is new; returns the schema version now in force."""
+    """Apply what is new; returns the schema version now in force.
+
+    The version is read inside each migration's write transaction, so a second
+    process starting on the same file (a trail command beside the bot) waits for the
+    first one's migration and then skips it instead of running it again.
+    """
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] or 0
-    if current > len(SQLITE_MIGRATIONS):
-        raise RuntimeError(
-            f"the database schema is version {current}, newer than this bot "
-            f"({len(SQLITE_MIGRATIONS)}): upgrade the bot"
-        )
-    for version, script in enumerate(SQLITE_MIGRATIONS[current:], start=current + 1):
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";"):
+            current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            if current > len(SQLITE_MIGRATIONS):
+                raise RuntimeError(
+                    f"the database schema is version {current}, newer than this bot "
+                    f"({len(SQLITE_MIGRATIONS)}): upgrade the bot"
+                )
+            if current == len(SQLITE_MIGRATIONS):
+                conn.execute("COMMIT")
+                return current
+            for statement in SQLITE_MIGRATIONS[current].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (current + 1,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(SQLITE_MIGRATIONS)
 
 
 def run_columns(state: State) -> tuple[Any, ...]:

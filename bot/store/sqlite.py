@@ -40,9 +40,12 @@ from bot.store.base import (
 from bot.store.rows import (
     EVENT_COLUMNS,
     OUTBOX_COUNTS,
+    OUTBOX_FAIL,
+    OUTBOX_FAIL_CHANGED,
     OUTBOX_FAILED,
     OUTBOX_OLDEST,
     OUTBOX_RETRYING,
+    OUTBOX_TOUCH,
     PRUNE_COLUMNS,
     PRUNED_COLUMNS,
     SLOTS_DELETE_OLD,
@@ -52,6 +55,7 @@ from bot.store.rows import (
     choose_pruned,
     event_from_row,
     iso_time,
+    outbox_key,
     outbox_status_from,
     page_events,
     pruned_log,
@@ -297,13 +301,13 @@ class SQLiteStore:
         )
 
     async def fail_outbox(self, item: OutboxItem, reason: str) -> None:
-        await self._write(
-            lambda conn: conn.execute(
-                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
-                "attempts = attempts + 1, last_error = ?, updated_at = ? WHERE key = ?",
-                (reason[:500], utc_now(), item.key),
-            )
-        )
+        values = (reason[:500], utc_now(), item.key)
+
+        def fail(conn: sqlite3.Connection) -> None:
+            if not conn.execute(_OUTBOX_FAIL, (*values, item.version)).rowcount:
+                conn.execute(_OUTBOX_FAIL_CHANGED, values)
+
+        await self._write(fail)
 
     async def next_outbox_due(self) -> float | None:
         def read(conn: sqlite3.Connection) -> float | None:
@@ -526,6 +530,11 @@ class SQLiteStore:
         return await self._write(rebuild)
 
 
+# `?n`: SQLite's numbered parameters
+_OUTBOX_TOUCH = OUTBOX_TOUCH.replace("$", "?")
+_OUTBOX_FAIL = OUTBOX_FAIL.replace("$", "?")
+_OUTBOX_FAIL_CHANGED = OUTBOX_FAIL_CHANGED.replace("$", "?")
+
 # Retention: "its PR still has an open pr run".
 _OPEN_PR = (
     "EXISTS (SELECT 1 FROM runs o WHERE o.repo = r.repo AND o.pr = r.pr "
@@ -633,22 +642,6 @@ class _SQLiteTx:
         self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
     ) -> None:
         self.conn.execute(
-            "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
-            "attempts, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, "
-            "'pending', ?, ?) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
-            "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
-            "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
-            "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
-            "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, updated_at = ?",
-            (
-                f"{SUMMARY}:{repo}#{pr}",
-                SUMMARY,
-                repo,
-                pr,
-                installation_id,
-                due_at,
-                now_iso,
-                now_iso,
-                now_iso,
-            ),
+            _OUTBOX_TOUCH,
+            (outbox_key(repo, pr), SUMMARY, repo, pr, installation_id, due_at, now_iso),
         )

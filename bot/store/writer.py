@@ -97,7 +97,8 @@ class CommandWriter:
         self.now_iso = iso_time(now)
         self.debounce = debounce
         self.result = it.CommandResult()
-        self._prs: dict[tuple[str, int], int | None] = {}
+        # PRs whose summary this command changes: (lower-case repo, pr) -> (repo, installation)
+        self._prs: dict[tuple[str, int], tuple[str, int | None]] = {}
 
     async def apply(self, command: it.Command) -> it.CommandResult:
         source = command.source
@@ -159,10 +160,10 @@ class CommandWriter:
             }
         )
         # In key order, so concurrent transactions lock outbox rows in one order.
-        for (repo, pr), installation in sorted(self._prs.items()):
+        for (_, pr), (repo, installation) in sorted(self._prs.items()):
             due = self.now + self.debounce
             await self.tx.touch_outbox(repo, pr, installation, due, self.now_iso)
-        self.result.prs = list(self._prs)
+        self.result.prs = [(repo, pr) for (_, pr), (repo, _) in self._prs.items()]
         return self.result
 
     async def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
@@ -231,8 +232,10 @@ class CommandWriter:
             self.result.runs.append(state["id"])
         self.result.events += events
         if events and state.get("pr") is not None and state.get("repo"):
-            key = (state["repo"], int(state["pr"]))
-            self._prs[key] = state.get("installation_id") or self._prs.get(key)
+            repo, pr = str(state["repo"]), int(state["pr"])
+            seen = self._prs.get((repo.lower(), pr))
+            installation = state.get("installation_id") or (seen[1] if seen else None)
+            self._prs[(repo.lower(), pr)] = (seen[0] if seen else repo, installation)
 
 
 def apply_sync(tx: SyncTx, now: float, debounce: float, command: it.Command) -> it.CommandResult:

@@ -253,7 +253,7 @@ async def test_outbox_rows_are_claimed_by_exactly_one_instance(two: tuple[Store,
         claims["b"] += [item.key for item in got_b]
 
     claimed = claims["a"] + claims["b"]
-    assert sorted(claimed) == sorted(f"summary:{REPO}#{pr}" for pr in range(1, 31))
+    assert sorted(claimed) == sorted(f"summary:{REPO.lower()}#{pr}" for pr in range(1, 31))
     assert claims["a"] and claims["b"]  # both took part, neither took the other's
     # a crashed worker's lease runs out: the rows become claimable again
     assert await two[1].claim_outbox("c", now + 30, 60.0, 100) == []
