@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import access, api, keys, metrics, ops, redelivery, reporter, retention, webhooks
+from bot import access, api, errors, keys, metrics, ops, redelivery, reporter, retention, webhooks
 from bot.checks import SpendChecks
 from bot.config import Settings
 from bot.errors import json_errors
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
 
 # Each feature module's `setup(app)`: routes, plus cleanup contexts of its own.
 FEATURES = [
+    errors.setup,
     api.setup_routes,
     metrics.setup,
     ops.setup,

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,39 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error(exc.status, exc.reason)
+        answer = error(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 must say which methods the route takes
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "internal error")
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp's own logging of requests its HTTP parser refuses, made one quiet line.
+
+    Such a request (a control character in a header, a bad chunk size, a line over
+    8 KB) never reaches the app: aiohttp answers it 400 itself and logs the parser's
+    error at ERROR with a traceback whose message quotes the offending line, which
+    may be an `Authorization` header. It is the client's fault, so it is logged at
+    INFO naming only the kind of error.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            args = record.args if isinstance(record.args, tuple) else ()
+            record.msg = "refused a malformed HTTP request from %s: %s"
+            record.args = (args[0] if args else "?", type(exc).__name__)
+            record.exc_info = record.exc_text = None
+            if record.levelno > logging.INFO:  # a first bad method is already DEBUG
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def setup(app: web.Application) -> None:
+    """Quieten aiohttp's server logger (once per process: the logger is global)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in server.filters):
+        server.addFilter(MalformedRequests())

@@ -8,6 +8,7 @@ is answered 200 and adds nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +27,9 @@ from bot.handlers.payload import PayloadError
 log = logging.getLogger(__name__)
 
 _CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+# GitHub sends a GUID and a snake_case name. Printable ASCII only: a header that is not
+# UTF-8 reaches us as lone surrogates, which no store or log line can encode.
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def verify_signature(headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
@@ -40,6 +44,8 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: str | None
     signature = headers.get("X-Hub-Signature-256") or headers.get("X-Hub-Signature")
     if signature is None:
         raise ValidationFailure("signature is missing")
+    if not signature.isascii():  # hmac.compare_digest raises TypeError on non-ASCII text
+        raise ValidationFailure("signature is not a hex digest")
     sansio.validate_event(body, signature=signature, secret=secret)
 
 
@@ -57,9 +63,9 @@ async def receive(request: web.Request) -> web.Response:
         return error(413, f"body is larger than the {cap}-byte limit")
     event_name = request.headers.get("X-GitHub-Event")
     delivery = request.headers.get("X-GitHub-Delivery")
-    if not event_name:
-        return error(400, "missing X-GitHub-Event header")
-    if not delivery or len(delivery) > 200:
+    if not event_name or not _HEADER_TOKEN.fullmatch(event_name):
+        return error(400, "missing or malformed X-GitHub-Event header")
+    if not delivery or not _HEADER_TOKEN.fullmatch(delivery):
         return error(400, "missing or malformed X-GitHub-Delivery header")
     try:
         body = await request.read()
@@ -116,6 +122,8 @@ def _field(data: dict[str, Any], outer: str, inner: str) -> Any:
 
 from bot.openapi import RUN_ID, json_content, ref, register  # noqa: E402  (beside the handler)
 
+PRINTABLE = {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"}
+
 register(
     "/webhook",
     {
@@ -132,14 +140,14 @@ register(
                     "name": "X-GitHub-Event",
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": PRINTABLE,
                     "description": "pull_request, pull_request_review, workflow_run, …",
                 },
                 {
                     "name": "X-GitHub-Delivery",
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "schema": PRINTABLE,
                     "description": "unique per event; the same on a redelivery",
                 },
             ],
@@ -178,7 +186,8 @@ register(
                 ),
                 "400": json_content(
                     ref("Error"),
-                    "a missing X-GitHub-Event or X-GitHub-Delivery, a body that is not a JSON "
+                    "a missing or malformed X-GitHub-Event or X-GitHub-Delivery (1-200 "
+                    "printable ASCII characters), a body that is not a JSON "
                     "object, or a handled event without a field it needs (`field` names it)",
                 ),
                 "401": json_content(ref("Error"), "a missing or wrong signature (secret set)"),

@@ -156,7 +156,11 @@ def parse_key(value: object) -> str:
 
 def parse_at(value: object) -> str:
     """A client timestamp in the trail's own spelling (UTC, milliseconds, Z)."""
-    return ev.format_time(parse_timestamp(value))
+    moment = parse_timestamp(value)
+    try:
+        return ev.format_time(moment)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is past year 9999 in UTC
+        raise InvalidInput("", "is outside the years 1 to 9999 in UTC") from None
 
 
 def _choice(options: Sequence[str]) -> Callable[[object], str]:

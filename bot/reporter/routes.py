@@ -36,6 +36,7 @@ from bot.trail import events as ev
 from bot.trail.intents import Append, ById, Command, CommandResult, OpenRun, RunSpec
 from bot.trail.money import InvalidInput
 from bot.trail.proofs import explorer_url
+from bot.trail.state import is_open
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,10 @@ async def _writable_run(request: web.Request, principal: Principal) -> dict[str,
     return run
 
 
+def _closed(run: Mapping[str, Any]) -> Refused:
+    return _refuse(409, f"run {run['id']} is already closed ({run.get('status')})")
+
+
 async def _into_run(
     request: web.Request,
     route: str,
@@ -200,11 +205,15 @@ async def _into_run(
 
     A call that found the run closed is refused (409) and so is its replay: the
     first attempt touched no run, and a retry must not turn that into a success.
+    Only a keyed call is remembered for that; one without a key has no replay, so
+    it is refused before the store is asked to write anything.
     """
     principal = await authenticate(request)
     parsed = parse(await read_body(request))
     key = header_key(request, parsed.idempotency_key)
     run = await _writable_run(request, principal)
+    if key is None and not is_open(run):
+        raise _closed(run)
     command = Command(
         _source(route, run["id"], key, principal),
         [Append(ById(run["id"]), events_of(parsed), require_open=True)],
@@ -212,7 +221,7 @@ async def _into_run(
     result = await commit(request.app, command)
     fresh = await request.app[keys.STORE].get_run(run["id"]) or run
     if not result.runs:
-        raise _refuse(409, f"run {run['id']} is already closed ({fresh.get('status')})")
+        raise _closed(fresh)
     return parsed, fresh, result
 
 

@@ -54,7 +54,7 @@ class Static:
     async def serve(self, request: web.Request) -> web.Response:
         found = self.files.get(request.match_info["name"])
         if found is None:
-            return web.Response(status=404, text="not found")
+            return error(404, "no such asset")
         body, content_type, digest = found
         etag = f'"{digest}"'
         cache = (
