@@ -9,6 +9,10 @@ that stays the same on redelivery); a guid with no OK attempt that the deliverie
 table does not hold is redelivered once per pass, and at most `MAX_REQUESTS` times
 in all, so a delivery the bot refuses for good (say a 400) is not asked for forever.
 Dedupe by delivery id makes a redelivery that raced a late success harmless.
+
+A request GitHub refuses (an outage, a rate limit) leaves no new attempt to find, so
+the high-water mark stays below it and the next pass asks again (within the limit).
+The per-guid counts are forgotten once their deliveries are out of GitHub's window.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from bot.trail.events import parse_time
 log = logging.getLogger(__name__)
 
 MARK = "redelivery.high_water"  # the highest hook delivery id seen so far
-ASKED = "redelivery.asked."  # + guid: how many redeliveries were requested
+ASKED = "redelivery.asked."  # + guid: "requests so far:hook delivery id last asked for"
 WINDOW = 3 * 86400.0  # GitHub redelivers only deliveries from the last three days
 MAX_REQUESTS = 3
 
@@ -44,6 +48,12 @@ def _at(attempt: Mapping[str, Any]) -> float | None:
         return parse_time(str(attempt["delivered_at"])).timestamp()
     except (KeyError, ValueError):
         return None
+
+
+def _asked(value: str | None) -> tuple[int, int | None]:
+    """A guid's `ASKED` value: how many requests so far, and the attempt id last asked for."""
+    count, _, last = (value or "0").partition(":")
+    return int(count), int(last) if last else None
 
 
 async def check_once(app: web.Application, now: float | None = None) -> list[int]:
@@ -69,12 +79,15 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
     failed = {guid: group for guid, group in attempts.items() if not any(map(_ok, group))}
     recorded = await store.known_deliveries(list(failed)) if failed else set()
     asked: list[int] = []
+    refused: list[int] = []  # hook delivery ids whose redelivery GitHub did not take
     for guid, group in failed.items():
         if guid in recorded:
             continue  # GitHub saw a failure (a timeout, say) but the events are committed
-        count = int(await store.get_state(ASKED + guid) or 0)
+        count, last_asked = _asked(await store.get_state(ASKED + guid))
         newest = max(group, key=lambda a: int(a["id"]))
         extra = {"delivery": guid}
+        if last_asked == int(newest["id"]):
+            continue  # listed again (below a refused one): its redelivery is under way
         if count >= MAX_REQUESTS:
             log.warning(
                 "delivery %s (%s) still failing after %d redeliveries; giving up",
@@ -88,7 +101,10 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
             await gh.post(f"/app/hook/deliveries/{int(newest['id'])}/attempts", data=b"", jwt=jwt)
         except GitHubException as exc:
             log.warning("redelivery of %s refused: %s", guid, exc, extra=extra)
+            refused.append(int(newest["id"]))
+            value = f"{count + 1}:{last_asked}" if last_asked else str(count + 1)
         else:
+            value = f"{count + 1}:{int(newest['id'])}"
             asked.append(int(newest["id"]))
             log.info(
                 "asked GitHub to redeliver %s (%s, last answer %s)",
@@ -97,9 +113,12 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
                 newest.get("status_code"),
                 extra=extra,
             )
-        await store.set_state(ASKED + guid, str(count + 1))
+        await store.set_state(ASKED + guid, value)
+    if refused:  # list them again next time: no new attempt will stand above them
+        highest = min(highest, min(refused) - 1)
     if highest > mark:
         await store.set_state(MARK, str(highest))
+    await store.prune_state(ASKED, when - WINDOW)
     return asked
 
 

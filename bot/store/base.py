@@ -161,6 +161,11 @@ class Store(Protocol):
 
     async def set_state(self, name: str, value: str) -> None: ...
 
+    async def prune_state(self, prefix: str, updated_before: float) -> int:
+        """Forget the named values starting with `prefix` last set before that epoch time
+        (per-item bookkeeping that is useless once old); returns how many went."""
+        ...
+
     async def take_write_slot(
         self, installation_id: int | None, now: float, windows: tuple[tuple[int, float], ...]
     ) -> float | None:

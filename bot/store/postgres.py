@@ -58,6 +58,7 @@ from bot.store.rows import (
     SLOTS_DELETE_OLD,
     SLOTS_INSERT,
     SLOTS_SELECT,
+    STATE_PRUNE,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -380,6 +381,10 @@ class PostgresStore:
             value,
             utc_now(),
         )
+
+    async def prune_state(self, prefix: str, updated_before: float) -> int:
+        done = await self.pool.execute(STATE_PRUNE, prefix, iso_time(updated_before))
+        return int(done.split()[-1])
 
     async def take_write_slot(
         self, installation_id: int | None, now: float, windows: Windows

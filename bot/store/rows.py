@@ -177,6 +177,10 @@ def turn_due_before(now: float, interval: float) -> float:
     return now - interval * TURN_DRIFT
 
 
+# `Store.prune_state` ($1 prefix, $2 ISO time): a prefix match that needs no LIKE escaping.
+STATE_PRUNE = "DELETE FROM bot_state WHERE substr(name, 1, length($1)) = $1 AND updated_at < $2"
+
+
 # `Store.take_write_slot`: token mode has no installation id; 0 is no installation's.
 SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = {0} AND at <= {1}"
 SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = {0} ORDER BY at"

@@ -51,6 +51,7 @@ from bot.store.rows import (
     SLOTS_DELETE_OLD,
     SLOTS_INSERT,
     SLOTS_SELECT,
+    STATE_PRUNE,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -445,6 +446,11 @@ class SQLiteStore:
             )
         )
 
+    async def prune_state(self, prefix: str, updated_before: float) -> int:
+        return await self._write(
+            lambda conn: conn.execute(_STATE_PRUNE, (prefix, iso_time(updated_before))).rowcount
+        )
+
     async def take_write_slot(
         self, installation_id: int | None, now: float, windows: Windows
     ) -> float | None:
@@ -534,6 +540,7 @@ class SQLiteStore:
 _OUTBOX_TOUCH = OUTBOX_TOUCH.replace("$", "?")
 _OUTBOX_FAIL = OUTBOX_FAIL.replace("$", "?")
 _OUTBOX_FAIL_CHANGED = OUTBOX_FAIL_CHANGED.replace("$", "?")
+_STATE_PRUNE = STATE_PRUNE.replace("$", "?")
 
 # Retention: "its PR still has an open pr run".
 _OPEN_PR = (

@@ -64,6 +64,25 @@ async def test_a_pr_that_changed_while_its_row_failed_gets_another_try(store: St
     assert (status["pending"], status["failed"], status["retrying"]) == (1, 0, [])
 
 
+# -- the bot's own state ---------------------------------------------------------------
+
+
+async def test_prune_state_forgets_old_values_under_a_prefix_only(store: Store) -> None:
+    for name in ("redelivery.asked.a", "redelivery.asked.b_1", "redelivery.askedX", "other"):
+        await store.set_state(name, "1")
+    assert await store.claim_turn("redelivery.asked.turn", time.time(), 60)
+
+    assert await store.prune_state("redelivery.asked.", time.time() - 60) == 0  # all fresh
+    assert await store.prune_state("redelivery.asked.", time.time() + 60) == 2
+
+    assert await store.get_state("redelivery.asked.a") is None
+    assert await store.get_state("redelivery.asked.b_1") is None
+    assert await store.get_state("redelivery.askedX") == "1"  # a prefix, not a pattern
+    assert await store.get_state("other") == "1"
+    # a turn's bookkeeping is its own: the job still may not run again within its interval
+    assert not await store.claim_turn("redelivery.asked.turn", time.time(), 60)
+
+
 # -- schema --------------------------------------------------------------------------
 
 
