@@ -180,3 +180,28 @@ async def test_a_request_the_http_parser_refuses_is_one_quiet_log_line(
         assert record.levelno == logging.INFO and record.exc_info is None
         assert record.getMessage().startswith("refused a malformed HTTP request from 127.0.0.1")
     assert not any("tok-sent-by-client" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "token", [b"a.\xff.c", b"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.\xff.c", "é.b.c".encode()]
+)
+async def test_a_jwt_shaped_token_that_is_not_ascii_is_just_a_wrong_token(
+    reporter_bot: Bot, token: bytes
+) -> None:
+    """PyJWT encodes the token to UTF-8 first; the lone surrogates of a header that is
+    not UTF-8 made that raise, a 500 on every route that reads a credential."""
+    auth = b"Authorization: Bearer " + token + b"\r\n"
+    _, delivered = await reporter_bot.deliver("pull_request", load_payload("pull_request.opened"))
+    run_id = delivered["runs"][0]
+    body = b'{"kind": "ci", "repo": "Codertocat/Hello-World"}'
+    for request, status in (
+        (b"POST /api/runs HTTP/1.1\r\nContent-Type: application/json\r\n", 401),
+        (f"POST /api/runs/{run_id}/close HTTP/1.1\r\n".encode(), 401),
+        (f"GET /api/runs/{run_id} HTTP/1.1\r\n".encode(), 200),  # public: open to anyone
+        (b"GET /api/runs HTTP/1.1\r\n", 200),
+    ):
+        sent = request + b"Host: bot\r\nConnection: close\r\n" + auth
+        sent += b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        got, _, answer = await raw(reporter_bot, sent)
+        assert got == status, (request, answer)
+    assert (await reporter_bot.store.get_run(run_id))["seq"] == 1

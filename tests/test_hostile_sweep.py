@@ -112,7 +112,13 @@ HEADERS = [
     b"If-None-Match",
 ]
 EXTRA_VALUES = {
-    b"Authorization": [b"Bearer \xff" + SENT_SECRET.encode(), b"Bearer a.b.c", b"Basic \xff"],
+    b"Authorization": [
+        b"Bearer \xff" + SENT_SECRET.encode(),
+        b"Bearer a.b.c",
+        b"Bearer a.\xff.c",
+        b"Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.\xff.c",
+        b"Basic \xff",
+    ],
     b"X-Hub-Signature-256": [b"sha256=\xc3\xa9", b"sha256=\xff" * 10, b"sha1="],
     b"Last-Event-ID": [b"-1", b"1" + b"0" * 30, b"1e3", b"\xd9\xa3"],
     b"Accept": [b"text/event-stream\xff", b"application/x-ndjson;q=\xff"],

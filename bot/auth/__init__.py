@@ -64,8 +64,12 @@ class Principal:
 
 
 def _looks_like_jwt(token: str) -> bool:
-    """Route a token to OIDC only if it has a JWT's shape and a readable JOSE header."""
-    if token.count(".") != 2:
+    """Route a token to OIDC only if it has a JWT's shape and a readable JOSE header.
+
+    A JWT is base64url, so ASCII: PyJWT would raise UnicodeEncodeError (a 500) on the
+    lone surrogates a header that is not UTF-8 arrives with.
+    """
+    if token.count(".") != 2 or not token.isascii():
         return False
     try:
         return "alg" in jwt.get_unverified_header(token)

@@ -188,6 +188,8 @@ class OIDCVerifier:
 
     async def verify(self, token: str) -> OIDCClaims:
         """Return the claims of a valid token, or raise :class:`AuthError`."""
+        if not token.isascii():  # PyJWT encodes it to UTF-8 first, which may raise
+            raise AuthError("malformed token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -61,8 +61,12 @@ class Refused(Exception):
         self.response = response
 
 
-def _refuse(status: int, message: str, **details: Any) -> Refused:
-    return Refused(error(status, message, **details))
+def _refuse(
+    status: int, message: str, headers: Mapping[str, str] | None = None, **details: Any
+) -> Refused:
+    answer = error(status, message, **details)
+    answer.headers.update(headers or {})
+    return Refused(answer)
 
 
 # --- request plumbing --------------------------------------------------------------
@@ -72,32 +76,22 @@ async def authenticate(request: web.Request) -> Principal:
     """The caller, or a 401/503 (never naming the token, never writing anything)."""
     authenticator = request.app.get(keys.AUTHENTICATOR)
     if authenticator is None or not authenticator.configured:
-        raise Refused(
-            web.json_response(
-                {"error": "the reporter API has no credentials configured on this bot"},
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        raise _refuse(
+            401,
+            "the reporter API has no credentials configured on this bot",
+            {"WWW-Authenticate": "Bearer"},
         )
     try:
         return await authenticator.authenticate(request.headers.get("Authorization"))
     except AuthUnavailable as exc:
         log.warning("reporter credentials cannot be checked: %s", exc)
-        raise Refused(
-            web.json_response(
-                {"error": f"credentials cannot be checked right now: {exc}"},
-                status=503,
-                headers={"Retry-After": "10"},
-            )
+        raise _refuse(
+            503, f"credentials cannot be checked right now: {exc}", {"Retry-After": "10"}
         ) from None
     except AuthError as exc:
         log.info("reporter credentials refused on %s: %s", request.path, exc)
-        raise Refused(
-            web.json_response(
-                {"error": f"unauthorized: {exc}"},
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+        raise _refuse(
+            401, f"unauthorized: {exc}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         ) from None
 
 
