@@ -205,3 +205,27 @@ async def test_a_jwt_shaped_token_that_is_not_ascii_is_just_a_wrong_token(
         got, _, answer = await raw(reporter_bot, sent)
         assert got == status, (request, answer)
     assert (await reporter_bot.store.get_run(run_id))["seq"] == 1
+
+
+@pytest.mark.parametrize("host", [b"\xff", b"", b"x:99999999", b"x:-1", b"@", b"good.example:8000"])
+async def test_a_run_opened_under_any_host_header_is_answered_201(
+    make_bot: Any, host: bytes
+) -> None:
+    """Without PUBLIC_URL the run's URL is built from `Host`, after the commit: a Host no
+    URL can hold was a 500 for a run that was in fact opened (a keyless retry opened
+    another). Such a Host now gets the page's path alone."""
+    bot = await make_bot(
+        PUBLIC_URL="", AUDIT_API_TOKENS=f"{STATIC}=codertocat/*", AUDIT_OIDC_ENABLED="false"
+    )
+    body = json.dumps({"kind": "ci", "repo": REPO}).encode()
+    status, _, answer = await raw(
+        bot,
+        b"POST /api/runs HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n"
+        b"Authorization: Bearer " + STATIC.encode() + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+    )
+    assert status == 201, answer
+    opened = json.loads(answer)
+    expected = "http://good.example:8000" if host == b"good.example:8000" else ""
+    assert opened["url"] == f"{expected}/runs/{opened['id']}"
+    assert await bot.store.delivery_counts() == {"POST /api/runs:recorded": 1}

@@ -165,8 +165,17 @@ def _source(route: str, scope: str, key: str | None, principal: Principal) -> ev
 
 
 def run_url(request: web.Request, run_id: str) -> str:
-    public = request.app[keys.SETTINGS].public_url
-    base = public or str(request.url.origin())
+    """The run page's address: under PUBLIC_URL, else under the `Host` the caller used.
+
+    It is built after the commit, so it must not raise: a `Host` no URL can hold (no
+    host, a port past 65535, bytes that are not UTF-8) gets the path alone.
+    """
+    base = request.app[keys.SETTINGS].public_url
+    if not base:
+        try:
+            base = str(request.url.origin())
+        except ValueError:  # UnicodeError (IDNA) is a ValueError too
+            base = ""
     return f"{base}/runs/{run_id}"
 
 
