@@ -27,6 +27,8 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if "Allow" in exc.headers:  # a 405 must say which methods the route takes
             answer.headers["Allow"] = exc.headers["Allow"]
         return answer
+    except web.RequestPayloadError:  # a body whose gzip/deflate stream is broken, read lazily
+        return error(400, "the body could not be read: its content encoding is broken")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "internal error")
@@ -38,16 +40,18 @@ class MalformedRequests(logging.Filter):
     Such a request (a control character in a header, a bad chunk size, a line over
     8 KB) never reaches the app: aiohttp answers it 400 itself and logs the parser's
     error at ERROR with a traceback whose message quotes the offending line, which
-    may be an `Authorization` header. It is the client's fault, so it is logged at
-    INFO naming only the kind of error.
+    may be an `Authorization` header. A body whose gzip or deflate stream is broken
+    is answered 400 by `json_errors`, and aiohttp logs it again with a traceback when
+    it drains the rest. Both are the client's fault, so they are logged at INFO
+    naming only the kind of error.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
+        if isinstance(exc, (HttpProcessingError, web.RequestPayloadError)):
             args = record.args if isinstance(record.args, tuple) else ()
-            record.msg = "refused a malformed HTTP request from %s: %s"
-            record.args = (args[0] if args else "?", type(exc).__name__)
+            record.msg = "refused a malformed HTTP request%s: %s"
+            record.args = (f" from {args[0]}" if args else "", type(exc).__name__)
             record.exc_info = record.exc_text = None
             if record.levelno > logging.INFO:  # a first bad method is already DEBUG
                 record.levelno, record.levelname = logging.INFO, "INFO"

@@ -229,3 +229,18 @@ async def test_a_run_opened_under_any_host_header_is_answered_201(
     expected = "http://good.example:8000" if host == b"good.example:8000" else ""
     assert opened["url"] == f"{expected}/runs/{opened['id']}"
     assert await bot.store.delivery_counts() == {"POST /api/runs:recorded": 1}
+
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate"])
+async def test_a_body_whose_compression_is_broken_is_a_400(
+    bot: Bot, encoding: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp inflates `Content-Encoding` bodies as they are read, and raised a broken
+    stream from `request.read()`: a 500 before any signature check, logged twice with
+    tracebacks (once more when aiohttp drained the rest)."""
+    caplog.set_level(logging.INFO)
+    garbage = b"\x1f\x8b not really gzip"
+    status, _, body = await raw(bot, webhook(garbage, Content_Encoding=encoding))
+    assert status == 400 and "content encoding" in json.loads(body)["error"]
+    assert await bot.store.delivery_counts() == {}
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]

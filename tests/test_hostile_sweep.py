@@ -20,6 +20,7 @@ and chunked bodies over the size cap. The bar:
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import time
@@ -213,6 +214,14 @@ WEBHOOK_BODIES = [
 ]
 
 
+ENCODED = [  # Content-Encoding: a broken stream, a bomb past the cap, one aiohttp lacks
+    (b"gzip", b"not gzip at all"),
+    (b"deflate", b"\x00\x01 not deflate"),
+    (b"gzip", gzip.compress(b"[" + b" " * (40 * CAP) + b"]")),
+    (b"br", b"not brotli"),
+]
+
+
 class Sweep:
     """The cases, built from the seeded ids and the app's own list of routes."""
 
@@ -294,6 +303,9 @@ class Sweep:
                 headers, _ = self.needs(method, path)
                 headers = [(n, v) for n, v in headers if n != b"X-Hub-Signature-256"]
                 yield Case("POST", target, tuple(headers), chunks(CAP + 1), chunked=True)
+                for encoding, body in ENCODED:
+                    sent = (*headers, (b"Content-Encoding", encoding))
+                    yield Case("POST", target, sent, body, malformed=encoding == b"br")
                 bad_chunk = b"zz\r\nxx\r\n0\r\n\r\n"
                 yield Case("POST", target, tuple(headers), bad_chunk, chunked=True, malformed=True)
 
