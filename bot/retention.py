@@ -9,6 +9,11 @@ that has not ended itself is never removed either.
 
 Each removal is recorded in the bot-level log and in `pruned_runs`, so the run's API
 answers 410 with when and why instead of a bare 404.
+
+The delivery records that make redeliveries and retried reporter calls duplicates go
+too, after `AUDIT_RETENTION_DAYS` but never sooner than `DEDUPE_DAYS`: GitHub
+redelivers only deliveries of the last three days, so older records guard nothing,
+and without this the table would grow by a row per webhook for good.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 3600.0  # seconds between passes; retention is measured in days
 FIRST_PASS_DELAY = 5.0  # let start-up (migrations, outbox) go first
+DEDUPE_DAYS = 7  # delivery records are kept at least this long (GitHub redelivers 3 days)
+BATCH = 500
+DELIVERY_BATCH = 5000
 
 
 async def prune_once(app: web.Application, now: float | None = None) -> list[PrunedRun]:
@@ -39,11 +47,20 @@ async def prune_once(app: web.Application, now: float | None = None) -> list[Pru
     pruned: list[PrunedRun] = []
     while True:
         batch = await store.prune_runs(
-            when, settings.retention_days, settings.retention_max_runs, limit=500
+            when, settings.retention_days, settings.retention_max_runs, limit=BATCH
         )
         pruned += batch
-        if len(batch) < 500:
+        if len(batch) < BATCH:
             break
+    keep_days = max(settings.retention_days or 0, DEDUPE_DAYS)
+    forgotten = 0
+    while True:  # in batches, so the SQLite writer is never held for long
+        count = await store.prune_deliveries(when - keep_days * 86400, limit=DELIVERY_BATCH)
+        forgotten += count
+        if count < DELIVERY_BATCH:
+            break
+    if forgotten:
+        log.info("forgot %d delivery records older than %d days", forgotten, keep_days)
     for run in pruned:
         log.info(
             "pruned run %s: %s",

@@ -150,7 +150,14 @@ class Store(Protocol):
         either its last event was recorded over `retention_days` before `now` or it is
         older than the newest `max_runs_per_repo` runs of its repository. Each removal
         is recorded in `pruned_runs` and the bot-level log in the same transaction.
+        A PR left without runs loses its comment record and a given-up outbox row too
+        (the comment on GitHub stays, found again by its marker if the PR comes back).
         """
+        ...
+
+    async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
+        """Forget up to `limit` delivery records (the dedupe of webhooks and idempotency
+        keys) received before that epoch time; returns how many went."""
         ...
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None: ...

@@ -67,6 +67,7 @@ from bot.store.rows import (
     outbox_status_from,
     page_events,
     pruned_log,
+    pruned_prs,
     slot_owner,
     turn_due_before,
 )
@@ -359,7 +360,29 @@ class PostgresStore:
                 )
                 await tx.insert_bot_log(*pruned_log(gone))
                 done.append(gone)
+            for repo, pr in pruned_prs(done):
+                if not await conn.fetchval(
+                    "SELECT 1 FROM runs WHERE lower(repo) = lower($1) AND pr = $2 LIMIT 1",
+                    repo,
+                    pr,
+                ):
+                    await conn.execute(
+                        "DELETE FROM comments WHERE lower(repo) = lower($1) AND pr = $2", repo, pr
+                    )
+                    await conn.execute(
+                        "DELETE FROM outbox WHERE key = $1 AND state = 'failed'",
+                        outbox_key(repo, pr),
+                    )
         return done
+
+    async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
+        done = await self.pool.execute(
+            "DELETE FROM deliveries WHERE id IN "
+            "(SELECT id FROM deliveries WHERE received_at < $1 LIMIT $2)",
+            iso_time(received_before),
+            limit,
+        )
+        return int(done.split()[-1])
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
         row = await self.pool.fetchrow(

@@ -140,6 +140,15 @@ def choose_pruned(
     return list(chosen.values())[:limit]
 
 
+def pruned_prs(gone: Iterable[PrunedRun]) -> list[tuple[str, int]]:
+    """The PRs (each once, whatever the repository's case) some removed runs belonged to."""
+    prs: dict[tuple[str, int], tuple[str, int]] = {}
+    for run in gone:
+        if run.pr is not None:
+            prs.setdefault((run.repo.lower(), run.pr), (run.repo, run.pr))
+    return list(prs.values())
+
+
 def pruned_log(gone: PrunedRun) -> tuple[str, str, str, str]:
     """The bot-level log entry (at, kind, source, data) that records a removal."""
     return (

@@ -60,6 +60,7 @@ from bot.store.rows import (
     outbox_status_from,
     page_events,
     pruned_log,
+    pruned_prs,
     slot_owner,
     turn_due_before,
 )
@@ -415,9 +416,30 @@ class SQLiteStore:
                     dataclasses.astuple(gone),
                 )
                 tx.insert_bot_log(*pruned_log(gone))
+            for repo, pr in pruned_prs(done):
+                if not conn.execute(
+                    "SELECT 1 FROM runs WHERE repo = ? AND pr = ? LIMIT 1", (repo, pr)
+                ).fetchone():
+                    conn.execute("DELETE FROM comments WHERE repo = ? AND pr = ?", (repo, pr))
+                    conn.execute(
+                        "DELETE FROM outbox WHERE key = ? AND state = 'failed'",
+                        (outbox_key(repo, pr),),
+                    )
             return done
 
         return await self._write(prune)
+
+    async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
+        before = iso_time(received_before)
+        return await self._write(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM deliveries WHERE id IN "
+                    "(SELECT id FROM deliveries WHERE received_at < ? LIMIT ?)",
+                    (before, limit),
+                ).rowcount
+            )
+        )
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
         def read(conn: sqlite3.Connection) -> PrunedRun | None:

@@ -16,7 +16,7 @@ from bot.store.pg_schema import POSTGRES_MIGRATIONS
 from bot.store.schema import SQLITE_MIGRATIONS, migrate_sqlite
 from bot.trail import intents as it
 from tests.store import test_store_contract as contract
-from tests.store.test_store_contract import REPO, append, note, open_run
+from tests.store.test_store_contract import REPO, append, close, note, open_run
 
 # The contract's fixtures: both stores, and two "instances" on one database.
 store_url = contract.store_url
@@ -62,6 +62,45 @@ async def test_a_pr_that_changed_while_its_row_failed_gets_another_try(store: St
     await store.apply(append(it.ById(run_id), note("later")))
     status = await store.outbox_status()
     assert (status["pending"], status["failed"], status["retrying"]) == (1, 0, [])
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+async def test_pruning_a_prs_last_runs_forgets_its_comment_record(store: Store) -> None:
+    gone = (await store.apply(open_run(1, "a"))).opened[0]
+    await store.apply(close(gone, "merged"))
+    kept = (await store.apply(open_run(2, "b"))).opened[0]
+    await store.apply(close(kept, "merged"))
+    await store.apply(open_run(2, "c", kind="review"))  # PR 2 keeps a run
+    now = time.time() + 1
+    for item in await store.claim_outbox("w", now, 60.0, 10):
+        if item.pr == 1:
+            await store.fail_outbox(item, "GitHub answered 404 Not Found")
+        else:
+            await store.finish_outbox(item, now, 0.0)
+    await store.save_comment(REPO, 1, 11, "body of PR 1")
+    await store.save_comment(REPO.lower(), 2, 12, "body of PR 2")
+
+    pruned = await store.prune_runs(time.time() + 40 * 86400, 30, None)
+
+    assert {p.run_id for p in pruned} == {gone, kept}
+    assert await store.get_comment(REPO, 1) is None
+    assert (await store.outbox_status())["failures"] == []
+    assert (await store.get_comment(REPO, 2)).comment_id == 12  # PR 2 still has a run
+
+
+async def test_prune_deliveries_forgets_old_records_in_batches(store: Store) -> None:
+    for n in range(5):
+        await store.apply(open_run(n, "h", delivery=f"d{n}"))
+    ids = [f"d{n}" for n in range(5)]
+
+    assert await store.prune_deliveries(time.time() - 60) == 0
+    assert await store.known_deliveries(ids) == set(ids)
+    assert await store.prune_deliveries(time.time() + 60, limit=3) == 3
+    assert await store.prune_deliveries(time.time() + 60, limit=3) == 2
+    assert await store.known_deliveries(ids) == set()
+    assert await store.delivery_counts() == {}
 
 
 # -- the bot's own state ---------------------------------------------------------------
