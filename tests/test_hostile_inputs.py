@@ -18,7 +18,10 @@ STATIC = "hostile-static-token"
 
 
 async def raw(bot: Bot, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send bytes aiohttp's client would refuse to send; status, headers and body."""
+    """Send bytes aiohttp's client would refuse to send; status, headers and body.
+
+    (tests/test_hostile_sweep.py sends every request of its sweep with it.)
+    """
     where = urlsplit(bot.url)
     reader, writer = await asyncio.open_connection(where.hostname, where.port)
     writer.write(request)
