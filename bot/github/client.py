@@ -1,29 +1,80 @@
 """A `GitHubAPI` per installation, sharing one session, each with its own ETag cache.
 
 gidgethub keys its cache by URL alone, so two installations must never share one:
-a 304 for one installation's token would serve the other's cached body.
+a 304 for one installation's token would serve the other's cached body. Their caches
+are views of one LRU cache bounded in bytes: a comment listing can hold megabytes,
+and a count of entries per installation would not bound the whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import aiohttp
+import orjson
 from cachetools import LRUCache
 from gidgethub.aiohttp import GitHubAPI
 
 from bot.github.auth import USER_AGENT, Credentials
 from bot.github.pacing import PacedGitHubAPI, RateLimitSeen, WritePacer, WriteSlots
 
+ETAG_CACHE_BYTES = 16 * 1024 * 1024  # cached answers of all installations together
+
+Entry = tuple[str | None, str | None, Any, str | None]  # gidgethub's (etag, modified, data, more)
+
+
+def entry_size(entry: Entry) -> int:
+    """About the memory a cached answer takes: its body as JSON, plus the headers."""
+    try:
+        return len(orjson.dumps(entry[2])) + 256
+    except orjson.JSONEncodeError:  # not from JSON (an integer beyond 64 bits, say)
+        return len(repr(entry[2])) + 256
+
+
+class InstallationCache(MutableMapping[str, Entry]):
+    """One installation's part of the shared ETag cache, keyed by (installation, URL)."""
+
+    def __init__(
+        self, shared: LRUCache[tuple[int | None, str], Entry], installation: int | None
+    ) -> None:
+        self._shared = shared
+        self._installation = installation
+
+    def __getitem__(self, url: str) -> Entry:
+        return self._shared[(self._installation, url)]
+
+    def __setitem__(self, url: str, entry: Entry) -> None:
+        try:
+            self._shared[(self._installation, url)] = entry
+        except ValueError:  # larger than the whole cache: answered, not kept
+            self._shared.pop((self._installation, url), None)
+
+    def __delitem__(self, url: str) -> None:
+        del self._shared[(self._installation, url)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([url for owner, url in list(self._shared) if owner == self._installation])
+
+    def __len__(self) -> int:
+        return sum(1 for owner, _ in list(self._shared) if owner == self._installation)
+
 
 class GitHub:
     def __init__(
-        self, session: aiohttp.ClientSession, credentials: Credentials, slots: WriteSlots
+        self,
+        session: aiohttp.ClientSession,
+        credentials: Credentials,
+        slots: WriteSlots,
+        *,
+        cache_bytes: int = ETAG_CACHE_BYTES,
     ) -> None:
         self.session = session
         self.credentials = credentials
-        self._caches: LRUCache[int | None, LRUCache[str, Any]] = LRUCache(maxsize=1024)
+        self.etags: LRUCache[tuple[int | None, str], Entry] = LRUCache(
+            maxsize=cache_bytes, getsizeof=entry_size
+        )
         self._login: str | None = None
         self._login_lock = asyncio.Lock()
         # Writes are paced per installation (GitHub's secondary limits), counted in the
@@ -32,13 +83,6 @@ class GitHub:
         self.pacer = WritePacer(slots)
         self.rate_limits: dict[int | None, RateLimitSeen] = {}
 
-    def _cache_for(self, installation_id: int | None) -> LRUCache[str, Any]:
-        cache = self._caches.get(installation_id)
-        if cache is None:
-            cache = LRUCache(maxsize=256)
-            self._caches[installation_id] = cache
-        return cache
-
     async def api(self, installation_id: int | None) -> GitHubAPI:
         """An API client acting as the installation (or the token's user)."""
         token = await self.credentials.token_for(installation_id)
@@ -46,7 +90,7 @@ class GitHub:
             self.session,
             USER_AGENT,
             oauth_token=token,
-            cache=self._cache_for(installation_id),
+            cache=InstallationCache(self.etags, installation_id),
             base_url=self.credentials.api_url,
             installation_id=installation_id,
             pacer=self.pacer,
