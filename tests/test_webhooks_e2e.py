@@ -307,3 +307,19 @@ async def test_a_malformed_time_in_a_payload_does_not_stop_the_comment(
         "workflow_job", ci_payload("workflow_job.completed", workflow_job__completed_at=7)
     )
     assert status == 400  # a time that is not even text is refused, naming the field
+
+
+async def test_a_time_past_year_9999_in_utc_does_not_stop_the_comment(
+    bot: Bot, github: FakeGitHub
+) -> None:
+    # A signed payload may carry any time; one that only exists after year 9999 once
+    # in UTC is shown as unknown, and the PR's comment is written as usual.
+    late = "9999-12-31T23:59:59-23:59"
+    status, _ = await bot.deliver(
+        "pull_request", load_payload("pull_request.opened", pull_request__updated_at=late)
+    )
+    assert status == 200
+    await bot.settle()
+    [comment] = github.comments_on(REPO, 2)
+    [row] = [line for line in comment["body"].splitlines() if line.startswith("| [`")]
+    assert "| pr | 🔵 open | `ec26c3e` | — | — |" in row

@@ -64,11 +64,18 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(value: str) -> datetime:
-    """Parse GitHub's and our own ISO 8601 timestamps (`Z` or an offset)."""
+    """Parse GitHub's and our own ISO 8601 timestamps (`Z` or an offset).
+
+    ValueError for anything that is not one, including a time that only exists outside
+    years 1-9999 once in UTC (`9999-12-31T23:59-01:00`), which a signed payload may carry.
+    """
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside the years 1-9999 in UTC") from None
 
 
 def canonical_json(value: Any) -> bytes:

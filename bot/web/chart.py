@@ -261,5 +261,5 @@ def _band(
 def _when(value: str) -> str:
     try:
         return parse_time(value).strftime("%Y-%m-%d %H:%M")
-    except (ValueError, OverflowError):
+    except ValueError:
         return value

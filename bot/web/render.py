@@ -111,7 +111,7 @@ def when(value: Any) -> str:
         return "—"
     try:
         return parse_time(str(value)).strftime("%Y-%m-%d %H:%M:%S")
-    except (ValueError, OverflowError):  # Overflow: 9999-12-31T23:59-01:00 is past 9999 in UTC
+    except ValueError:
         return str(value)
 
 
@@ -128,10 +128,7 @@ def duration(state: Mapping[str, Any]) -> str:
         return "—"
     if not end:
         return "still open"
-    try:
-        return span(start, end)
-    except OverflowError:  # a stored time past year 9999 in UTC (bot.summary.span: ValueError)
-        return "—"
+    return span(start, end)
 
 
 def status_badge(status: Any) -> Markup:
