@@ -44,6 +44,7 @@ TTL = 60.0  # seconds a parsed file is reused before asking GitHub (cheaply) aga
 TOP_KEYS = ("budget", "comment", "spend_check", "explorers")
 BUDGET_KEYS = ("per_pr", "per_run")
 COMMENT_MODES = ("update", "off")
+NOTICE_CHARS = 300  # at most this much of why a file is ignored goes into the comment
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,20 @@ def parse_repo_config(text: str) -> RepoConfig:
     try:
         return _config(data)
     except InvalidInput as exc:
-        return _invalid(f"`{exc.path}` {exc.reason}" if exc.path else exc.reason)
+        return _invalid(f"`{_one_line(exc.path, 80)}` {exc.reason}" if exc.path else exc.reason)
 
 
 def _invalid(reason: str) -> RepoConfig:
-    return RepoConfig(notices=(f"`{PATH}` is ignored: {reason}; defaults apply.",))
+    return RepoConfig(
+        notices=(f"`{PATH}` is ignored: {_one_line(reason, NOTICE_CHARS)}; defaults apply.",)
+    )
+
+
+def _one_line(text: str, limit: int) -> str:
+    """File text quoted in a notice: one line of the PR comment, and short (a YAML key
+    can be 60,000 characters long, enough to push the comment past GitHub's limit)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _config(data: object) -> RepoConfig:
