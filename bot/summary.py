@@ -18,6 +18,9 @@ from bot.trail.proofs import explorer_url
 
 MARKER = "<!-- audit-bot:summary -->"
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
+# Currencies are open-ended (any token symbol): a cell or the total line lists this many,
+# then counts the rest, so no run can make one line longer than the whole comment may be.
+MAX_CURRENCIES = 6
 
 _STATUS_ICONS = {
     "open": "🔵",
@@ -138,11 +141,11 @@ def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
     if not spend:
         return "—"
     totals = Totals.from_dict(spend)
-    shown = "<br>".join(totals.display())
+    shown = _listed(totals.display(), "<br>")
     budget = run_budget(run, options)
     if budget:
         over = over_budget(totals, {c: Decimal(v) for c, v in budget.items()})
-        limits = ", ".join(display_amount(Decimal(v), c) for c, v in sorted(budget.items()))
+        limits = _listed([display_amount(Decimal(v), c) for c, v in sorted(budget.items())])
         shown += f"<br>of {limits}" + (" **⚠️ over budget**" if over else "")
     return shown
 
@@ -172,14 +175,21 @@ def _total_line(total: Totals, budget: Mapping[str, Decimal]) -> str:
     if total.is_empty():
         line = "**Total spend:** —"
     else:
-        line = "**Total spend:** " + " · ".join(total.display())
+        line = "**Total spend:** " + _listed(total.display(), " · ")
     if budget:
-        limits = ", ".join(display_amount(v, c) for c, v in sorted(budget.items()))
+        limits = _listed([display_amount(v, c) for c, v in sorted(budget.items())])
         over = over_budget(total, budget)
         line += f" of {limits} budget"
         if over:
-            line += " — **⚠️ over budget** (" + ", ".join(over) + ")"
+            line += " — **⚠️ over budget** (" + _listed(over) + ")"
     return line
+
+
+def _listed(items: Sequence[str], separator: str = ", ") -> str:
+    """The first `MAX_CURRENCIES` items, and how many more there are."""
+    shown = separator.join(items[:MAX_CURRENCIES])
+    more = len(items) - MAX_CURRENCIES
+    return shown + (f"{separator}+{more} more" if more > 0 else "")
 
 
 def _duration(run: Mapping[str, Any]) -> str:
