@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
 import pytest
 from cachetools import LRUCache
@@ -12,16 +9,11 @@ from cachetools import LRUCache
 from bot.github.auth import Credentials
 from bot.github.client import GitHub, InstallationCache, entry_size
 from bot.store.sqlite import SQLiteStore
+from tests import test_reporter_repo_config as repo_config_tests
 from tests.conftest import REPO
 from tests.fake_github import FakeGitHub
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(f"sqlite:///{tmp_path}/audit.db")
-    await store.open()
-    yield store
-    await store.close()
+store = repo_config_tests.store  # a SQLite store the client counts its writes in
 
 
 async def test_cached_answers_stay_within_a_byte_budget_oldest_out_first(

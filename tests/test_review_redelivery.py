@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.redelivery import ASKED, MARK, WINDOW, check_once
+from tests import test_redelivery as redelivery_tests
 from tests.conftest import Bot
 from tests.fake_github import FakeGitHub
 from tests.test_redelivery import NOW, attempt
 
-
-@pytest.fixture
-async def app_bot(make_bot, app_key) -> Bot:
-    pem, _ = app_key
-    return await make_bot(
-        GITHUB_TOKEN="",
-        GITHUB_APP_ID="777",
-        GITHUB_PRIVATE_KEY=pem,
-        AUDIT_REDELIVERY_INTERVAL_SECONDS="0",
-    )
+app_bot = redelivery_tests.app_bot  # an App-mode bot with no pass of its own
 
 
 async def test_a_redelivery_github_refused_is_asked_for_again_on_the_next_pass(
