@@ -25,20 +25,35 @@ Job = Callable[[web.Application], Awaitable[Any]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-def every(name: str, interval: float, job: Job, *, first_delay: float = 0.0) -> CleanupContext:
+def every(
+    name: str,
+    interval: float,
+    job: Job,
+    *,
+    first_delay: float = 0.0,
+    catch_up_at_start: bool = False,
+) -> CleanupContext:
     """A cleanup context that runs `job(app)` now (or after `first_delay`), then every
-    `interval` seconds, until the app shuts down."""
+    `interval` seconds, until the app shuts down.
+
+    Each pass first takes the job's turn in the store, and is skipped when another
+    instance ran it within `interval`. With `catch_up_at_start` the first pass runs
+    whatever the others did (and counts as their turn): an instance coming back from
+    downtime looks at once for what it missed.
+    """
 
     async def loop(app: web.Application) -> None:
         await asyncio.sleep(first_delay)
+        wait = 0.0 if catch_up_at_start else interval
         while True:
             try:
-                if await app[keys.STORE].claim_turn(name, time.time(), interval):
+                if await app[keys.STORE].claim_turn(name, time.time(), wait):
                     await job(app)
                 else:
                     log.debug("%s pass skipped: another instance ran it lately", name)
             except Exception as exc:  # GitHub down, store busy: try again next interval
                 log.warning("%s pass failed: %s: %s", name, type(exc).__name__, exc)
+            wait = interval
             await asyncio.sleep(interval)
 
     async def context(app: web.Application) -> AsyncIterator[None]:

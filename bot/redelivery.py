@@ -126,5 +126,10 @@ def setup(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     if settings.mode == "app" and settings.redelivery_interval > 0:
         app.cleanup_ctx.append(
-            every("missed-delivery check", settings.redelivery_interval, check_once)
+            every(
+                "missed-delivery check",
+                settings.redelivery_interval,
+                check_once,
+                catch_up_at_start=True,  # deliveries missed while it was down go out now
+            )
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import jwt
 import pytest
 
+from bot import keys
 from bot.redelivery import MAX_REQUESTS, check_once
 from tests.conftest import Bot, load_payload
 from tests.fake_github import FakeGitHub
@@ -109,11 +110,11 @@ async def test_checks_on_start_in_app_mode_only(make_bot, github: FakeGitHub, ap
     assert github.redelivered == [7]
 
 
-async def test_instances_sharing_a_store_take_turns(
+async def test_a_restarted_bot_looks_for_missed_deliveries_at_once(
     postgres_url: str, make_bot, github: FakeGitHub, app_key
 ) -> None:
-    # Two bots behind one load balancer, one PostgreSQL database: each starts its
-    # missed-delivery check at once, but only one of them lists GitHub's deliveries.
+    # Two bots on one database take turns, but one coming back from downtime (here: the
+    # second, started within the first's interval) checks at start all the same.
     pem, _ = app_key
     env = {
         "GITHUB_TOKEN": "",
@@ -122,16 +123,50 @@ async def test_instances_sharing_a_store_take_turns(
         "DATABASE_URL": postgres_url,
         "AUDIT_REDELIVERY_INTERVAL_SECONDS": "3600",
     }
-    github.hook_deliveries += [attempt(10, "lost", 502)]
-    await asyncio.gather(make_bot(**env), make_bot(**env))
 
     def listings() -> list:
         return [r for r in github.requests if r.path == "/app/hook/deliveries"]
 
+    async def until_listed(count: int) -> None:
+        for _ in range(200):
+            if len(listings()) >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{count} listings expected, saw {len(listings())}")
+
+    await make_bot(**env)
+    await until_listed(1)
+    github.hook_deliveries += [attempt(10, "lost", 502)]  # failed while the next was down
+    await make_bot(**env)
+    await until_listed(2)
     for _ in range(100):
         if github.writes("/attempts$"):
             break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # time for the other instance's first pass, had it taken one
-    assert len(listings()) == 1
+        await asyncio.sleep(0.02)
     assert [w.path for w in github.writes("/attempts$")] == ["/app/hook/deliveries/10/attempts"]
+
+
+async def test_instances_sharing_a_store_take_turns_after_the_first_pass(tmp_path) -> None:
+    # Two loops of one job on one store, a pass every 0.2 s for a second: taking turns,
+    # the job runs about once an interval in all, not once an interval on each.
+    from bot.periodic import every
+    from bot.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(f"sqlite:///{tmp_path}/turns.db")
+    await store.open()
+    runs: list[float] = []
+
+    async def job(app: object) -> None:
+        runs.append(time.monotonic())
+
+    apps = [{keys.STORE: store}, {keys.STORE: store}]
+    contexts = [every("job", 0.2, job)(app) for app in apps]  # type: ignore[arg-type]
+    try:
+        for context in contexts:
+            await anext(context)
+        await asyncio.sleep(1.0)
+    finally:
+        for context in contexts:
+            await anext(context, None)
+        await store.close()
+    assert 1 <= len(runs) <= 6  # each loop alone would run 5 or 6 times: 10-12 in all
