@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import keys
+from bot.github.events import counted_event
 from bot.metrics import EVENTS_APPENDED
 from bot.trail.intents import Command, CommandResult
 
@@ -17,7 +18,9 @@ from bot.trail.intents import Command, CommandResult
 async def commit(app: web.Application, command: Command) -> CommandResult:
     result = await app[keys.STORE].apply(command)
     stats = app[keys.STATS]
-    counter = (command.source.kind, command.source.event, result.outcome)
+    source = command.source
+    event = counted_event(source.event) if source.kind == "webhook" else source.event
+    counter = (source.kind, event, result.outcome)
     stats[counter] = stats.get(counter, 0) + 1
     stats[EVENTS_APPENDED] = stats.get(EVENTS_APPENDED, 0) + result.events
     if result.prs:

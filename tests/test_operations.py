@@ -133,3 +133,24 @@ async def test_app_mode_logs_carry_ids_and_never_a_secret(
     outbox = [e for e in entries if e["logger"] == "bot.outbox"]
     assert outbox and all(e["repo"] == REPO and e["pr"] == 2 for e in outbox)
     assert {e["installation"] for e in outbox} == {1}
+
+
+async def test_event_names_nobody_sends_are_counted_as_other(bot: Bot) -> None:
+    # X-GitHub-Event is outside the signature: a replayed body under fresh names must
+    # not grow /metrics by a label each.
+    body = load_payload("star.created")
+    for n in range(30):
+        status, answer = await bot.deliver(f"made-up-{n}", body)
+        assert (status, answer["status"]) == (200, "ignored")
+    _, text = await bot.request("GET", "/metrics")
+    got = samples(text)
+    assert (
+        got[
+            (
+                "audit_deliveries_total",
+                (("event", "other"), ("outcome", "ignored"), ("source", "webhook")),
+            )
+        ]
+        == 30
+    )
+    assert "made-up" not in text
