@@ -63,7 +63,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[keys.SESSION] = session
-        store = open_store_for(settings.database_url, debounce=settings.comment_debounce)
+        store = open_store_for(
+            settings.database_url, debounce=settings.comment_debounce, serving=True
+        )
         await store.open()
         app[keys.STORE] = store
         github = None

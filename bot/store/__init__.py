@@ -5,12 +5,16 @@ from __future__ import annotations
 from bot.store.base import Store
 
 
-def open_store_for(url: str, *, debounce: float = 2.0) -> Store:
-    """The store a `DATABASE_URL` names (not yet opened)."""
+def open_store_for(url: str, *, debounce: float = 2.0, serving: bool = False) -> Store:
+    """The store a `DATABASE_URL` names (not yet opened).
+
+    `serving`: for the bot's own process, as opposed to a CLI command opened beside it
+    (SQLite then takes over the outbox claims a killed bot left behind).
+    """
     if url.startswith("sqlite:"):
         from bot.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url, debounce=debounce)
+        return SQLiteStore(url, debounce=debounce, serving=serving)
     from bot.store.postgres import PostgresStore  # type: ignore[import-not-found]
 
     return PostgresStore(url, debounce=debounce)

@@ -80,9 +80,10 @@ def sqlite_path(url: str) -> Path:
 
 
 class SQLiteStore:
-    def __init__(self, url: str, *, debounce: float = 2.0) -> None:
+    def __init__(self, url: str, *, debounce: float = 2.0, serving: bool = False) -> None:
         self.path = sqlite_path(url)
         self.debounce = debounce
+        self.serving = serving
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Any] | None] = (
             queue.SimpleQueue()
         )
@@ -100,9 +101,11 @@ class SQLiteStore:
         self._loop = asyncio.get_running_loop()
         conn = self._connect()
         schema.migrate_sqlite(conn)
-        # A SQLite file belongs to one bot process, so any lease still held is a dead
-        # process's (killed mid-delivery): release it now rather than after the lease.
-        conn.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
+        if self.serving:
+            # A SQLite file belongs to one bot process, so any lease still held is a dead
+            # process's (killed mid-delivery): release it now rather than after the lease.
+            # A CLI command opened beside a running bot must leave that bot's leases be.
+            conn.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
