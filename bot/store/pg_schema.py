@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.store.schema import MERGE_SUMMARY_KEYS
+
 # pg_advisory_lock key: "audit-bot migrations" (any constant the bot alone uses)
 MIGRATION_LOCK = 0x6175_6469_7462_6F74
 
@@ -130,18 +132,8 @@ POSTGRES_MIGRATIONS: list[str] = [
     CREATE TABLE write_slots (installation BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL);
     CREATE INDEX write_slots_at ON write_slots (installation, at);
     """,
-    # 6: one summary row per PR however its runs spell the repository (rows.outbox_key):
-    # of a PR's rows under several spellings one stays, a pending one before a failed
-    # one (any pending row refreshes the whole PR), and takes the shared key.
-    """
-    DELETE FROM outbox WHERE kind = 'summary' AND EXISTS (
-        SELECT 1 FROM outbox o WHERE o.kind = 'summary' AND o.key <> outbox.key
-        AND lower(o.repo) = lower(outbox.repo) AND o.pr = outbox.pr
-        AND ((o.state = 'pending' AND outbox.state <> 'pending')
-             OR (o.state = outbox.state AND o.key < outbox.key)));
-    UPDATE outbox SET key = 'summary:' || lower(repo) || '#' || pr
-    WHERE kind = 'summary' AND key <> 'summary:' || lower(repo) || '#' || pr;
-    """,
+    # 6: one summary row per PR however its runs spell the repository
+    MERGE_SUMMARY_KEYS,
 ]
 
 

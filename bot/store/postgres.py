@@ -62,6 +62,7 @@ from bot.store.rows import (
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
+    event_values,
     iso_time,
     outbox_key,
     outbox_status_from,
@@ -590,20 +591,7 @@ class _PostgresTx:
     async def insert_events(self, events: Sequence[Event]) -> None:
         await self.conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [
-                (
-                    event.run_id,
-                    event.seq,
-                    event.type,
-                    event.at,
-                    event.recorded_at,
-                    json.dumps(event.source, separators=(",", ":")),
-                    json.dumps(event.data, separators=(",", ":")),
-                    event.prev_hash,
-                    event.hash,
-                )
-                for event in events
-            ],
+            [event_values(event, _compact_json) for event in events],
         )
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
@@ -628,3 +616,7 @@ class _PostgresTx:
             due_at,
             now_iso,
         )
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

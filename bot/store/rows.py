@@ -72,6 +72,21 @@ OUTBOX_FAIL_CHANGED = (
 )
 
 
+def event_values(event: Event, dumps: Callable[[Any], str]) -> tuple[Any, ...]:
+    """An Event as an `events` row in `EVENT_COLUMNS` order; `dumps` writes its JSON."""
+    return (
+        event.run_id,
+        event.seq,
+        event.type,
+        event.at,
+        event.recorded_at,
+        dumps(event.source),
+        dumps(event.data),
+        event.prev_hash,
+        event.hash,
+    )
+
+
 # outbox_status: the same statements in both dialects, then `outbox_status_from` shapes the rows
 OUTBOX_COUNTS = "SELECT state, count(*) FROM outbox GROUP BY state"
 OUTBOX_OLDEST = "SELECT min(due_at) FROM outbox WHERE state = 'pending'"

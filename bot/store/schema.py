@@ -13,6 +13,20 @@ import orjson
 
 from bot.trail.state import State
 
+# Migration 6 in both dialects: one summary row per PR however its runs spell the
+# repository (rows.outbox_key). Of a PR's rows under several spellings one stays, a
+# pending one before a failed one (any pending row refreshes the whole PR), and takes
+# the shared key.
+MERGE_SUMMARY_KEYS = """
+    DELETE FROM outbox WHERE kind = 'summary' AND EXISTS (
+        SELECT 1 FROM outbox o WHERE o.kind = 'summary' AND o.key <> outbox.key
+        AND lower(o.repo) = lower(outbox.repo) AND o.pr = outbox.pr
+        AND ((o.state = 'pending' AND outbox.state <> 'pending')
+             OR (o.state = outbox.state AND o.key < outbox.key)));
+    UPDATE outbox SET key = 'summary:' || lower(repo) || '#' || pr
+    WHERE kind = 'summary' AND key <> 'summary:' || lower(repo) || '#' || pr;
+"""
+
 SQLITE_MIGRATIONS: list[str] = [
     # 1: the initial shape
     """
@@ -123,18 +137,8 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE TABLE write_slots (installation INTEGER NOT NULL, at REAL NOT NULL);
     CREATE INDEX write_slots_at ON write_slots (installation, at);
     """,
-    # 6: one summary row per PR however its runs spell the repository (rows.outbox_key):
-    # of a PR's rows under several spellings one stays, a pending one before a failed
-    # one (any pending row refreshes the whole PR), and takes the shared key.
-    """
-    DELETE FROM outbox WHERE kind = 'summary' AND EXISTS (
-        SELECT 1 FROM outbox o WHERE o.kind = 'summary' AND o.key <> outbox.key
-        AND lower(o.repo) = lower(outbox.repo) AND o.pr = outbox.pr
-        AND ((o.state = 'pending' AND outbox.state <> 'pending')
-             OR (o.state = outbox.state AND o.key < outbox.key)));
-    UPDATE outbox SET key = 'summary:' || lower(repo) || '#' || pr
-    WHERE kind = 'summary' AND key <> 'summary:' || lower(repo) || '#' || pr;
-    """,
+    # 6: one summary row per PR however its runs spell the repository
+    MERGE_SUMMARY_KEYS,
 ]
 
 

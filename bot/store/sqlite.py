@@ -55,6 +55,7 @@ from bot.store.rows import (
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
+    event_values,
     iso_time,
     outbox_key,
     outbox_status_from,
@@ -648,20 +649,7 @@ class _SQLiteTx:
     def insert_events(self, events: Sequence[Event]) -> None:
         self.conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    event.run_id,
-                    event.seq,
-                    event.type,
-                    event.at,
-                    event.recorded_at,
-                    orjson.dumps(event.source).decode(),
-                    orjson.dumps(event.data).decode(),
-                    event.prev_hash,
-                    event.hash,
-                )
-                for event in events
-            ],
+            [event_values(event, _dumps) for event in events],
         )
 
     def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
@@ -677,3 +665,7 @@ class _SQLiteTx:
             _OUTBOX_TOUCH,
             (outbox_key(repo, pr), SUMMARY, repo, pr, installation_id, due_at, now_iso),
         )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
