@@ -45,6 +45,7 @@ from bot.store.base import (
 )
 from bot.store.pg_schema import migrate_postgres
 from bot.store.rows import (
+    DELIVERIES_PRUNE,
     EVENT_COLUMNS,
     OUTBOX_COUNTS,
     OUTBOX_FAIL,
@@ -59,6 +60,7 @@ from bot.store.rows import (
     SLOTS_INSERT,
     SLOTS_SELECT,
     STATE_PRUNE,
+    TURN_CLAIM,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -377,12 +379,7 @@ class PostgresStore:
         return done
 
     async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
-        done = await self.pool.execute(
-            "DELETE FROM deliveries WHERE id IN "
-            "(SELECT id FROM deliveries WHERE received_at < $1 LIMIT $2)",
-            iso_time(received_before),
-            limit,
-        )
+        done = await self.pool.execute(DELIVERIES_PRUNE, iso_time(received_before), limit)
         return int(done.split()[-1])
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
@@ -421,20 +418,17 @@ class PostgresStore:
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"audit-bot write slots {owner}",
             )
-            await conn.execute(SLOTS_DELETE_OLD.format("$1", "$2"), owner, now - longest)
-            sent = [r[0] for r in await conn.fetch(SLOTS_SELECT.format("$1"), owner)]
+            await conn.execute(SLOTS_DELETE_OLD, owner, now - longest)
+            sent = [r[0] for r in await conn.fetch(SLOTS_SELECT, owner)]
             free = next_free(sent, now, windows)
             if free > now:
                 return free
-            await conn.execute(SLOTS_INSERT.format("$1", "$2"), owner, now)
+            await conn.execute(SLOTS_INSERT, owner, now)
             return None
 
     async def claim_turn(self, job: str, now: float, interval: float) -> bool:
         claimed = await self.pool.fetchval(
-            "INSERT INTO bot_state (name, value, updated_at) VALUES ($1, $2, $3) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-            "updated_at = excluded.updated_at "
-            "WHERE CAST(bot_state.value AS double precision) <= $4 RETURNING name",
+            TURN_CLAIM,
             TURN_PREFIX + job,
             repr(now),
             iso_time(now),

@@ -192,8 +192,15 @@ async def page_events(
 
 # `Store.claim_turn`: one row per periodic job in bot_state; the upsert only takes the
 # turn when the last claim is old enough, and RETURNING says whether it did.
+# ($1 name, $2 now as text, $3 now as ISO time, $4 `turn_due_before`)
 TURN_PREFIX = "turn:"
 TURN_DRIFT = 0.9  # a pass a little early (timer drift) still counts as the next one
+TURN_CLAIM = (
+    "INSERT INTO bot_state (name, value, updated_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+    "updated_at = excluded.updated_at "
+    "WHERE CAST(bot_state.value AS double precision) <= $4 RETURNING name"
+)
 
 
 def turn_due_before(now: float, interval: float) -> float:
@@ -201,14 +208,20 @@ def turn_due_before(now: float, interval: float) -> float:
     return now - interval * TURN_DRIFT
 
 
+# `Store.prune_deliveries` ($1 ISO time, $2 limit)
+DELIVERIES_PRUNE = (
+    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE received_at < $1 LIMIT $2)"
+)
+
+
 # `Store.prune_state` ($1 prefix, $2 ISO time): a prefix match that needs no LIKE escaping.
 STATE_PRUNE = "DELETE FROM bot_state WHERE substr(name, 1, length($1)) = $1 AND updated_at < $2"
 
 
 # `Store.take_write_slot`: token mode has no installation id; 0 is no installation's.
-SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = {0} AND at <= {1}"
-SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = {0} ORDER BY at"
-SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ({0}, {1})"
+SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = $1 AND at <= $2"
+SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = $1 ORDER BY at"
+SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ($1, $2)"
 
 
 def slot_owner(installation_id: int | None) -> int:

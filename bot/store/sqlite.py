@@ -38,6 +38,7 @@ from bot.store.base import (
     StoreError,
 )
 from bot.store.rows import (
+    DELIVERIES_PRUNE,
     EVENT_COLUMNS,
     OUTBOX_COUNTS,
     OUTBOX_FAIL,
@@ -52,6 +53,7 @@ from bot.store.rows import (
     SLOTS_INSERT,
     SLOTS_SELECT,
     STATE_PRUNE,
+    TURN_CLAIM,
     TURN_PREFIX,
     choose_pruned,
     event_from_row,
@@ -436,13 +438,7 @@ class SQLiteStore:
     async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
         before = iso_time(received_before)
         return await self._write(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM deliveries WHERE id IN "
-                    "(SELECT id FROM deliveries WHERE received_at < ? LIMIT ?)",
-                    (before, limit),
-                ).rowcount
-            )
+            lambda conn: conn.execute(_DELIVERIES_PRUNE, (before, limit)).rowcount
         )
 
     async def pruned_info(self, run_id: str) -> PrunedRun | None:
@@ -484,12 +480,12 @@ class SQLiteStore:
         longest = max(seconds for _, seconds in windows)
 
         def take(conn: sqlite3.Connection) -> float | None:
-            conn.execute(SLOTS_DELETE_OLD.format("?", "?"), (owner, now - longest))
-            sent = [r[0] for r in conn.execute(SLOTS_SELECT.format("?"), (owner,))]
+            conn.execute(_SLOTS_DELETE_OLD, (owner, now - longest))
+            sent = [r[0] for r in conn.execute(_SLOTS_SELECT, (owner,))]
             free = next_free(sent, now, windows)
             if free > now:
                 return free
-            conn.execute(SLOTS_INSERT.format("?", "?"), (owner, now))
+            conn.execute(_SLOTS_INSERT, (owner, now))
             return None
 
         return await self._write(take)
@@ -497,10 +493,7 @@ class SQLiteStore:
     async def claim_turn(self, job: str, now: float, interval: float) -> bool:
         def claim(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "INSERT INTO bot_state (name, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at WHERE CAST(bot_state.value AS REAL) <= ? "
-                "RETURNING name",
+                _TURN_CLAIM,
                 (TURN_PREFIX + job, repr(now), iso_time(now), turn_due_before(now, interval)),
             ).fetchone()
             return row is not None
@@ -567,6 +560,11 @@ _OUTBOX_TOUCH = OUTBOX_TOUCH.replace("$", "?")
 _OUTBOX_FAIL = OUTBOX_FAIL.replace("$", "?")
 _OUTBOX_FAIL_CHANGED = OUTBOX_FAIL_CHANGED.replace("$", "?")
 _STATE_PRUNE = STATE_PRUNE.replace("$", "?")
+_DELIVERIES_PRUNE = DELIVERIES_PRUNE.replace("$", "?")
+_TURN_CLAIM = TURN_CLAIM.replace("$", "?")
+_SLOTS_DELETE_OLD = SLOTS_DELETE_OLD.replace("$", "?")
+_SLOTS_SELECT = SLOTS_SELECT.replace("$", "?")
+_SLOTS_INSERT = SLOTS_INSERT.replace("$", "?")
 
 # Retention: "its PR still has an open pr run".
 _OPEN_PR = (
