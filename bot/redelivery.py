@@ -56,6 +56,11 @@ def _asked(value: str | None) -> tuple[int, int | None]:
     return int(count), int(last) if last else None
 
 
+def _asked_value(count: int, last: int | None) -> str:
+    """The `ASKED` value `_asked` reads back as (count, last)."""
+    return f"{count}:{last}" if last else str(count)
+
+
 async def check_once(app: web.Application, now: float | None = None) -> list[int]:
     """One pass; returns the hook delivery ids whose redelivery was requested."""
     github = app.get(keys.GITHUB)
@@ -85,8 +90,9 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
             continue  # GitHub saw a failure (a timeout, say) but the events are committed
         count, last_asked = _asked(await store.get_state(ASKED + guid))
         newest = max(group, key=lambda a: int(a["id"]))
+        number = int(newest["id"])
         extra = {"delivery": guid}
-        if last_asked == int(newest["id"]):
+        if last_asked == number:
             continue  # listed again (below a refused one): its redelivery is under way
         if count >= MAX_REQUESTS:
             log.warning(
@@ -98,14 +104,14 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
             )
             continue
         try:
-            await gh.post(f"/app/hook/deliveries/{int(newest['id'])}/attempts", data=b"", jwt=jwt)
+            await gh.post(f"/app/hook/deliveries/{number}/attempts", data=b"", jwt=jwt)
         except GitHubException as exc:
             log.warning("redelivery of %s refused: %s", guid, exc, extra=extra)
-            refused.append(int(newest["id"]))
-            value = f"{count + 1}:{last_asked}" if last_asked else str(count + 1)
+            refused.append(number)
+            value = _asked_value(count + 1, last_asked)
         else:
-            value = f"{count + 1}:{int(newest['id'])}"
-            asked.append(int(newest["id"]))
+            value = _asked_value(count + 1, number)
+            asked.append(number)
             log.info(
                 "asked GitHub to redeliver %s (%s, last answer %s)",
                 guid,
