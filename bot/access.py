@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import keys
-from bot.auth.tokens import token_digest
+from bot.auth.tokens import credentials, token_digest
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,6 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def credentials(header: str | None) -> tuple[str, str]:
-    """An ``Authorization`` header's scheme (lower case) and credential, both stripped."""
-    scheme, _, value = (header or "").strip().partition(" ")
-    return scheme.lower(), value.strip()
-
-
 def has_admin_token(settings: Settings) -> bool:
     """Whether ``AUDIT_ADMIN_TOKEN`` is set; a blank one counts as unset."""
     return bool((settings.admin_token or "").strip())
@@ -80,11 +74,10 @@ def is_admin(settings: Settings, header: str | None) -> bool:
     its length. An unset or blank admin token matches nothing.
     """
     scheme, value = credentials(header)
-    if scheme != "bearer" or not value or not has_admin_token(settings):
+    admin = (settings.admin_token or "").strip()
+    if scheme != "bearer" or not value or not admin:
         return False
-    return hmac.compare_digest(
-        token_digest(value), token_digest((settings.admin_token or "").strip())
-    )
+    return hmac.compare_digest(token_digest(value), token_digest(admin))
 
 
 def is_public(run: Mapping[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from bot.auth.oidc import AuthError, AuthUnavailable, OIDCClaims, OIDCVerifier
 from bot.auth.tokens import (
     StaticToken,
     StaticTokens,
+    credentials,
     globs_cover,
     match_digest,
     parse_api_tokens,
@@ -104,9 +105,8 @@ class Authenticator:
 
     async def authenticate(self, header: str | None) -> Principal:
         """Check the header's bearer token; messages never repeat the token."""
-        scheme, _, token = (header or "").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        scheme, token = credentials(header)
+        if scheme != "bearer" or not token:
             raise AuthError("missing bearer token")
         if _looks_like_jwt(token):
             if self._oidc is None:

@@ -29,6 +29,12 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
+def credentials(header: str | None) -> tuple[str, str]:
+    """An ``Authorization`` header's scheme (lower case) and credential, both stripped."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    return scheme.lower(), value.strip()
+
+
 def normalise_repository_glob(glob: str) -> str | None:
     """The lower-case glob, or None when it cannot match an ``owner/name``.
 
