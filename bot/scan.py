@@ -15,13 +15,14 @@ only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.trail.events import ChainBreak, Event, check_link, verify_chain
 from bot.trail.state import State, apply, new_state
@@ -29,6 +30,7 @@ from bot.trail.state import State, apply, new_state
 BATCH = 1000
 SCAN_THREADS = 2  # concurrent full-trail passes; more wait their turn
 _pool: ThreadPoolExecutor | None = None
+T = TypeVar("T")
 
 
 def _scans() -> ThreadPoolExecutor:
@@ -66,23 +68,31 @@ async def scan_trail(
 
     `observe` sees every event in trail order, on the scan's own thread.
     """
-    loop = asyncio.get_running_loop()
     scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
+    await _on_scan_thread(functools.partial(_scan_sync, store, run_id, scan, observe))
+    return scan
+
+
+async def _on_scan_thread(
+    work: Callable[[asyncio.AbstractEventLoop, threading.Event], T],
+) -> T:
+    """`work(loop, stop)` on a scan thread; cancelling sets `stop`, so the thread gives
+    its slot back after the current batch, not the whole trail."""
+    loop = asyncio.get_running_loop()
     stop = threading.Event()
     try:
-        await loop.run_in_executor(_scans(), _scan_sync, store, run_id, loop, scan, observe, stop)
+        return await loop.run_in_executor(_scans(), work, loop, stop)
     except asyncio.CancelledError:
-        stop.set()  # the thread gives its slot back after the current batch, not the whole trail
+        stop.set()
         raise
-    return scan
 
 
 def _scan_sync(
     store: Any,
     run_id: str,
-    loop: asyncio.AbstractEventLoop,
     scan: TrailScan,
     observe: Callable[[Event], None] | None,
+    loop: asyncio.AbstractEventLoop,
     stop: threading.Event,
 ) -> None:
     def tap() -> Iterator[Event]:
@@ -118,7 +128,6 @@ async def continue_scan(
     """
     if not done.verified or done.count == 0:
         raise ValueError("only a verified scan of a non-empty trail can be continued")
-    loop = asyncio.get_running_loop()
     scan = TrailScan(
         run_id=done.run_id,
         count=done.count,
@@ -126,22 +135,15 @@ async def continue_scan(
         recent=deque(done.recent, maxlen=done.recent.maxlen),
         continued_after=done.count,
     )
-    stop = threading.Event()
-    try:
-        linked = await loop.run_in_executor(
-            _scans(), _continue_sync, store, loop, scan, observe, stop
-        )
-    except asyncio.CancelledError:
-        stop.set()
-        raise
+    linked = await _on_scan_thread(functools.partial(_continue_sync, store, scan, observe))
     return scan if linked else None
 
 
 def _continue_sync(
     store: Any,
-    loop: asyncio.AbstractEventLoop,
     scan: TrailScan,
     observe: Callable[[Event], None] | None,
+    loop: asyncio.AbstractEventLoop,
     stop: threading.Event,
 ) -> bool:
     head = str(scan.state["head_hash"])
