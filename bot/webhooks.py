@@ -122,7 +122,7 @@ def _field(data: dict[str, Any], outer: str, inner: str) -> Any:
 
 from bot.openapi import RUN_ID, json_content, ref, register  # noqa: E402  (beside the handler)
 
-PRINTABLE = {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"}
+PRINTABLE = {"type": "string", "pattern": f"^{_HEADER_TOKEN.pattern}$"}
 
 register(
     "/webhook",
