@@ -315,3 +315,28 @@ def test_rebuild_of_an_unknown_run_says_so_and_exits_2(trails: dict[str, Any]) -
     assert result.returncode == 2
     assert f"{'0' * 26}: no such run" in result.stderr
     assert "rebuilt 1 projection: 0 changed" in result.stderr
+
+
+def test_verify_and_export_leave_the_database_as_it_was(
+    trails: dict[str, Any], tmp_path: Path
+) -> None:
+    # An auditor checks a backup: reading it must not migrate or write it. The copy
+    # claims an older schema, which a read-write open would try to upgrade.
+    backup = tmp_path / "backup" / "audit.db"
+    backup.parent.mkdir()
+    backup.write_bytes(trails["path"].read_bytes())
+    with contextlib.closing(sqlite3.connect(backup)) as conn, conn:
+        conn.execute("DELETE FROM schema_version WHERE version > 3")
+    before = backup.read_bytes()
+    url = f"sqlite:///{backup}"
+
+    result = audit_bot("verify", "--all", "--database", url)
+    assert result.returncode == 0 and "3 ok, 0 diverged" in result.stderr, result.stderr
+    assert audit_bot("export", trails["agent"], "--database", url).returncode == 0
+    assert backup.read_bytes() == before
+    # Beside it SQLite may leave only its WAL index files, with nothing written to them.
+    sidecars = [p for p in backup.parent.iterdir() if p.name != "audit.db"]
+    assert {p.name for p in sidecars} <= {"audit.db-wal", "audit.db-shm"}
+    assert all(p.stat().st_size == 0 for p in sidecars if p.name.endswith("-wal"))
+    with contextlib.closing(sqlite3.connect(backup)) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)

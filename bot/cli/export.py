@@ -64,7 +64,7 @@ async def export(args: argparse.Namespace, out: TextIO) -> int:
     if isinstance(target, int):
         return target
     url = database_url(args, must_exist=True)
-    async with trail_session(url, "exporting") as (store, progress):
+    async with trail_session(url, "exporting", read_only=True) as (store, progress):
         if isinstance(target, str):
             if await store.get_run(target) is None:
                 return fail(f"no run {target}")

@@ -57,9 +57,9 @@ def database_url(args: argparse.Namespace, *, must_exist: bool) -> str:
     return url
 
 
-async def open_store(url: str) -> Any:
+async def open_store(url: str, *, read_only: bool = False) -> Any:
     """The store, open; exit 2 with one line (never the password) when it cannot be used."""
-    store = open_store_for(url, debounce=0)
+    store = open_store_for(url, debounce=0, read_only=read_only)
     try:
         await store.open()
     except (StoreError, OSError, sqlite3.Error) as exc:
@@ -70,9 +70,15 @@ async def open_store(url: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def trail_session(url: str, label: str) -> AsyncIterator[tuple[Any, Progress]]:
-    """The open store and a progress line, both closed however the command ends."""
-    store = await open_store(url)
+async def trail_session(
+    url: str, label: str, *, read_only: bool = False
+) -> AsyncIterator[tuple[Any, Progress]]:
+    """The open store and a progress line, both closed however the command ends.
+
+    `read_only` for commands that only read: the database is neither migrated nor
+    written, so a backup kept as evidence stays byte for byte as it was.
+    """
+    store = await open_store(url, read_only=read_only)
     progress = Progress(label)
     try:
         yield store, progress

@@ -36,7 +36,7 @@ async def verify(args: argparse.Namespace) -> int:
         return fail(f"{args.target!r} is not a run ID")
     checked = diverged = 0
     url = database_url(args, must_exist=True)
-    async with trail_session(url, "verifying") as (store, progress):
+    async with trail_session(url, "verifying", read_only=True) as (store, progress):
         if args.target is not None and await store.get_run(args.target) is None:
             return fail(f"no run {args.target}")
         async for run_id in run_ids(store, [args.target] if args.target else []):

@@ -5,16 +5,19 @@ from __future__ import annotations
 from bot.store.base import Store
 
 
-def open_store_for(url: str, *, debounce: float = 2.0, serving: bool = False) -> Store:
+def open_store_for(
+    url: str, *, debounce: float = 2.0, serving: bool = False, read_only: bool = False
+) -> Store:
     """The store a `DATABASE_URL` names (not yet opened).
 
     `serving`: for the bot's own process, as opposed to a CLI command opened beside it
-    (SQLite then takes over the outbox claims a killed bot left behind).
+    (SQLite then takes over the outbox claims a killed bot left behind). `read_only`:
+    for commands that only read (verify, export): no migration, nothing written.
     """
     if url.startswith("sqlite:"):
         from bot.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url, debounce=debounce, serving=serving)
+        return SQLiteStore(url, debounce=debounce, serving=serving, read_only=read_only)
     from bot.store.postgres import PostgresStore  # type: ignore[import-not-found]
 
-    return PostgresStore(url, debounce=debounce)
+    return PostgresStore(url, debounce=debounce, read_only=read_only)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.store.base import StoreError
 from bot.store.schema import MERGE_SUMMARY_KEYS
 
 # pg_advisory_lock key: "audit-bot migrations" (any constant the bot alone uses)
@@ -135,6 +136,21 @@ POSTGRES_MIGRATIONS: list[str] = [
     # 6: one summary row per PR however its runs spell the repository
     MERGE_SUMMARY_KEYS,
 ]
+
+
+async def check_readable(conn: Any) -> int:
+    """The schema version of a database read without migrating it, if this bot can read it
+    (the runs and events tables have kept their shape since the first version)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    current = await conn.fetchval("SELECT max(version) FROM schema_version") if exists else None
+    if current is None:
+        raise StoreError("not an audit-bot database (no schema_version table)")
+    if current > len(POSTGRES_MIGRATIONS):
+        raise StoreError(
+            f"the database schema is version {current}, newer than this bot "
+            f"({len(POSTGRES_MIGRATIONS)}): upgrade the bot"
+        )
+    return int(current)
 
 
 async def migrate_postgres(conn: Any) -> int:

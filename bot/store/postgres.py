@@ -43,7 +43,7 @@ from bot.store.base import (
     RunFilter,
     StoreError,
 )
-from bot.store.pg_schema import migrate_postgres
+from bot.store.pg_schema import check_readable, migrate_postgres
 from bot.store.rows import (
     DELIVERIES_PRUNE,
     EVENT_COLUMNS,
@@ -100,10 +100,13 @@ _OUTBOX_COLUMNS = "key, kind, repo, pr, installation_id, version, attempts, due_
 
 
 class PostgresStore:
-    def __init__(self, url: str, *, debounce: float = 2.0, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, debounce: float = 2.0, pool_size: int = 10, read_only: bool = False
+    ) -> None:
         self.url = url
         self.debounce = debounce
         self.pool_size = pool_size
+        self.read_only = read_only  # verify, export: no migration, read-only transactions
         self._pool: asyncpg.Pool | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -114,7 +117,7 @@ class PostgresStore:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {_where(self.url)}: {exc}") from None
         try:
-            await migrate_postgres(conn)
+            await (check_readable(conn) if self.read_only else migrate_postgres(conn))
         finally:
             await conn.close()
         self._pool = await asyncpg.create_pool(
@@ -122,6 +125,7 @@ class PostgresStore:
             min_size=1,
             max_size=self.pool_size,
             reset=_no_session_state,
+            server_settings={"default_transaction_read_only": "on"} if self.read_only else None,
         )
 
     async def close(self) -> None:

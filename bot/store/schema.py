@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from bot.store.base import StoreError
 from bot.trail.state import State
 
 # Migration 6 in both dialects: one summary row per PR however its runs spell the
@@ -140,6 +141,24 @@ SQLITE_MIGRATIONS: list[str] = [
     # 6: one summary row per PR however its runs spell the repository
     MERGE_SUMMARY_KEYS,
 ]
+
+
+def check_readable(conn: sqlite3.Connection) -> int:
+    """The schema version of a database opened read-only, if this bot can read it.
+
+    Every version reads the same: the runs and events tables have kept their shape
+    since the first, so an older database is read as it is, never upgraded.
+    """
+    try:
+        current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"not an audit-bot database ({exc})") from None
+    if current > len(SQLITE_MIGRATIONS):
+        raise StoreError(
+            f"the database schema is version {current}, newer than this bot "
+            f"({len(SQLITE_MIGRATIONS)}): upgrade the bot"
+        )
+    return int(current)
 
 
 def migrate_sqlite(conn: sqlite3.Connection) -> int:

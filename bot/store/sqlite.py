@@ -83,10 +83,15 @@ def sqlite_path(url: str) -> Path:
 
 
 class SQLiteStore:
-    def __init__(self, url: str, *, debounce: float = 2.0, serving: bool = False) -> None:
+    def __init__(
+        self, url: str, *, debounce: float = 2.0, serving: bool = False, read_only: bool = False
+    ) -> None:
         self.path = sqlite_path(url)
         self.debounce = debounce
         self.serving = serving
+        # read_only: `audit-bot verify` and `export` read a database (a live one, or a
+        # backup kept as evidence) without migrating it or writing anything to it.
+        self.read_only = read_only
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Any] | None] = (
             queue.SimpleQueue()
         )
@@ -100,8 +105,13 @@ class SQLiteStore:
     # -- lifecycle ---------------------------------------------------------------
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
+        if self.read_only:
+            if not self.path.is_file():
+                raise StoreError(f"no database at {self.path}")
+            await self._read(schema.check_readable)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         schema.migrate_sqlite(conn)
         if self.serving:
@@ -126,6 +136,11 @@ class SQLiteStore:
             self._reader_conns.clear()
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -140,6 +155,8 @@ class SQLiteStore:
     # -- the writer thread ---------------------------------------------------------
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self.read_only:
+            raise StoreError("the database was opened read-only")
         if self._writer is None:
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
