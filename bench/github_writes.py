@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.fake_github import FakeGitHub  # noqa: E402
+from tests.support.fake_github import FakeGitHub  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "webhooks"
 CONCURRENCY = 16

@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 from bot.ids import new_run_id
-from bot.scan import scan_trail
 from bot.store.sqlite import SQLiteStore
 from bot.trail import events as ev
 from bot.trail import intents as it
 from bot.web.pages import MAX_ROWS
 from bot.web.verified import VerifiedTrails
+from bot.workers.scan import scan_trail
 
 ORIGIN = ev.Source("import", "bench")
 

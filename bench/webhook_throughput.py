@@ -452,7 +452,7 @@ def measure_postgres(
     `synchronous=FULL`), pinned to the servers' CPUs like the bots it serves.
     """
     sys.path.insert(0, str(REPO))
-    from tests.pg_server import PostgresUnavailable, ThrowawayPostgres
+    from tests.support.pg_server import PostgresUnavailable, ThrowawayPostgres
 
     try:
         server = ThrowawayPostgres(durable=True)

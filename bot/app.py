@@ -9,19 +9,23 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import access, api, errors, keys, metrics, ops, redelivery, reporter, retention, webhooks
-from bot.checks import SpendChecks
+from bot import keys, reporter
 from bot.config import Settings
-from bot.errors import json_errors
+from bot.github import redelivery
 from bot.github.auth import Credentials
+from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
-from bot.notify import RunNotifier
-from bot.openapi import json_content, ref, register, register_schemas
-from bot.outbox import OutboxWorker, outbox_lag
-from bot.repo_config import RepoConfigs
+from bot.github.repo_config import RepoConfigs
+from bot.http import access, api, errors, metrics, webhooks
+from bot.http import operations as ops
+from bot.http.errors import json_errors
+from bot.http.openapi import json_content, ref, register, register_schemas
+from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
-from bot.summary import SummaryOptions
 from bot.web import pages as web_pages
+from bot.workers import retention
+from bot.workers.notify import RunNotifier
+from bot.workers.outbox import OutboxWorker, outbox_lag
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +146,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "outbox": outbox})
 
 
-# The OpenAPI description of the routes above and of /metrics (bot.metrics).
+# The OpenAPI description of the routes above and of /metrics (bot.http.metrics).
 _OUTBOX_COUNTS = {
     "type": "object",
     "required": ["pending", "failed", "lag_seconds"],

@@ -10,9 +10,9 @@ from aiohttp import web
 from bot.auth import Authenticator
 from bot.config import Settings
 from bot.github.client import GitHub
-from bot.notify import RunNotifier
-from bot.outbox import OutboxWorker
 from bot.store.base import Store
+from bot.workers.notify import RunNotifier
+from bot.workers.outbox import OutboxWorker
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)

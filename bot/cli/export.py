@@ -13,7 +13,6 @@ import os
 import sys
 from typing import Any, TextIO
 
-from bot import query
 from bot.cli.trail_tools import (
     Progress,
     add_command,
@@ -22,9 +21,10 @@ from bot.cli.trail_tools import (
     runs_matching,
     trail_session,
 )
+from bot.http import params as query
 from bot.ids import is_run_id
-from bot.scan import event_line
 from bot.store.base import RunFilter
+from bot.workers.scan import event_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ import sys
 
 from bot.cli.trail_tools import add_command, database_url, fail, run_ids, trail_session
 from bot.ids import is_run_id
-from bot.scan import divergence, scan_trail
+from bot.workers.scan import divergence, scan_trail
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

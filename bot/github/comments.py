@@ -7,7 +7,7 @@ import http
 from gidgethub import BadRequest
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.summary import MARKER
+from bot.render.summary import MARKER
 
 
 async def find_summary_comment(gh: GitHubAPI, repo: str, pr: int, login: str) -> int | None:

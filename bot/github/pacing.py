@@ -20,7 +20,7 @@ from typing import Protocol
 
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.slots import Windows
+from bot.store.slots import Windows
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # GitHub's documented secondary limits for content creation.

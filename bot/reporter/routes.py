@@ -18,8 +18,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.auth import AuthError, AuthUnavailable, Principal
-from bot.commands import commit
-from bot.errors import error
+from bot.http.errors import error
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
     CloseRequest,
@@ -37,6 +36,7 @@ from bot.trail.intents import Append, ById, Command, CommandResult, OpenRun, Run
 from bot.trail.money import InvalidInput
 from bot.trail.proofs import explorer_url
 from bot.trail.state import is_open
+from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)
 

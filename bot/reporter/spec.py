@@ -2,15 +2,15 @@
 
 Built from the same constants the body parsers use (event types, statuses, limits),
 so a new event field or status cannot be accepted without the description knowing;
-tests/test_openapi_routes.py validates real answers of every route against it.
+tests/http/test_openapi.py validates real answers of every route against it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot import openapi
-from bot.openapi import RUN_ID, RUN_PATH, json_content, param, ref
+from bot.http import openapi
+from bot.http.openapi import RUN_ID, RUN_PATH, json_content, param, ref
 from bot.reporter.bodies import (
     CLOSE_STATUSES,
     MAX_ERRORS,

@@ -32,8 +32,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bot.slots import Windows, next_free
-from bot.store import schema
+from bot.store import sqlite_schema as schema
 from bot.store.base import (
     SUMMARY,
     CommentRecord,
@@ -43,7 +42,7 @@ from bot.store.base import (
     RunFilter,
     StoreError,
 )
-from bot.store.pg_schema import check_readable, migrate_postgres
+from bot.store.postgres_schema import check_readable, migrate_postgres
 from bot.store.rows import (
     DELIVERIES_PRUNE,
     EVENT_COLUMNS,
@@ -74,6 +73,7 @@ from bot.store.rows import (
     slot_owner,
     turn_due_before,
 )
+from bot.store.slots import Windows, next_free
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult

@@ -26,8 +26,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from bot.slots import Windows, next_free
-from bot.store import schema
+from bot.store import sqlite_schema as schema
 from bot.store.base import (
     SUMMARY,
     CommentRecord,
@@ -67,6 +66,7 @@ from bot.store.rows import (
     slot_owner,
     turn_due_before,
 )
+from bot.store.slots import Windows, next_free
 from bot.store.writer import apply_sync
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult

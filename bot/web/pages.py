@@ -9,16 +9,17 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import keys, query
-from bot.access import LINK_PARAM, Reader, is_public, reader_for
-from bot.api import visible_runs
-from bot.errors import error
+from bot import keys
+from bot.http import params as query
+from bot.http.access import LINK_PARAM, Reader, is_public, reader_for
+from bot.http.api import visible_runs
+from bot.http.errors import error
 from bot.ids import is_run_id
-from bot.scan import divergence
 from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
 from bot.web.verified import VERIFIED, VerifiedTrails
+from bot.workers.scan import divergence
 
 MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
 PR_PAGES = 5  # pages of 200 runs shown on a PR page

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.summary import span
+from bot.render.summary import span
 from bot.trail import events as ev
 from bot.trail.events import Event, parse_time
 from bot.trail.money import Totals, display_amount

@@ -25,8 +25,8 @@ from typing import Any
 from aiohttp import web
 from cachetools import LRUCache
 
-from bot.scan import TrailScan, continue_scan, scan_trail
 from bot.web.chart import SpendSeries
+from bot.workers.scan import TrailScan, continue_scan, scan_trail
 
 FULL_SCAN_SECONDS = 60.0
 """How long a whole-trail verification may stand in for the events it covered.

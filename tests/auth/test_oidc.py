@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from bot.auth import Authenticator, AuthError, AuthUnavailable, OIDCVerifier
 from bot.auth import oidc as oidc_module
-from tests.oidc_issuer import LocalIssuer, local_issuer, new_rsa_key
+from tests.support.oidc_issuer import LocalIssuer, local_issuer, new_rsa_key
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from bot.store.base import StoreError
-from bot.store.pg_schema import POSTGRES_MIGRATIONS
 from bot.store.postgres import PostgresStore
+from bot.store.postgres_schema import POSTGRES_MIGRATIONS
 
 
 async def test_an_unreachable_server_fails_in_one_line_without_the_password() -> None:

@@ -1,0 +1,332 @@
+"""The outbox worker: GitHub side effects, after the commit, never on the request path.
+
+Rows are claimed with a lease, so a crashed worker's rows come back after the lease
+and a second instance never delivers the same row at the same time. Failures are
+sorted into three kinds: retry soon (5xx, network), retry when GitHub says (rate
+limits), or give up and record why (the PR is gone, permission removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import http
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+from gidgethub.aiohttp import GitHubAPI
+
+from bot.github.checks import SpendChecks, spend_check
+from bot.github.client import GitHub
+from bot.github.comments import upsert_summary_comment
+from bot.github.pacing import Paced
+from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
+from bot.github.repo_config import RepoConfig, RepoConfigs, is_rate_limit
+from bot.render.summary import SummaryOptions, render_summary
+from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
+
+log = logging.getLogger(__name__)
+
+LEASE = 120.0
+# A delivery still unfinished at this share of its lease is abandoned and retried, so it
+# never outlives the lease: another instance may claim the row once the lease runs out,
+# and two workers writing one PR's first comment at once would post it twice.
+DEADLINE_SHARE = 0.75
+MAX_ATTEMPTS = 15
+BASE_BACKOFF = 2.0
+MAX_BACKOFF = 900.0
+RATE_LIMIT_FLOOR = 60.0
+SUMMARY_RUNS = 500  # older runs collapse into a counted line anyway
+
+
+class PermanentFailure(Exception):
+    """Retrying will not help (gone, forbidden); the reason is recorded."""
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    delay: float
+    reason: str
+
+
+def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | PermanentFailure:
+    """What to do after a failed GitHub call: when to retry, or why to stop."""
+    if isinstance(exc, HTTPException):
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        status = int(exc.status_code)
+        # Primary limit: gidgethub raises RateLimitExceeded for a 403 with remaining 0.
+        # Secondary limits: a 403 carrying retry-after or saying so, or any 429.
+        limited = (
+            isinstance(exc, RateLimitExceeded)
+            or status == 429
+            or (status == 403 and is_rate_limit(exc))
+        )
+        if limited:
+            return RetryAt(_rate_limit_delay(headers, now), f"rate limited ({status})")
+        if status == 401:  # an expired or revoked token: mint a new one and retry
+            return RetryAt(_backoff(attempts), "GitHub refused the credentials (401)")
+        if isinstance(exc, GitHubBroken) or status >= 500:
+            return RetryAt(_backoff(attempts), f"GitHub answered {status}")
+        try:  # (`int in HTTPStatus` raises TypeError before Python 3.12)
+            phrase = http.HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        return PermanentFailure(f"GitHub answered {status} {phrase}".strip())
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
+        return RetryAt(_backoff(attempts), f"network error: {type(exc).__name__}")
+    if isinstance(exc, LookupError):
+        return PermanentFailure(str(exc))
+    return RetryAt(_backoff(attempts), f"unexpected error: {type(exc).__name__}")
+
+
+def _refused_credentials(exc: BaseException) -> bool:
+    return isinstance(exc, HTTPException) and int(exc.status_code) == 401
+
+
+def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
+    """`retry-after`, else until `x-ratelimit-reset`, else at least a minute."""
+    try:
+        if "retry-after" in headers:
+            return max(1.0, float(headers["retry-after"]))
+        if "x-ratelimit-reset" in headers:
+            return max(RATE_LIMIT_FLOOR / 60, float(headers["x-ratelimit-reset"]) - now + 1)
+    except ValueError:
+        pass
+    return RATE_LIMIT_FLOOR
+
+
+def outbox_lag(status: Mapping[str, Any], now: float) -> float:
+    """How overdue the oldest due row in `Store.outbox_status()` is (0 when none is)."""
+    oldest = status.get("oldest_due_at")
+    return max(0.0, now - oldest) if oldest else 0.0
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential backoff with full jitter, so retries from many rows spread out."""
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2**attempts)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        github: GitHub | None,
+        *,
+        debounce: float,
+        options: Callable[[str, int], SummaryOptions],
+        clock: Callable[[], float] = time.time,
+        repo_configs: RepoConfigs | None = None,
+        spend_checks: SpendChecks | None = None,
+    ) -> None:
+        self.store = store
+        self.github = github  # None: dry run, render and store but post nothing
+        self.debounce = debounce
+        self.options = options
+        self.clock = clock
+        # `.github/audit-bot.yml` readers and the audit-bot/spend check (App mode only)
+        self.repo_configs = repo_configs
+        self.spend_checks = spend_checks
+        self.worker_id = uuid.uuid4().hex[:12]
+        self.lease = LEASE
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.skipped_unchanged = 0
+        self.writes = 0
+        self.retried = 0
+        self.paced = 0
+        self.failed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self, flush_within: float = 0.0) -> None:
+        """Stop the loop; first deliver what is due, for at most `flush_within` s."""
+        if flush_within > 0:
+            try:
+                await asyncio.wait_for(self.drain(), flush_within)
+            except TimeoutError:
+                log.warning(
+                    "outbox not flushed within %.0f s; the rest resumes on start", flush_within
+                )
+            except Exception:  # the store went away: the rows stay for the next start
+                log.exception("outbox flush failed; pending rows resume on start")
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def drain(self) -> None:
+        """Deliver everything pending now, ignoring the debounce window.
+
+        Rows that fail again (or are paced) are put back with their due time; a pass
+        in which nothing was delivered ends the drain, so a GitHub outage during
+        shutdown cannot turn it into a tight retry loop.
+        """
+        while True:
+            items = await self.store.claim_outbox(
+                self.worker_id, self.clock(), self.lease, 16, due_by=float("inf")
+            )
+            if not items:
+                return
+            done = await asyncio.gather(*(self._deliver(item) for item in items))
+            if not any(done):
+                return
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                items = await self.store.claim_outbox(self.worker_id, self.clock(), self.lease, 8)
+                if items:
+                    await asyncio.gather(*(self._deliver(item) for item in items))
+                    continue
+                due = await self.store.next_outbox_due()
+                wait = 5.0 if due is None else min(5.0, max(0.0, due - self.clock()))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait if wait > 0 else 0.01)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox loop failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Carry out one row; True when it is done (not retried, paced or failed)."""
+        extra = {"repo": item.repo, "pr": item.pr, "installation": item.installation_id}
+        try:
+            if item.kind == SUMMARY:
+                async with asyncio.timeout(self.lease * DEADLINE_SHARE):
+                    await self._refresh_summary(item)
+            else:
+                raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+        except PermanentFailure as failure:
+            log.warning("outbox %s failed for good: %s", item.key, failure, extra=extra)
+            await self.store.fail_outbox(item, str(failure))
+            self.failed += 1
+            return False
+        except Paced as paced:
+            # Not an attempt: nothing was sent. The row waits for the installation's slot.
+            log.info("outbox %s paced until %.0f", item.key, paced.until, extra=extra)
+            await self.store.defer_outbox(item, paced.until, "paced: write budget used up")
+            self.paced += 1
+            return False
+        except Exception as exc:
+            if _refused_credentials(exc) and self.github is not None:
+                # Whichever call got the 401 (config, comment, check), the next try mints anew.
+                self.github.credentials.forget(item.installation_id)
+            verdict = classify(exc, item.attempts, self.clock())
+            if isinstance(verdict, PermanentFailure) or item.attempts + 1 >= MAX_ATTEMPTS:
+                reason = (
+                    str(verdict)
+                    if isinstance(verdict, PermanentFailure)
+                    else (f"gave up after {item.attempts + 1} attempts: {verdict.reason}")
+                )
+                log.warning("outbox %s failed for good: %s", item.key, reason, extra=extra)
+                await self.store.fail_outbox(item, reason)
+                self.failed += 1
+                return False
+            log.info(
+                "outbox %s: %s; retrying in %.0f s",
+                item.key,
+                verdict.reason,
+                verdict.delay,
+                extra=extra,
+            )
+            await self.store.retry_outbox(item, self.clock() + verdict.delay, verdict.reason)
+            self.retried += 1
+            return False
+        await self.store.finish_outbox(item, self.clock(), self.debounce)
+        self.delivered += 1
+        return True
+
+    async def _refresh_summary(self, item: OutboxItem) -> None:
+        """The PR's comment, then its spend check: one row, so both follow every change.
+
+        The repository's `.github/audit-bot.yml` shapes both (budgets, comment mode,
+        spend check, explorers). A failure anywhere raises and the row is retried;
+        unchanged parts are skipped on the retry.
+        """
+        runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))
+        # One client per refresh (None in a dry run): the installation's token is looked up
+        # once. A 401 from any of its calls still reaches `_deliver`, which forgets the token.
+        gh = None if self.github is None else await self.github.api(item.installation_id)
+        config = await self._repo_config(gh, item)
+        options = with_repo_config(self.options(item.repo, item.pr), config)
+        body = render_summary(item.repo, item.pr, runs, options)
+        if config.comment != "off":
+            await self._post_summary(gh, item, body)
+        if config.spend_check:
+            await self._post_spend_check(gh, item, runs, options)
+
+    async def _repo_config(self, gh: GitHubAPI | None, item: OutboxItem) -> RepoConfig:
+        if self.repo_configs is None or gh is None:
+            return DEFAULT_REPO_CONFIG
+        return await self.repo_configs.get(gh, item.repo)
+
+    async def _post_spend_check(
+        self, gh: GitHubAPI | None, item: OutboxItem, runs: list[dict], options: SummaryOptions
+    ) -> None:
+        if self.spend_checks is None or gh is None:
+            return
+        check = spend_check(runs, options)
+        if check is None:
+            return
+        try:
+            await self.spend_checks.publish(gh, item.repo, check)
+        except BadRequest as exc:
+            if int(exc.status_code) not in (403, 404, 422) or is_rate_limit(exc):
+                raise
+            # No checks permission, or a head GitHub does not know: the comment stands.
+            log.warning(
+                "spend check for %s#%s not posted: GitHub answered %s",
+                item.repo,
+                item.pr,
+                exc.status_code,
+            )
+
+    async def _post_summary(self, gh: GitHubAPI | None, item: OutboxItem, body: str) -> None:
+        previous = await self.store.get_comment(item.repo, item.pr)
+        unchanged = previous is not None and previous.body == body
+        if unchanged and (gh is None or previous.comment_id is not None):
+            self.skipped_unchanged += 1
+            return
+        if gh is None or self.github is None:
+            log.info("dry run: summary for %s#%s rendered, not posted", item.repo, item.pr)
+            await self.store.save_comment(item.repo, item.pr, None, body)
+            return
+        login = await self.github.bot_login(item.installation_id)
+        known = previous.comment_id if previous is not None else None
+        comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
+        self.writes += 1
+        await self.store.save_comment(item.repo, item.pr, comment_id, body)
+
+
+def with_repo_config(options: SummaryOptions, config: RepoConfig) -> SummaryOptions:
+    """Summary options with a repository's budgets, notices and extra explorers.
+
+    The operator's explorers win over the repository's; the repository can only add
+    networks the built-in table lacks (checked when its file is parsed).
+    """
+    return dataclasses.replace(
+        options,
+        budget=config.pr_budget or options.budget,
+        kind_budgets=config.kind_budgets or options.kind_budgets,
+        explorers={**config.explorers, **options.explorers},
+        notices=(*options.notices, *config.notices),
+    )

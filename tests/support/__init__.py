@@ -1,0 +1,1 @@
+"""What the tests share: the fake GitHub, a served bot, a local OIDC issuer, PostgreSQL."""
