@@ -636,42 +636,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure the ceiling, then the bot; exit 1 if any delivery failed."""
-    args = parse_args(argv)
-    for line in machine_info():
-        print(line)
-    client_cpus, server_cpus = split_cpus(not args.no_pin)
-    if client_cpus and server_cpus:
-        print(f"cpus: load generator {sorted(client_cpus)}, servers {sorted(server_cpus)}")
-    else:
-        print("cpus: not pinned")
-    plan = LoadPlan(
-        secret=secrets.token_hex(16),
-        requests=args.requests,
-        warmup=args.warmup,
-        rounds=args.rounds,
-        concurrencies=args.concurrencies,
-        prs=args.prs,
-        settle=args.settle,
-        client_cpus=client_cpus,
-        server_cpus=server_cpus,
-    )
-    print(
-        f"load: {plan.rounds} rounds of {plan.requests} signed pull_request deliveries after "
-        f"{plan.warmup} warm-up, over {plan.prs} PRs, at concurrency "
-        f"{','.join(map(str, plan.concurrencies))}; figures are the fastest round's"
-    )
-    tmpdir = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
-    common = base_env() | {"HOST": "127.0.0.1", "GITHUB_WEBHOOK_SECRET": plan.secret}
-    bot_argv = shlex.split(args.bot_cmd)
-    if bot_argv and "/" in bot_argv[0] and not Path(bot_argv[0]).is_absolute():
-        bot_argv[0] = str(REPO / bot_argv[0])
-
-    def spec(argv: list[str], **extra: str) -> ServerSpec:
-        port = free_port()
-        return ServerSpec(argv=argv, env=common | {"PORT": str(port), **extra}, port=port)
-
+def measure_all(
+    args: argparse.Namespace,
+    plan: LoadPlan,
+    spec: Callable[..., ServerSpec],
+    bot_argv: list[str],
+    tmpdir: Path,
+) -> tuple[dict[str, list[Figures]], bool]:
+    """Every server in turn on one load plan; (figures by server, whether a run aborted)."""
     failed = False
     results: dict[str, list[Figures]] = {}
     ctx = multiprocessing.get_context("spawn")
@@ -714,6 +686,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nkept {tmpdir} (database and server logs)")
         else:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+    return results, failed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the ceiling, then the bot; exit 1 if any delivery failed."""
+    args = parse_args(argv)
+    for line in machine_info():
+        print(line)
+    client_cpus, server_cpus = split_cpus(not args.no_pin)
+    if client_cpus and server_cpus:
+        print(f"cpus: load generator {sorted(client_cpus)}, servers {sorted(server_cpus)}")
+    else:
+        print("cpus: not pinned")
+    plan = LoadPlan(
+        secret=secrets.token_hex(16),
+        requests=args.requests,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        concurrencies=args.concurrencies,
+        prs=args.prs,
+        settle=args.settle,
+        client_cpus=client_cpus,
+        server_cpus=server_cpus,
+    )
+    print(
+        f"load: {plan.rounds} rounds of {plan.requests} signed pull_request deliveries after "
+        f"{plan.warmup} warm-up, over {plan.prs} PRs, at concurrency "
+        f"{','.join(map(str, plan.concurrencies))}; figures are the fastest round's"
+    )
+    tmpdir = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
+    common = base_env() | {"HOST": "127.0.0.1", "GITHUB_WEBHOOK_SECRET": plan.secret}
+    bot_argv = shlex.split(args.bot_cmd)
+    if bot_argv and "/" in bot_argv[0] and not Path(bot_argv[0]).is_absolute():
+        bot_argv[0] = str(REPO / bot_argv[0])
+
+    def spec(argv: list[str], **extra: str) -> ServerSpec:
+        port = free_port()
+        return ServerSpec(argv=argv, env=common | {"PORT": str(port), **extra}, port=port)
+
+    results, failed = measure_all(args, plan, spec, bot_argv, tmpdir)
 
     print(load_line("at the end"))
     if "ceiling" in results and "bot" in results:
