@@ -164,3 +164,47 @@ def test_priced_by_is_inside_the_hash_chain(priced_copy: tuple[str, Path]) -> No
     result = audit_bot("verify", run_id, "--database", url)  # the real command
     assert result.returncode == 1
     assert result.stdout.startswith(f"{run_id}: event {seq}")
+
+
+# --- the command line --------------------------------------------------------------
+
+
+async def test_report_spend_with_tokens_and_no_amount(tmp_path: Path, reporter_bot: Bot) -> None:
+    from tests.test_report_cli import Job
+
+    env = {"AUDIT_BOT_TOKEN": STATIC, "GITHUB_ACTIONS": ""}
+    job = Job(tmp_path, reporter_bot.url, None)
+    code, out, err = await job.report("open", "--kind", "agent", "--repo", REPO, **env)
+    assert code == 0, err
+    run_id = out.strip()
+    tokens = ("--input-tokens", "12000", "--cache-read-tokens", "4000", "--output-tokens", "1500")
+    code, out, err = await job.report(
+        "spend", "--run-id", run_id, "--model", "gpt-4o", "--provider", "openai", *tokens, **env
+    )
+    assert code == 0, (out, err)
+    [spend] = await spends(reporter_bot, run_id)
+    assert spend == {**GPT_4O_CALL, "amount": "0.04", "currency": "USD", "category": "llm",
+                     "priced_by": PRICED_BY}  # fmt: skip
+    code, _, err = await job.report(
+        "spend", "--run-id", run_id, "--model", "in-house-llm-7", "--input-tokens", "5", **env
+    )
+    assert code == 1 and "events[0].model: no price known for model 'in-house-llm-7'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "gpt-4o"], "or --model with token counts"),
+        (["--input-tokens", "5"], "or --model with token counts"),
+        (["--amount", "1"], "--amount needs --currency"),
+    ],
+)
+def test_report_spend_needs_an_amount_or_a_model_with_tokens(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import report
+
+    with pytest.raises(SystemExit) as exited:  # before any network call
+        report.main(["spend", "--run-id", "r", "--url", "http://127.0.0.1:9", *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
