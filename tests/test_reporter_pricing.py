@@ -208,3 +208,56 @@ def test_report_spend_needs_an_amount_or_a_model_with_tokens(
         report.main(["spend", "--run-id", "r", "--url", "http://127.0.0.1:9", *argv])
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --- where the overrides come from -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("gpt-4o = input 1", "AUDIT_MODEL_PRICES: [0]: needs output (USD per million tokens)"),
+        ("gpt-4o input 1, output 2", "AUDIT_MODEL_PRICES: [0]: expected"),
+        ("a = input 1, output 2; b = input 1, output 2,, ", "AUDIT_MODEL_PRICES: [1][2]:"),
+        ("a = input 0.1.2, output 2", "AUDIT_MODEL_PRICES: [0][0]: must be a plain decimal"),
+    ],
+)
+def test_a_malformed_operator_price_stops_the_bot_with_one_line(value: str, message: str) -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"AUDIT_MODEL_PRICES": value})
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_operator_prices_are_read_exactly() -> None:
+    from decimal import Decimal
+
+    from bot.config import load_settings
+
+    assert load_settings({}).model_prices is None
+    settings = load_settings({"AUDIT_MODEL_PRICES": " my-llm = input 0.10, output 0.4 ; "})
+    [entry] = settings.model_prices.entries
+    assert (entry.model, entry.provider) == ("my-llm", None)
+    assert entry.rates == {"input": Decimal("0.1"), "output": Decimal("0.4")}
+
+
+def test_the_repository_file_accepts_and_checks_pricing() -> None:
+    from decimal import Decimal
+
+    from bot.repo_config import parse_repo_config
+
+    config = parse_repo_config(
+        "pricing:\n  my-llm: {input: 0.1, output: 0.4}\n  openai gpt-4o: input 2, output 8\n"
+    )
+    assert config.notices == ()
+    mine = config.pricing.find("MY-LLM", "anyone")
+    assert mine is not None and mine.rates["input"] == Decimal("0.1")  # YAML 0.1, no float
+    assert config.pricing.find("gpt-4o", "openai") is not None
+    assert config.pricing.find("gpt-4o", None) is None  # scoped to openai only
+    bad = parse_repo_config("pricing:\n  my-llm: {input: 0.1}\n")
+    assert bad.notices == (
+        "`.github/audit-bot.yml` is ignored: `pricing.my-llm` needs output "
+        "(USD per million tokens); defaults apply.",
+    )
