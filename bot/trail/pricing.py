@@ -178,6 +178,8 @@ def table_price(model: str, provider: str | None, tokens: Tokens, at: datetime) 
         raise _unknown(model, provider) from None
     except ValueError as exc:  # usage the table cannot split (checked above; kept as a net)
         raise InvalidInput("input_tokens", str(exc)) from None
+    finally:
+        _bound_lookup_caches()
     if result.auto_update_timestamp is not None:  # never enabled here; the version would lie
         raise RuntimeError("genai-prices is using a downloaded table; the bot prices offline")
     return Price(
@@ -190,6 +192,24 @@ def table_price(model: str, provider: str | None, tokens: Tokens, at: datetime) 
             "model": result.model.id,
         },
     )
+
+
+MAX_CACHED_LOOKUPS = 4096
+_LOOKUP_CACHES = ("_lookup_cache", "_provider_cache", "_provider_misses")
+
+
+def _bound_lookup_caches() -> None:
+    """genai-prices remembers every model name it was asked about, hits and misses, in
+    unbounded dicts. Reporters choose those names, so past a bound they are emptied
+    (they are only caches: emptying them changes no price)."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    caches = [getattr(snapshot, name, None) for name in _LOOKUP_CACHES]
+    if sum(len(c) for c in caches if c is not None) > MAX_CACHED_LOOKUPS:
+        for cache in caches:
+            if cache is not None:
+                cache.clear()
 
 
 def _unknown(model: str, provider: str | None) -> InvalidInput:

@@ -277,3 +277,17 @@ def test_a_spend_that_cannot_be_priced_names_the_field(body: dict, path: str) ->
     with pytest.raises(InvalidInput) as caught:
         parse_priced_spend(body, TABLE, NOW)
     assert caught.value.path == path
+
+
+def test_many_distinct_model_names_do_not_grow_the_table_caches_without_bound() -> None:
+    from genai_prices.data_snapshot import get_snapshot
+
+    from bot.trail.pricing import MAX_CACHED_LOOKUPS
+
+    snapshot = get_snapshot()
+    for i in range(MAX_CACHED_LOOKUPS + 500):
+        with pytest.raises(InvalidInput):
+            price(f"claude-made-up-{i}", Tokens(input=1))
+    sizes = [len(snapshot._lookup_cache), len(snapshot._provider_cache)]
+    assert sum(sizes) + len(snapshot._provider_misses) <= MAX_CACHED_LOOKUPS + 1
+    assert price("gpt-4o", Tokens(input=1_000_000)).amount == Decimal("2.5")  # still prices
