@@ -54,6 +54,7 @@ class Settings:
     oidc_repositories: tuple[str, ...] | None = None
     api_max_body_bytes: int = 1024 * 1024
     ci_rates: Mapping[str, Any] = field(default_factory=dict)  # label -> Decimal or SKU
+    model_prices: Any = None  # bot.trail.pricing.Overrides from AUDIT_MODEL_PRICES, if set
     explorers: Mapping[str, str] = field(default_factory=dict)  # CAIP-2 -> URL with {tx}
     # Operations
     retention_days: int | None = None
@@ -144,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             default=1024 * 1024,
         ),
         ci_rates=_ci_rates(env),
+        model_prices=_model_prices(env),
         explorers=_explorers(env),
         retention_days=_int(env, "AUDIT_RETENTION_DAYS", minimum=1),
         retention_max_runs=_int(env, "AUDIT_RETENTION_MAX_RUNS", minimum=1),
@@ -330,6 +332,20 @@ def _ci_rates(env: Mapping[str, str]) -> dict[str, Any]:
         return parse_rate_overrides(dict(_pairs(env, "AUDIT_CI_RATES")))
     except InvalidInput as exc:
         raise ConfigError(f"AUDIT_CI_RATES: {exc}") from None
+
+
+def _model_prices(env: Mapping[str, str]) -> Any:
+    """`[PROVIDER ]MODEL = input 2.5, output 10[, cache_read 1.25]; …` (USD per million)."""
+    raw = env.get("AUDIT_MODEL_PRICES", "")
+    if not raw.strip():
+        return None
+    from bot.trail.money import InvalidInput
+    from bot.trail.price_overrides import parse_price_overrides
+
+    try:
+        return parse_price_overrides(raw)
+    except InvalidInput as exc:
+        raise ConfigError(f"AUDIT_MODEL_PRICES: {exc}") from None
 
 
 def _explorers(env: Mapping[str, str]) -> dict[str, str]:

@@ -196,8 +196,12 @@ def _events(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "currency": args.currency,
                     "category": args.category,
                     "model": args.model,
+                    "provider": args.provider,
                     "input_tokens": args.input_tokens,
                     "output_tokens": args.output_tokens,
+                    "cache_read_tokens": args.cache_read_tokens,
+                    "cache_write_tokens": args.cache_write_tokens,
+                    "reasoning_tokens": args.reasoning_tokens,
                     "unit_price": args.unit_price,
                     "description": args.description,
                 }
@@ -289,7 +293,11 @@ def _summary_line(args: argparse.Namespace, reply: Mapping[str, Any]) -> str:
         spent = _amounts(reply.get("spend"))
         return f"🧾 Audit run {link} closed: {reply.get('status')}; spend {spent}"
     if args.action == "spend":
-        what = f"{args.amount} {args.currency.upper()}"
+        what = (
+            f"{args.amount} {args.currency.upper()}"
+            if args.amount is not None
+            else f"{args.model} tokens (priced by the bot)"
+        )
         return f"🧾 {link}: spent {what}; run total {_amounts(reply.get('spend'))}"
     if args.action == "proof":
         shown = []
@@ -414,12 +422,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     spend = actions.add_parser("spend", help="record money spent")
     _common(spend)
     _run_id(spend)
-    spend.add_argument("--amount", required=True, help='exact decimal, e.g. "0.10"; 0 is fine')
-    spend.add_argument("--currency", required=True, help="USD, EUR, USDC, …")
+    spend.add_argument(
+        "--amount",
+        help='exact decimal, e.g. "0.10"; 0 is fine. Leave it out to have the bot price '
+        "--model and the token counts (USD)",
+    )
+    spend.add_argument("--currency", help="USD, EUR, USDC, …; required with --amount")
     spend.add_argument("--category", choices=("llm", "ci", "payment", "api", "other"))
-    spend.add_argument("--model")
-    spend.add_argument("--input-tokens", type=int)
-    spend.add_argument("--output-tokens", type=int)
+    spend.add_argument("--model", help="e.g. gpt-4o or claude-sonnet-4-0")
+    spend.add_argument(
+        "--provider", help="e.g. openai or anthropic; found from --model if left out"
+    )
+    spend.add_argument("--input-tokens", type=int, help="all input tokens, cached ones included")
+    spend.add_argument("--output-tokens", type=int, help="all output tokens, reasoning included")
+    spend.add_argument("--cache-read-tokens", type=int, help="input tokens read from a cache")
+    spend.add_argument("--cache-write-tokens", type=int, help="input tokens written to a cache")
+    spend.add_argument("--reasoning-tokens", type=int, help="output tokens spent reasoning")
     spend.add_argument("--unit-price")
     spend.add_argument("--description")
 
@@ -463,6 +481,8 @@ def _checked_run(parser: argparse.ArgumentParser) -> Any:
             parser.error(f"{args.type} needs --name")
         if args.action == "event" and args.type == "note" and not args.text:
             parser.error("a note needs --text")
+        if args.action == "spend":
+            _check_spend(parser, args)
         if args.action == "proof" and args.x402 is None and not args.network:
             parser.error("give --x402 HEADER_VALUE, or --network with --tx")
         if args.url and not args.url.startswith(("http://", "https://")):
@@ -473,6 +493,28 @@ def _checked_run(parser: argparse.ArgumentParser) -> Any:
         return run(args)
 
     return checked
+
+
+TOKEN_OPTIONS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def _check_spend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An amount with its currency, or a model with token counts for the bot to price."""
+    if args.amount is not None and args.currency is None:
+        parser.error("--amount needs --currency")
+    if args.amount is None:
+        tokens = any(getattr(args, name) is not None for name in TOKEN_OPTIONS)
+        if args.model is None or not tokens:
+            parser.error(
+                "give --amount with --currency, or --model with token counts "
+                "(--input-tokens, --output-tokens, …) for the bot to price"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

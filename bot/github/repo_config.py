@@ -15,6 +15,8 @@ comment: update             # update (one sticky comment) or off
 spend_check: true           # the audit-bot/spend check run
 explorers:                  # extra networks only; built-in ones cannot be replaced
   eip155:2741: https://abscan.org/tx/{tx}
+pricing:                    # USD per million tokens (see bot.trail.price_overrides)
+  my-llm: {input: 0.1, output: 0.4}
 ```
 """
 
@@ -34,6 +36,8 @@ from cachetools import TTLCache
 from gidgethub import BadRequest, HTTPException, RateLimitExceeded
 
 from bot.trail.money import InvalidInput, at, kind_of, parse_budget, require_mapping
+from bot.trail.price_overrides import require_overrides
+from bot.trail.pricing import Overrides
 from bot.trail.proofs import EXPLORERS, parse_explorers
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,7 @@ log = logging.getLogger(__name__)
 PATH = ".github/audit-bot.yml"
 MAX_BYTES = 64 * 1024
 TTL = 60.0  # seconds a parsed file is reused before asking GitHub (cheaply) again
-TOP_KEYS = ("budget", "comment", "spend_check", "explorers")
+TOP_KEYS = ("budget", "comment", "spend_check", "explorers", "pricing")
 BUDGET_KEYS = ("per_pr", "per_run")
 COMMENT_MODES = ("update", "off")
 NOTICE_CHARS = 300  # at most this much of why a file is ignored goes into the comment
@@ -56,6 +60,7 @@ class RepoConfig:
     comment: str = "update"
     spend_check: bool = True
     explorers: Mapping[str, str] = field(default_factory=dict)
+    pricing: Overrides = field(default_factory=Overrides)  # validated; see bot.trail.pricing
     notices: tuple[str, ...] = ()
 
 
@@ -127,6 +132,7 @@ def _config(data: object) -> RepoConfig:
         comment=at("comment", _comment_mode, top.get("comment", "update")),
         spend_check=at("spend_check", _flag, top.get("spend_check", True)),
         explorers=at("explorers", _extra_explorers, top.get("explorers") or {}),
+        pricing=at("pricing", require_overrides, top.get("pricing")),
     )
 
 

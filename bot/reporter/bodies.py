@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -21,9 +22,10 @@ from bot.trail.money import (
     canonical_amount,
     kind_of,
     parse_budget,
-    parse_spend,
     parse_text,
 )
+from bot.trail.priced_spend import parse_priced_spend
+from bot.trail.pricing import Pricing
 from bot.trail.proofs import PROOF_FIELDS, X402_FIELDS, parse_proof
 from bot.trail.rates import parse_timestamp
 
@@ -49,6 +51,7 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+DEFAULT_PRICING = Pricing()  # the package table alone; the routes pass the operator's prices
 
 
 class InvalidBody(Exception):
@@ -180,8 +183,12 @@ def budget_as_json(budget: Mapping[str, Decimal]) -> dict[str, str]:
 # --- events ------------------------------------------------------------------------
 
 
-def _event(errors: _Errors, path: str, value: object) -> ev.NewEvent | None:
-    """One event of a batch; its own fields are checked by the trail's parsers."""
+def _event(errors: _Errors, path: str, value: object, pricing: Pricing) -> ev.NewEvent | None:
+    """One event of a batch; its own fields are checked by the trail's parsers.
+
+    A spend without an amount is priced here, at its `at` (else now), so the 422 for
+    a model nobody can price names the event's field before anything is written.
+    """
     if not isinstance(value, Mapping):
         errors.add(path, f"must be an object, not {kind_of(value)}")
         return None
@@ -194,7 +201,8 @@ def _event(errors: _Errors, path: str, value: object) -> ev.NewEvent | None:
     before = len(errors.items)
     data: dict[str, Any] | None = None
     if kind == ev.SPEND:
-        data = errors.take(path, parse_spend, record)
+        moment = ev.parse_time(at) if at else datetime.now(UTC)
+        data = errors.take(path, lambda r: parse_priced_spend(r, pricing, moment), record)
     elif kind == ev.PROOF:
         data = errors.take(path, parse_proof, record)
     else:
@@ -231,14 +239,16 @@ def _simple_event(
     return data
 
 
-def parse_event_list(errors: _Errors, path: str, value: object) -> list[ev.NewEvent]:
+def parse_event_list(
+    errors: _Errors, path: str, value: object, pricing: Pricing = DEFAULT_PRICING
+) -> list[ev.NewEvent]:
     if not isinstance(value, list):
         errors.add(path, f"must be a list of events, not {kind_of(value)}")
         return []
     if len(value) > MAX_EVENTS:
         errors.add(path, f"at most {MAX_EVENTS} events in one batch, got {len(value)}")
         return []
-    found = [_event(errors, f"{path}[{i}]", item) for i, item in enumerate(value)]
+    found = [_event(errors, f"{path}[{i}]", item, pricing) for i, item in enumerate(value)]
     return [e for e in found if e is not None]
 
 
@@ -277,7 +287,7 @@ def _optional(
     return None if value is None else errors.take(key, parse, value)
 
 
-def parse_open(body: object) -> OpenRequest:
+def parse_open(body: object, pricing: Pricing = DEFAULT_PRICING) -> OpenRequest:
     """``POST /api/runs``: kind is required; repo and pr may come from the OIDC token."""
     data = _object(body)
     errors = _Errors()
@@ -296,13 +306,15 @@ def parse_open(body: object) -> OpenRequest:
         name=_optional(errors, data, "name", lambda v: parse_text(v, 200)),
         budget=budget_as_json(budget) if budget else {},
         idempotency_key=_optional(errors, data, "idempotency_key", parse_key),
-        events=parse_event_list(errors, "events", data["events"]) if "events" in data else (),
+        events=(
+            parse_event_list(errors, "events", data["events"], pricing) if "events" in data else ()
+        ),
     )
     errors.raise_if_any()
     return request
 
 
-def parse_events(body: object) -> EventsRequest:
+def parse_events(body: object, pricing: Pricing = DEFAULT_PRICING) -> EventsRequest:
     """``POST /api/runs/{id}/events``: a non-empty batch, applied all or nothing."""
     data = _object(body)
     errors = _Errors()
@@ -311,7 +323,7 @@ def parse_events(body: object) -> EventsRequest:
         errors.add("events", "is required: a list of events")
         events: list[ev.NewEvent] = []
     else:
-        events = parse_event_list(errors, "events", data["events"])
+        events = parse_event_list(errors, "events", data["events"], pricing)
         if not data["events"] and isinstance(data["events"], list):
             errors.add("events", "must hold at least one event")
     key = _optional(errors, data, "idempotency_key", parse_key)

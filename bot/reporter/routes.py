@@ -21,6 +21,7 @@ from bot.auth import AuthError, AuthUnavailable, Principal
 from bot.http.errors import error
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
+    DEFAULT_PRICING,
     CloseRequest,
     InvalidBody,
     NotJSON,
@@ -34,6 +35,7 @@ from bot.store.base import IdempotencyConflict, RunFilter
 from bot.trail import events as ev
 from bot.trail.intents import Append, ById, Command, CommandResult, OpenRun, RunSpec
 from bot.trail.money import InvalidInput
+from bot.trail.pricing import Pricing
 from bot.trail.proofs import explorer_url
 from bot.trail.state import is_open
 from bot.workers.commit import commit
@@ -114,6 +116,13 @@ async def read_body(request: web.Request) -> object:
         return parse_json(bytes(raw)) if raw else {}
     except NotJSON as exc:
         raise _refuse(400, str(exc)) from None
+
+
+def pricing(request: web.Request) -> Pricing:
+    """The operator's prices over the package table. A repository's `pricing:` is not
+    applied here: its file is read through GitHub by the outbox, never while reporting."""
+    overrides = request.app[keys.SETTINGS].model_prices
+    return Pricing(operator=overrides) if overrides is not None else DEFAULT_PRICING
 
 
 def header_key(request: web.Request, body_key: str | None) -> str | None:
@@ -234,7 +243,7 @@ async def _into_run(
 @_answered
 async def open_run(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    opened = parse_open(await read_body(request))
+    opened = parse_open(await read_body(request), pricing(request))
     key = header_key(request, opened.idempotency_key)
     claims = principal.claims
     repo = opened.repo or (claims.repository if claims else None)
@@ -299,7 +308,10 @@ async def _pr_context(
 @_answered
 async def append_events(request: web.Request) -> web.Response:
     batch, run, result = await _into_run(
-        request, "events", parse_events, lambda batch: list(batch.events)
+        request,
+        "events",
+        functools.partial(parse_events, pricing=pricing(request)),
+        lambda batch: list(batch.events),
     )
     explorers = request.app[keys.SETTINGS].explorers
     proofs = [e.data for e in batch.events if e.type == ev.PROOF]

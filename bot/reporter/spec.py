@@ -85,6 +85,17 @@ def _event(kind: str, required: list[str], fields: dict[str, Any], **extra: Any)
 
 
 NAME = _text(200, "the step's name")
+
+
+def _token_part(total: str, part: str) -> dict[str, Any]:
+    return {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": MAX_TOKENS,
+        "description": f"the {part} counted in {total}, for their own price",
+    }
+
+
 PROOF_STATUS = {"type": "string", "enum": list(PROOF_STATUSES)}
 
 SCHEMAS: dict[str, Any] = {
@@ -106,10 +117,16 @@ SCHEMAS: dict[str, Any] = {
     "NoteEvent": _event(ev.NOTE, ["text"], {"text": _text(2000, "the note", multiline=True)}),
     "SpendEvent": _event(
         ev.SPEND,
-        ["amount", "currency"],
+        [],
         {
-            "amount": AMOUNT_IN,
-            "currency": CURRENCY_IN,
+            "amount": _maybe(
+                {
+                    **AMOUNT_IN,
+                    "description": "what was spent; leave it out to have `model` and the "
+                    "token counts priced (USD, from the genai-prices table or the overrides)",
+                }
+            ),
+            "currency": _maybe({**CURRENCY_IN, "description": "required with amount"}),
             "category": _maybe(
                 {"type": "string", "enum": list(CATEGORIES), "description": "other if left out"}
             ),
@@ -118,7 +135,12 @@ SCHEMAS: dict[str, Any] = {
             "model": _maybe(_text(200, "the model")),
             "unit_price": _maybe(AMOUNT_IN),
             "description": _maybe(_text(500, "what was bought", multiline=True)),
+            "provider": _maybe(_text(100, "the model's provider (openai, anthropic, …)")),
+            "cache_read_tokens": _maybe(_token_part("input_tokens", "cache reads")),
+            "cache_write_tokens": _maybe(_token_part("input_tokens", "cache writes")),
+            "reasoning_tokens": _maybe(_token_part("output_tokens", "reasoning")),
         },
+        anyOf=[{"required": ["amount", "currency"]}, {"required": ["model"]}],
     ),
     "ProofEvent": _event(
         ev.PROOF,

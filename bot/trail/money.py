@@ -33,6 +33,11 @@ SPEND_FIELDS = (
     "model",
     "unit_price",
     "description",
+    # priced by bot.trail.priced_spend when amount is left out
+    "provider",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
 )
 
 # Arithmetic that would have to round raises instead of drifting. Amounts have at
@@ -306,7 +311,9 @@ def parse_spend(data: object) -> dict[str, str | int]:
     Keys: ``amount`` (canonical string) and ``currency`` always; ``category``
     (default ``"other"``) always; ``input_tokens``, ``output_tokens``, ``model``,
     ``unit_price`` (canonical string, same currency) and ``description`` only when
-    given. Absent optional fields are left out rather than stored as null.
+    given; likewise ``provider`` and the cache and reasoning token counts, which
+    ``bot.trail.priced_spend`` uses to price a record sent without an amount.
+    Absent optional fields are left out rather than stored as null.
     """
     record = require_mapping(data)
     reject_unknown(record, SPEND_FIELDS)
@@ -323,6 +330,10 @@ def parse_spend(data: object) -> dict[str, str | int]:
         "description": optional(
             record, "description", lambda v: parse_text(v, 500, multiline=True)
         ),
+        "provider": optional(record, "provider", lambda v: parse_text(v, 100)),
+        "cache_read_tokens": optional(record, "cache_read_tokens", parse_count),
+        "cache_write_tokens": optional(record, "cache_write_tokens", parse_count),
+        "reasoning_tokens": optional(record, "reasoning_tokens", parse_count),
     }
     spend.update({key: value for key, value in extras.items() if value is not None})
     return spend

@@ -126,7 +126,7 @@ async def test_unknown_keys_are_named_in_the_notice(
     body = await the_comment(app_bot, github)
     assert (
         "> ⚠️ `.github/audit-bot.yml` is ignored: `budgets` is not a known key "
-        "(expected budget, comment, spend_check, explorers); defaults apply."
+        "(expected budget, comment, spend_check, explorers, pricing); defaults apply."
     ) in body
 
 
