@@ -10,10 +10,10 @@ from typing import Any
 import genai_prices
 import pytest
 
-from tests.conftest import REPO, Bot
-from tests.oidc_issuer import LocalIssuer
-from tests.reporter_kit import STATIC, oidc_env, post
-from tests.test_cli_trail import audit_bot, cli
+from tests.cli.test_trail_commands import audit_bot, cli
+from tests.support.bot import REPO, Bot
+from tests.support.oidc_issuer import LocalIssuer
+from tests.support.reporter_kit import STATIC, oidc_env, post
 
 PRICED_BY = {
     "package": "genai-prices",
@@ -170,7 +170,7 @@ def test_priced_by_is_inside_the_hash_chain(priced_copy: tuple[str, Path]) -> No
 
 
 async def test_report_spend_with_tokens_and_no_amount(tmp_path: Path, reporter_bot: Bot) -> None:
-    from tests.test_report_cli import Job
+    from tests.cli.test_report import Job
 
     env = {"AUDIT_BOT_TOKEN": STATIC, "GITHUB_ACTIONS": ""}
     job = Job(tmp_path, reporter_bot.url, None)
@@ -246,7 +246,7 @@ def test_operator_prices_are_read_exactly() -> None:
 def test_the_repository_file_accepts_and_checks_pricing() -> None:
     from decimal import Decimal
 
-    from bot.repo_config import parse_repo_config
+    from bot.github.repo_config import parse_repo_config
 
     config = parse_repo_config(
         "pricing:\n  my-llm: {input: 0.1, output: 0.4}\n  openai gpt-4o: input 2, output 8\n"
