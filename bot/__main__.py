@@ -8,9 +8,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from bot import __version__
-from bot.cli import export, import_, rebuild, report, serve, verify
+
+
+def _missing_dependency(exc: ModuleNotFoundError) -> NoReturn:
+    """Run without the install (`python -m bot` from a fresh clone): say what to run."""
+    if not exc.name or exc.name.partition(".")[0] == "bot":
+        raise exc
+    print(
+        f"audit-bot: the dependency {exc.name!r} is not installed for {sys.executable}.\n"
+        "Start the bot with ./scripts/serve (it installs into .venv first), or run "
+        "./scripts/install and then .venv/bin/python -m bot",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+try:
+    from bot.cli import export, import_, rebuild, report, serve, verify
+except ModuleNotFoundError as exc:
+    _missing_dependency(exc)
 
 COMMANDS = [serve, export, import_, verify, rebuild, report]
 
@@ -30,4 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ModuleNotFoundError as exc:  # a command's own imports (e.g. serve's bot.app)
+        _missing_dependency(exc)

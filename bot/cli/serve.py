@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import socket
 import sqlite3
 import sys
 
 from aiohttp import web
 
 from bot.cli import settings_or_exit
+from bot.cli.listen import CannotListen, listen
 from bot.config import Settings
 from bot.logs import setup_logging
 from bot.store.base import StoreError
@@ -26,19 +29,25 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_or_exit()
     setup_logging(settings.log_format, settings.log_level)
+    try:  # bound before the app starts: a taken port is one line, nothing announced
+        sock = listen(settings.host, settings.port)
+    except CannotListen as exc:
+        print(f"audit-bot: {exc}", file=sys.stderr)
+        return 2
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     try:
-        _serve(create_app(settings), settings)
-    except (StoreError, OSError, sqlite3.Error) as exc:  # store unusable, port taken: one line
+        _serve(create_app(settings), settings, sock)
+    except (StoreError, OSError, sqlite3.Error) as exc:  # store unusable: one line
+        sock.close()
         print(f"audit-bot: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def _serve(app: web.Application, settings: Settings) -> None:
+def _serve(app: web.Application, settings: Settings, sock: socket.socket) -> None:
     web.run_app(
         app,
-        host=settings.host,
-        port=settings.port,
+        sock=sock,
         print=None,
         # Requests in flight get a short wait (webhooks answer in milliseconds; aiohttp
         # stops reading bodies at shutdown, so a stalled upload only waits this out),
