@@ -7,7 +7,7 @@ and `POST {api}/app-manifests/{code}/conversions` turns the code into credential
 
 Permissions are the least that covers every call the bot makes with an
 installation token (see `PERMISSIONS`); the App-JWT calls (`/app/...`: installation
-tokens in `bot.github.auth`, hook deliveries in `bot.redelivery`) need none.
+tokens in `bot.github.auth`, hook deliveries in `bot.github.redelivery`) need none.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ PERMISSIONS: dict[str, str] = {
     # write" for issue-comment calls on a pull request, and the bot comments on pull
     # requests only, so `issues` is not requested.
     "pull_requests": "write",
-    # The audit-bot/spend check (bot.checks: POST/PATCH /repos/{r}/check-runs,
+    # The audit-bot/spend check (bot.github.checks: POST/PATCH /repos/{r}/check-runs,
     # GET /repos/{r}/commits/{sha}/check-runs) and the `check_suite` event.
     "checks": "write",
-    # The repository config (bot.repo_config: GET /repos/{r}/contents/.github/audit-bot.yml).
+    # The repository config (bot.github.repo_config: GET /repos/{r}/contents/.github/audit-bot.yml).
     "contents": "read",
     # The `workflow_run` and `workflow_job` events (CI runs and their minutes).
     "actions": "read",

@@ -280,12 +280,7 @@ def verify_consistency(
     if not 0 <= m <= n:
         raise ProofError(f"old size {m} is larger than new size {n}")
     if m == n or m == 0:
-        if proof:
-            raise ProofError("consistency proof should be empty for these sizes")
-        if m == n and old_root != new_root:
-            raise ProofError(f"two different roots for the same size {n}")
-        if m == 0 and old_root != EMPTY_ROOT:
-            raise ProofError("the old root is not the empty tree's")
+        _verify_trivial_consistency(m, n, old_root, new_root, proof)
         return
     if not proof:
         raise ProofError("consistency proof is empty")
@@ -312,6 +307,18 @@ def verify_consistency(
         raise ProofError("consistency proof does not lead to the old root hash")
     if sr != new_root:
         raise ProofError("consistency proof does not lead to the new root hash")
+
+
+def _verify_trivial_consistency(
+    m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> None:
+    """Equal sizes need equal roots, size 0 the empty tree's root; either an empty proof."""
+    if proof:
+        raise ProofError("consistency proof should be empty for these sizes")
+    if m == n and old_root != new_root:
+        raise ProofError(f"two different roots for the same size {n}")
+    if m == 0 and old_root != EMPTY_ROOT:
+        raise ProofError("the old root is not the empty tree's")
 
 
 def _check_hash(value: object, what: str) -> None:
