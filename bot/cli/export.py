@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.cli.trail_tools import (
     Progress,
@@ -23,7 +23,7 @@ from bot.cli.trail_tools import (
 )
 from bot.http import params as query
 from bot.ids import is_run_id
-from bot.store.base import RunFilter
+from bot.store.base import RunFilter, TrailStore
 from bot.workers.scan import event_line
 
 
@@ -78,7 +78,7 @@ async def export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def _write_run(store: Any, run_id: str, out: TextIO, progress: Progress) -> None:
+async def _write_run(store: TrailStore, run_id: str, out: TextIO, progress: Progress) -> None:
     lines: list[str] = []
     async for event in store.iter_events(run_id):
         lines.append(event_line(event) + "\n")

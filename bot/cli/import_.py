@@ -18,11 +18,11 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from bot.cli.trail_tools import add_command, database_url, fail, trail_session
 from bot.ids import is_run_id
-from bot.store.base import RunExists, StoreError
+from bot.store.base import RunExists, StoreError, TrailStore
 from bot.trail.events import Event, verify_chain
 from bot.trail.state import State, fold
 
@@ -169,7 +169,7 @@ async def import_file(stream: BinaryIO, name: str, url: str) -> int:
     return 0 if not report.refused and not report.malformed else 1
 
 
-async def _import_run(store: Any, line: int, events: list[Event], report: Report) -> None:
+async def _import_run(store: TrailStore, line: int, events: list[Event], report: Report) -> None:
     run_id = events[0].run_id
     where = f"{report.name}:{line}: run {run_id}"
     broken = verify_chain(events, expected_run=run_id)
