@@ -17,9 +17,8 @@ from dataclasses import replace
 from typing import TextIO
 
 from bot.cli import settings_or_exit
-from bot.store import open_store_for
+from bot.store import open_store_for, sqlite_path
 from bot.store.base import RunFilter, Store, StoreError, TrailStore
-from bot.store.sqlite import sqlite_path
 from bot.trail.state import State
 
 PAGE = 200

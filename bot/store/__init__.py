@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.store.base import Store
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative/x.db` → relative path; `sqlite:////abs/x.db` → absolute."""
+    return Path(url.removeprefix("sqlite:///"))
 
 
 def open_store_for(

@@ -21,11 +21,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
+from bot.store import sqlite_path
 from bot.store import sqlite_schema as schema
 from bot.store.base import (
     SUMMARY,
@@ -75,11 +75,6 @@ from bot.trail.state import State, fold
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _MAX_GROUP = 256
-
-
-def sqlite_path(url: str) -> Path:
-    """`sqlite:///relative/x.db` → relative path; `sqlite:////abs/x.db` → absolute."""
-    return Path(url.removeprefix("sqlite:///"))
 
 
 class SQLiteStore:
