@@ -26,16 +26,15 @@ from bot.ids import is_run_id
 from bot.store.base import RunFilter, TrailStore
 from bot.workers.scan import event_line
 
+HELP = "write runs' trails as NDJSON"
+DESCRIPTION = (
+    "Write one run's trail, or every run of a repository, as NDJSON "
+    "(one event a line, with hashes)."
+)
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "export",
-        main,
-        help="write runs' trails as NDJSON",
-        description="Write one run's trail, or every run of a repository, as NDJSON "
-        "(one event a line, with hashes).",
-    )
+    parser = add_command(subparsers, "export", main, HELP, DESCRIPTION)
     parser.add_argument("target", nargs="?", metavar="RUN", help="the run ID to export")
     parser.add_argument("--repo", metavar="OWNER/NAME", help="export every run of a repository")
     parser.add_argument("--since", metavar="DATE", help="with --repo: runs started at or after")

@@ -26,19 +26,18 @@ from bot.store.base import RunExists, StoreError, TrailStore
 from bot.trail.events import Event, verify_chain
 from bot.trail.state import State, fold
 
+HELP = "add the runs an NDJSON export holds, verifying each chain"
+DESCRIPTION = (
+    "Read NDJSON written by `audit-bot export` (FILE, or - for stdin) and "
+    "store every run whose hash chain verifies."
+)
+
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = ("run_id", "seq", "type", "at", "recorded_at", "source", "data", "prev_hash", "hash")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "import",
-        main,
-        help="add the runs an NDJSON export holds, verifying each chain",
-        description="Read NDJSON written by `audit-bot export` (FILE, or - for stdin) and "
-        "store every run whose hash chain verifies.",
-    )
+    parser = add_command(subparsers, "import", main, HELP, DESCRIPTION)
     parser.add_argument("file", metavar="FILE", help="the NDJSON file, or - for stdin")
 
 

@@ -28,10 +28,12 @@ def add_command(
     subparsers: argparse._SubParsersAction,
     name: str,
     run: Callable[[argparse.Namespace], int],
-    **texts: str,
+    help: str,
+    description: str,
 ) -> argparse.ArgumentParser:
-    """A trail command's parser (`help=`, `description=`) with `--database`; `run` runs it."""
-    parser = subparsers.add_parser(name, **texts)
+    """A trail command's parser with `--database`; `run` runs it. Each command module
+    keeps its `HELP` and `DESCRIPTION` texts beside its code and opens with one call."""
+    parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument(
         "--database",
         metavar="URL",
