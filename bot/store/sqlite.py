@@ -67,7 +67,7 @@ from bot.store.rows import (
     turn_due_before,
 )
 from bot.store.slots import Windows, next_free
-from bot.store.writer import apply_sync
+from bot.store.writer import apply_now, run_to_completion
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State, fold
@@ -223,7 +223,7 @@ class SQLiteStore:
     async def apply(self, command: Command) -> CommandResult:
         now = time.time()
         return await self._write(
-            lambda conn: apply_sync(_SQLiteTx(conn), now, self.debounce, command)
+            lambda conn: apply_now(_SQLiteTx(conn), now, self.debounce, command)
         )
 
     async def get_run(self, run_id: str) -> State | None:
@@ -433,7 +433,7 @@ class SQLiteStore:
                     f"INSERT INTO pruned_runs ({PRUNED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     dataclasses.astuple(gone),
                 )
-                tx.insert_bot_log(*pruned_log(gone))
+                run_to_completion(tx.insert_bot_log(*pruned_log(gone)))
             for repo, pr in pruned_prs(done):
                 if not conn.execute(
                     "SELECT 1 FROM runs WHERE repo = ? AND pr = ? LIMIT 1", (repo, pr)
@@ -542,10 +542,10 @@ class SQLiteStore:
                 raise RunExists(run_id)
             tx = _SQLiteTx(conn)
             try:
-                tx.insert_run(key, state)
+                run_to_completion(tx.insert_run(key, state))
             except sqlite3.IntegrityError:
                 raise StoreError(f"an open run already holds the key {key}") from None
-            tx.insert_events(events)
+            run_to_completion(tx.insert_events(events))
             return state
 
         return await self._write(insert)
@@ -561,7 +561,7 @@ class SQLiteStore:
             )
             state = fold(run_id, (event_from_row(r, orjson.loads) for r in rows))
             if state != stored:
-                _SQLiteTx(conn).update_run(state)
+                run_to_completion(_SQLiteTx(conn).update_run(state))
             return stored, state
 
         return await self._write(rebuild)
@@ -595,18 +595,21 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class _SQLiteTx:
-    """The transaction operations `CommandWriter` needs (a `SyncTx`), in SQLite's dialect."""
+    """The transaction operations `CommandWriter` needs (a `Tx`), in SQLite's dialect.
+
+    Its coroutines never suspend: they run to completion on the writer thread.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
+    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
         row = self.conn.execute(
             "SELECT response, fingerprint FROM deliveries WHERE id = ?", (source_id,)
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def insert_delivery(self, values: Mapping[str, Any]) -> None:
+    async def insert_delivery(self, values: Mapping[str, Any]) -> None:
         self.conn.execute(
             "INSERT INTO deliveries (id, kind, event, action, received_at, outcome, response, "
             "fingerprint) VALUES (:id, :kind, :event, :action, :received_at, :outcome, "
@@ -617,21 +620,21 @@ class _SQLiteTx:
     def _states(self, sql: str, params: tuple[Any, ...]) -> list[State]:
         return [orjson.loads(r[0]) for r in self.conn.execute(sql, params).fetchall()]
 
-    def run_by_id(self, run_id: str) -> State | None:
+    async def run_by_id(self, run_id: str) -> State | None:
         found = self._states("SELECT state FROM runs WHERE id = ?", (run_id,))
         return found[0] if found else None
 
-    def runs_by_key(self, key: str, open_only: bool) -> list[State]:
+    async def runs_by_key(self, key: str, open_only: bool) -> list[State]:
         where = "key = ? AND is_open = 1" if open_only else "key = ?"
         return self._states(f"SELECT state FROM runs WHERE {where} ORDER BY id DESC", (key,))
 
-    def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
+    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
         return self._states(
             "SELECT state FROM runs WHERE repo = ? AND pr = ? AND is_open = 1 ORDER BY id",
             (repo, pr),
         )
 
-    def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
+    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
         found = self._states(
             "SELECT state FROM runs WHERE repo = ? AND head_sha = ? AND kind = ? "
             "ORDER BY id DESC LIMIT 1",
@@ -639,7 +642,7 @@ class _SQLiteTx:
         )
         return found[0] if found else None
 
-    def insert_run(self, key: str | None, state: State) -> None:
+    async def insert_run(self, key: str | None, state: State) -> None:
         self.conn.execute(
             "INSERT INTO runs (id, key, kind, repo, pr, head_sha, status, is_open, "
             "installation_id, private, started_at, updated_at, last_seq, head_hash, state) "
@@ -647,7 +650,7 @@ class _SQLiteTx:
             (state["id"], key, *schema.run_columns(state)),
         )
 
-    def update_run(self, state: State) -> None:
+    async def update_run(self, state: State) -> None:
         cols = schema.run_columns(state)
         self.conn.execute(
             "UPDATE runs SET kind = ?, repo = ?, pr = ?, head_sha = ?, status = ?, is_open = ?, "
@@ -656,19 +659,19 @@ class _SQLiteTx:
             (*cols, state["id"]),
         )
 
-    def insert_events(self, events: Sequence[Event]) -> None:
+    async def insert_events(self, events: Sequence[Event]) -> None:
         self.conn.executemany(
             f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event_values(event, _dumps) for event in events],
         )
 
-    def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
+    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
         self.conn.execute(
             "INSERT INTO bot_log (at, kind, source, data) VALUES (?, ?, ?, ?)",
             (at, kind, source, data),
         )
 
-    def touch_outbox(
+    async def touch_outbox(
         self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
     ) -> None:
         self.conn.execute(

@@ -4,10 +4,10 @@ The store supplies a `Tx` (its SQL dialect); this module owns the meaning: dedup
 source id, resolve selectors, give each event the next seq and chain hash, fold it
 into the run's projection, and schedule the PR summaries the change affects.
 
-The meaning is written once, as coroutines awaiting the `Tx`. PostgreSQL's Tx really
-awaits its connection; SQLite's writer thread has no event loop, so `apply_sync`
-wraps its plain `SyncTx` in coroutines that never suspend and runs the writer to the
-end in one step (`run_to_completion`): the same code, no loop, no thread hop.
+The meaning is written once, as coroutines awaiting the one `Tx` protocol. PostgreSQL's
+Tx really awaits its connection; SQLite's writer thread has no event loop, so its Tx's
+coroutines never suspend and `apply_now` runs the writer to the end in one step
+(`run_to_completion`): the same code, no loop, no thread hop.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ T = TypeVar("T")
 
 
 class Tx(Protocol):
-    """The operations a store's transaction offers the writer, awaited."""
+    """The operations a store's transaction offers the writer, awaited (SQLite's never
+    suspend, so they can also run to completion on its writer thread)."""
 
     async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
 
@@ -51,34 +52,6 @@ class Tx(Protocol):
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
 
     async def touch_outbox(
-        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
-    ) -> None: ...
-
-
-class SyncTx(Protocol):
-    """The operations, answered synchronously (SQLite's writer thread)."""
-
-    def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
-
-    def insert_delivery(self, values: Mapping[str, Any]) -> None: ...
-
-    def run_by_id(self, run_id: str) -> State | None: ...
-
-    def runs_by_key(self, key: str, open_only: bool) -> list[State]: ...
-
-    def open_runs_of_pr(self, repo: str, pr: int) -> list[State]: ...
-
-    def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None: ...
-
-    def insert_run(self, key: str | None, state: State) -> None: ...
-
-    def update_run(self, state: State) -> None: ...
-
-    def insert_events(self, events: Sequence[ev.Event]) -> None: ...
-
-    def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
-
-    def touch_outbox(
         self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
     ) -> None: ...
 
@@ -238,52 +211,9 @@ class CommandWriter:
             self._prs[(repo.lower(), pr)] = (seen[0] if seen else repo, installation)
 
 
-def apply_sync(tx: SyncTx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
-    """Carry out `command` over a synchronous Tx, without an event loop."""
-    writer = CommandWriter(_Awaiting(tx), now, debounce)
-    return run_to_completion(writer.apply(command))
-
-
-class _Awaiting:
-    """A `SyncTx` seen as a `Tx`: each method is a coroutine that never suspends."""
-
-    def __init__(self, tx: SyncTx) -> None:
-        self._tx = tx
-
-    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
-        return self._tx.find_delivery(source_id)
-
-    async def insert_delivery(self, values: Mapping[str, Any]) -> None:
-        self._tx.insert_delivery(values)
-
-    async def run_by_id(self, run_id: str) -> State | None:
-        return self._tx.run_by_id(run_id)
-
-    async def runs_by_key(self, key: str, open_only: bool) -> list[State]:
-        return self._tx.runs_by_key(key, open_only)
-
-    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
-        return self._tx.open_runs_of_pr(repo, pr)
-
-    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
-        return self._tx.latest_by_head(repo, head_sha, kind)
-
-    async def insert_run(self, key: str | None, state: State) -> None:
-        self._tx.insert_run(key, state)
-
-    async def update_run(self, state: State) -> None:
-        self._tx.update_run(state)
-
-    async def insert_events(self, events: Sequence[ev.Event]) -> None:
-        self._tx.insert_events(events)
-
-    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
-        self._tx.insert_bot_log(at, kind, source, data)
-
-    async def touch_outbox(
-        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
-    ) -> None:
-        self._tx.touch_outbox(repo, pr, installation_id, due_at, now_iso)
+def apply_now(tx: Tx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
+    """Carry out `command` over a Tx that never suspends (SQLite's), without an event loop."""
+    return run_to_completion(CommandWriter(tx, now, debounce).apply(command))
 
 
 def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
