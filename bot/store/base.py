@@ -21,6 +21,8 @@ from bot.trail.state import State
 
 SUMMARY = "summary"  # outbox kind: refresh a PR's summary comment
 
+Cap = int | None  # a retention bound (days, runs per repository); None: no bound of that kind
+
 
 class StoreError(Exception):
     """The store could not do what was asked (not a caller's mistake)."""
@@ -206,11 +208,7 @@ class OpsStore(Protocol):
         ...
 
     async def prune_runs(
-        self,
-        now: float,
-        retention_days: int | None,
-        max_runs_per_repo: int | None,
-        limit: int = 500,
+        self, now: float, retention_days: Cap, max_runs_per_repo: Cap, limit: int = 500
     ) -> list[PrunedRun]:
         """Remove up to `limit` whole runs (events + projection) that retention allows.
 

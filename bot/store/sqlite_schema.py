@@ -7,12 +7,8 @@ Migrations are numbered and applied in order at start, each in its own transacti
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
-
-import orjson
 
 from bot.store.base import StoreError
-from bot.trail.state import State
 
 # Migration 6 in both dialects: one summary row per PR however its runs spell the
 # repository (rows.outbox_key). Of a PR's rows under several spellings one stays, a
@@ -189,22 +185,3 @@ def migrate_sqlite(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-
-
-def run_columns(state: State) -> tuple[Any, ...]:
-    """The projection's indexed columns, in table order after `id` and `key`."""
-    return (
-        state["kind"],
-        state["repo"],
-        state["pr"],
-        state["head_sha"],
-        state["status"],
-        1 if state["ended_at"] is None else 0,
-        state["installation_id"],
-        None if state["private"] is None else int(bool(state["private"])),
-        state["started_at"],
-        state["updated_at"],
-        state["seq"],
-        state["head_hash"],
-        orjson.dumps(state).decode(),
-    )
