@@ -45,6 +45,7 @@ from bot.store.postgres_schema import check_readable, migrate_postgres
 from bot.store.rows import (
     TURN_PREFIX,
     event_from_row,
+    imported,
     iso_time,
     outbox_status_from,
     page_events,
@@ -56,7 +57,7 @@ from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
-from bot.trail.state import State, fold, new_state
+from bot.trail.state import State, new_state
 from bot.trail.state import apply as apply_event
 
 log = logging.getLogger(__name__)
@@ -286,11 +287,8 @@ class PostgresStore:
     # -- trail tools (audit-bot import / rebuild) ----------------------------------
 
     async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
-        events = list(events)
-        if not events:
-            raise ValueError("a run needs at least one event")
-        run_id = events[0].run_id
-        state = fold(run_id, events)
+        events, state = imported(events)
+        run_id = state["id"]
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if await conn.fetchval(Q(sql.RUN_EXISTS), run_id):

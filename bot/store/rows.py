@@ -16,7 +16,7 @@ import orjson
 
 from bot.store.base import SUMMARY, PrunedRun
 from bot.trail.events import Event, format_time
-from bot.trail.state import State
+from bot.trail.state import State, fold
 
 EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
 
@@ -182,3 +182,11 @@ def run_columns(state: State) -> tuple[Any, ...]:
         state["head_hash"],
         orjson.dumps(state).decode(),
     )
+
+
+def imported(events: Sequence[Event]) -> tuple[list[Event], State]:
+    """`Store.import_run`'s input as a list, with its fold (the projection to store)."""
+    events = list(events)
+    if not events:
+        raise ValueError("a run needs at least one event")
+    return events, fold(events[0].run_id, events)

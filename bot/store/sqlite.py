@@ -24,17 +24,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from bot.store import rows, sql, sqlite_path
+from bot.store import base, rows, sql, sqlite_path
 from bot.store import sqlite_schema as schema
-from bot.store.base import (
-    Cap,
-    CommentRecord,
-    OutboxItem,
-    PrunedRun,
-    RunExists,
-    RunFilter,
-    StoreError,
-)
+from bot.store.base import Cap, CommentRecord, OutboxItem, PrunedRun, RunFilter
 from bot.store.slots import Windows, next_free
 from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import apply_now, run_to_completion
@@ -73,7 +65,7 @@ class SQLiteStore:
         self._loop = asyncio.get_running_loop()
         if self.read_only:
             if not self.path.is_file():
-                raise StoreError(f"no database at {self.path}")
+                raise base.StoreError(f"no database at {self.path}")
             await self._read(schema.check_readable)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +113,7 @@ class SQLiteStore:
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self.read_only:
-            raise StoreError("the database was opened read-only")
+            raise base.StoreError("the database was opened read-only")
         if self._writer is None:
             raise RuntimeError("store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -388,20 +380,17 @@ class SQLiteStore:
     # -- trail tools -----------------------------------------------------------------
 
     async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
-        events = list(events)
-        if not events:
-            raise ValueError("a run needs at least one event")
-        run_id = events[0].run_id
-        state = fold(run_id, events)
+        events, state = rows.imported(events)
+        run_id = state["id"]
 
         def insert(conn: sqlite3.Connection) -> State:
             if conn.execute(Q(sql.RUN_EXISTS), (run_id,)).fetchone():
-                raise RunExists(run_id)
+                raise base.RunExists(run_id)
             tx = _tx(conn)
             try:
                 run_to_completion(tx.insert_run(key, state))
             except sqlite3.IntegrityError:
-                raise StoreError(f"an open run already holds the key {key}") from None
+                raise base.StoreError(f"an open run already holds the key {key}") from None
             run_to_completion(tx.insert_events(events))
             return state
 
