@@ -74,70 +74,38 @@ class CommandWriter:
         self._prs: dict[tuple[str, int], tuple[str, int | None]] = {}
 
     async def apply(self, command: it.Command) -> it.CommandResult:
-        source = command.source
-        seen = await self.tx.find_delivery(source.id)
+        seen = await self.tx.find_delivery(command.source.id)
         if seen is not None:
-            response, stored_fingerprint = seen
-            new_fingerprint = fingerprint(command)
-            if stored_fingerprint and new_fingerprint and stored_fingerprint != new_fingerprint:
-                raise IdempotencyConflict(source.id)
-            stored = json.loads(response) if response else {}
-            return it.CommandResult(
-                outcome="duplicate",
-                runs=stored.get("runs", []),
-                opened=stored.get("opened", []),
-                events=0,
-                response=stored.get("response"),
-            )
+            return replayed(command, *seen)
         for intent in command.intents:
-            if isinstance(intent, it.OpenRun):
-                await self._open(intent, source)
-            elif isinstance(intent, it.Append):
-                for state in await self._resolve(intent.target):
-                    if intent.require_open and not is_open(state):
-                        continue
-                    if _job_completed(state, intent.unless_job_completed):
-                        continue
-                    await self._append_all(state, intent.events, source)
-            elif isinstance(intent, it.BotLog):
-                await self.tx.insert_bot_log(
-                    self.now_iso,
-                    intent.kind,
-                    json.dumps(source.as_dict()),
-                    json.dumps(dict(intent.data), separators=(",", ":")),
-                )
-        outcome = "recorded" if self.result.events else command.outcome
-        if not self.result.events and command.intents and command.outcome == "recorded":
-            if any(isinstance(i, it.BotLog) for i in command.intents):
-                outcome = "logged"
-            else:
-                outcome = "unmatched"
+            await self._carry_out(intent, command.source)
         self.result.response = command.response
-        self.result.outcome = outcome
-        await self.tx.insert_delivery(
-            {
-                "id": source.id,
-                "kind": source.kind,
-                "event": source.event,
-                "action": source.action,
-                "received_at": self.now_iso,
-                "outcome": outcome,
-                "response": json.dumps(
-                    {
-                        "runs": self.result.runs,
-                        "opened": self.result.opened,
-                        "response": command.response,
-                    }
-                ),
-                "fingerprint": fingerprint(command),
-            }
-        )
+        self.result.outcome = outcome_of(command, self.result.events)
+        await self.tx.insert_delivery(delivery_row(command, self.result, self.now_iso))
         # In key order, so concurrent transactions lock outbox rows in one order.
         for (_, pr), (repo, installation) in sorted(self._prs.items()):
             due = self.now + self.debounce
             await self.tx.touch_outbox(repo, pr, installation, due, self.now_iso)
         self.result.prs = [(repo, pr) for (_, pr), (repo, _) in self._prs.items()]
         return self.result
+
+    async def _carry_out(self, intent: it.Intent, source: ev.Source) -> None:
+        if isinstance(intent, it.OpenRun):
+            await self._open(intent, source)
+        elif isinstance(intent, it.Append):
+            for state in await self._resolve(intent.target):
+                if intent.require_open and not is_open(state):
+                    continue
+                if _job_completed(state, intent.unless_job_completed):
+                    continue
+                await self._append_all(state, intent.events, source)
+        elif isinstance(intent, it.BotLog):
+            await self.tx.insert_bot_log(
+                self.now_iso,
+                intent.kind,
+                json.dumps(source.as_dict()),
+                json.dumps(dict(intent.data), separators=(",", ":")),
+            )
 
     async def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
         existing = await self.tx.runs_by_key(intent.key, open_only=True)
@@ -209,6 +177,52 @@ class CommandWriter:
             seen = self._prs.get((repo.lower(), pr))
             installation = state.get("installation_id") or (seen[1] if seen else None)
             self._prs[(repo.lower(), pr)] = (seen[0] if seen else repo, installation)
+
+
+def replayed(
+    command: it.Command, response: str | None, stored_fingerprint: str | None
+) -> it.CommandResult:
+    """The answer to a command whose source id was applied before: what it answered then.
+
+    An API call reusing an idempotency key for a different request is refused instead.
+    """
+    new_fingerprint = fingerprint(command)
+    if stored_fingerprint and new_fingerprint and stored_fingerprint != new_fingerprint:
+        raise IdempotencyConflict(command.source.id)
+    stored = json.loads(response) if response else {}
+    return it.CommandResult(
+        outcome="duplicate",
+        runs=stored.get("runs", []),
+        opened=stored.get("opened", []),
+        events=0,
+        response=stored.get("response"),
+    )
+
+
+def outcome_of(command: it.Command, events: int) -> str:
+    """The delivery's outcome: `recorded` when events were, else why nothing was."""
+    if events:
+        return "recorded"
+    if command.intents and command.outcome == "recorded":
+        return "logged" if any(isinstance(i, it.BotLog) for i in command.intents) else "unmatched"
+    return command.outcome
+
+
+def delivery_row(command: it.Command, result: it.CommandResult, now_iso: str) -> dict[str, Any]:
+    """The delivery record that makes the command's source id answer `duplicate` from now on."""
+    source = command.source
+    return {
+        "id": source.id,
+        "kind": source.kind,
+        "event": source.event,
+        "action": source.action,
+        "received_at": now_iso,
+        "outcome": result.outcome,
+        "response": json.dumps(
+            {"runs": result.runs, "opened": result.opened, "response": command.response}
+        ),
+        "fingerprint": fingerprint(command),
+    }
 
 
 def apply_now(tx: Tx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
