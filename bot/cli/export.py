@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.cli.trail_tools import (
     Progress,
@@ -23,19 +23,18 @@ from bot.cli.trail_tools import (
 )
 from bot.http import params as query
 from bot.ids import is_run_id
-from bot.store.base import RunFilter
+from bot.store.base import RunFilter, TrailStore
 from bot.workers.scan import event_line
+
+HELP = "write runs' trails as NDJSON"
+DESCRIPTION = (
+    "Write one run's trail, or every run of a repository, as NDJSON "
+    "(one event a line, with hashes)."
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "export",
-        main,
-        help="write runs' trails as NDJSON",
-        description="Write one run's trail, or every run of a repository, as NDJSON "
-        "(one event a line, with hashes).",
-    )
+    parser = add_command(subparsers, "export", main, HELP, DESCRIPTION)
     parser.add_argument("target", nargs="?", metavar="RUN", help="the run ID to export")
     parser.add_argument("--repo", metavar="OWNER/NAME", help="export every run of a repository")
     parser.add_argument("--since", metavar="DATE", help="with --repo: runs started at or after")
@@ -78,7 +77,7 @@ async def export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-async def _write_run(store: Any, run_id: str, out: TextIO, progress: Progress) -> None:
+async def _write_run(store: TrailStore, run_id: str, out: TextIO, progress: Progress) -> None:
     lines: list[str] = []
     async for event in store.iter_events(run_id):
         lines.append(event_line(event) + "\n")

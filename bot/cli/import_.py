@@ -18,27 +18,26 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from bot.cli.trail_tools import add_command, database_url, fail, trail_session
 from bot.ids import is_run_id
-from bot.store.base import RunExists, StoreError
+from bot.store.base import RunExists, StoreError, TrailStore
 from bot.trail.events import Event, verify_chain
 from bot.trail.state import State, fold
+
+HELP = "add the runs an NDJSON export holds, verifying each chain"
+DESCRIPTION = (
+    "Read NDJSON written by `audit-bot export` (FILE, or - for stdin) and "
+    "store every run whose hash chain verifies."
+)
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = ("run_id", "seq", "type", "at", "recorded_at", "source", "data", "prev_hash", "hash")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "import",
-        main,
-        help="add the runs an NDJSON export holds, verifying each chain",
-        description="Read NDJSON written by `audit-bot export` (FILE, or - for stdin) and "
-        "store every run whose hash chain verifies.",
-    )
+    parser = add_command(subparsers, "import", main, HELP, DESCRIPTION)
     parser.add_argument("file", metavar="FILE", help="the NDJSON file, or - for stdin")
 
 
@@ -169,7 +168,7 @@ async def import_file(stream: BinaryIO, name: str, url: str) -> int:
     return 0 if not report.refused and not report.malformed else 1
 
 
-async def _import_run(store: Any, line: int, events: list[Event], report: Report) -> None:
+async def _import_run(store: TrailStore, line: int, events: list[Event], report: Report) -> None:
     run_id = events[0].run_id
     where = f"{report.name}:{line}: run {run_id}"
     broken = verify_chain(events, expected_run=run_id)

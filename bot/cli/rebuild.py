@@ -14,15 +14,12 @@ import sys
 from bot.cli.trail_tools import add_command, database_url, fail, run_ids, trail_session
 from bot.ids import is_run_id
 
+HELP = "recompute run projections from their events"
+DESCRIPTION = "Recompute every run's projection (or the RUNs given) from its events."
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "rebuild",
-        main,
-        help="recompute run projections from their events",
-        description="Recompute every run's projection (or the RUNs given) from its events.",
-    )
+    parser = add_command(subparsers, "rebuild", main, HELP, DESCRIPTION)
     parser.add_argument("targets", nargs="*", metavar="RUN", help="only these runs")
 
 

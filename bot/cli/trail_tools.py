@@ -14,12 +14,11 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.cli import settings_or_exit
-from bot.store import open_store_for
-from bot.store.base import RunFilter, StoreError
-from bot.store.sqlite import sqlite_path
+from bot.store import open_store_for, sqlite_path
+from bot.store.base import RunFilter, Store, StoreError, TrailStore
 from bot.trail.state import State
 
 PAGE = 200
@@ -29,10 +28,12 @@ def add_command(
     subparsers: argparse._SubParsersAction,
     name: str,
     run: Callable[[argparse.Namespace], int],
-    **texts: str,
+    help: str,
+    description: str,
 ) -> argparse.ArgumentParser:
-    """A trail command's parser (`help=`, `description=`) with `--database`; `run` runs it."""
-    parser = subparsers.add_parser(name, **texts)
+    """A trail command's parser with `--database`; `run` runs it. Each command module
+    keeps its `HELP` and `DESCRIPTION` texts beside its code and opens with one call."""
+    parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument(
         "--database",
         metavar="URL",
@@ -57,7 +58,7 @@ def database_url(args: argparse.Namespace, *, must_exist: bool) -> str:
     return url
 
 
-async def open_store(url: str, *, read_only: bool = False) -> Any:
+async def open_store(url: str, *, read_only: bool = False) -> Store:
     """The store, open; exit 2 with one line (never the password) when it cannot be used."""
     store = open_store_for(url, debounce=0, read_only=read_only)
     try:
@@ -72,7 +73,7 @@ async def open_store(url: str, *, read_only: bool = False) -> Any:
 @contextlib.asynccontextmanager
 async def trail_session(
     url: str, label: str, *, read_only: bool = False
-) -> AsyncIterator[tuple[Any, Progress]]:
+) -> AsyncIterator[tuple[Store, Progress]]:
     """The open store and a progress line, both closed however the command ends.
 
     `read_only` for commands that only read: the database is neither migrated nor
@@ -87,7 +88,7 @@ async def trail_session(
         await store.close()
 
 
-async def run_ids(store: Any, targets: Sequence[str]) -> AsyncIterator[str]:
+async def run_ids(store: TrailStore, targets: Sequence[str]) -> AsyncIterator[str]:
     """The runs named, else every run in the store (newest first)."""
     if targets:
         for target in targets:
@@ -97,7 +98,7 @@ async def run_ids(store: Any, targets: Sequence[str]) -> AsyncIterator[str]:
         yield state["id"]
 
 
-async def runs_matching(store: Any, where: RunFilter) -> AsyncIterator[State]:
+async def runs_matching(store: TrailStore, where: RunFilter) -> AsyncIterator[State]:
     """Every run the filter selects, newest first, one page in memory at a time."""
     cursor = where.before
     while True:

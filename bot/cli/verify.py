@@ -16,15 +16,12 @@ from bot.cli.trail_tools import add_command, database_url, fail, run_ids, trail_
 from bot.ids import is_run_id
 from bot.workers.scan import divergence, scan_trail
 
+HELP = "recompute hash chains and projections; exit 1 on any divergence"
+DESCRIPTION = "Recompute each run's hash chain and projection from its events."
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        subparsers,
-        "verify",
-        main,
-        help="recompute hash chains and projections; exit 1 on any divergence",
-        description="Recompute each run's hash chain and projection from its events.",
-    )
+    parser = add_command(subparsers, "verify", main, HELP, DESCRIPTION)
     parser.add_argument("target", nargs="?", metavar="RUN", help="the run to verify")
     parser.add_argument("--all", action="store_true", help="verify every run")
 

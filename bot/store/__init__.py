@@ -1,8 +1,32 @@
-"""Stores: SQLite (embedded default) and PostgreSQL, behind one contract."""
+"""Stores: SQLite (the embedded default) and PostgreSQL, behind narrow contracts.
+
+What lives here: the contracts by concern (`base`: `TrailStore`, `OutboxStore`,
+`OpsStore`, and `Store` combining them); the writer that carries out a command
+(`writer`); every SQL statement both dialects run (`sql`) and the transaction code
+run on either connection (`tx`); row mapping (`rows`); the write-budget rule
+(`slots`); the two stores (`sqlite`, `postgres`) and their migrations
+(`sqlite_schema`, `postgres_schema`, with what both share in `migrations`); and
+`open_store_for`, the one way in for code outside this package.
+
+What it may import: the root helpers `bot.ids`, `bot.config` and `bot.logs`, and the
+pure domain `bot.trail`; nothing of `bot.github`, `bot.workers`, `bot.http` or
+`bot.web`, which sit above it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.store.base import Store
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative/x.db` → relative path; `sqlite:////abs/x.db` → absolute.
+
+    Here, beside the factory, so a command can say "no database at …" without
+    importing the SQLite store itself.
+    """
+    return Path(url.removeprefix("sqlite:///"))
 
 
 def open_store_for(

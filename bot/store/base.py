@@ -1,4 +1,8 @@
-"""The store contract shared by the SQLite and PostgreSQL stores.
+"""The store contracts shared by the SQLite and PostgreSQL stores, one per concern.
+
+`TrailStore` (the audit trail), `OutboxStore` (GitHub side effects waiting to be made)
+and `OpsStore` (the bot's own running state) are what a consumer asks for when it needs
+one concern; `Store` combines them with the lifecycle, for the app that opens it.
 
 Every write goes through `apply(command)`: one transaction that holds the event rows,
 the run projections, the delivery record and the outbox rows it causes. A command
@@ -16,6 +20,8 @@ from bot.trail.intents import Command, CommandResult
 from bot.trail.state import State
 
 SUMMARY = "summary"  # outbox kind: refresh a PR's summary comment
+
+Cap = int | None  # a retention bound (days, runs per repository); None: no bound of that kind
 
 
 class StoreError(Exception):
@@ -81,10 +87,13 @@ class RunFilter:
     limit: int = 50
 
 
-class Store(Protocol):
-    async def open(self) -> None: ...
+class TrailStore(Protocol):
+    """The audit trail: commands applied in one transaction each, runs and events read.
 
-    async def close(self) -> None: ...
+    What handlers, the read API, the pages and the trail commands (export, import,
+    verify, rebuild) need; the delivery records are here because they are how a
+    command is applied once.
+    """
 
     async def apply(self, command: Command) -> CommandResult: ...
 
@@ -100,6 +109,35 @@ class Store(Protocol):
         self, run_id: str, after: int = 0, batch: int = 500
     ) -> AsyncIterator[Event]: ...
 
+    async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
+        """Which of these delivery (source) ids have been applied."""
+        ...
+
+    async def delivery_counts(self) -> Mapping[str, int]: ...
+
+    async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
+        """Store a whole run, its events as given and their fold, in one transaction.
+
+        The caller has verified the chain (`verify_chain`); the store folds the events
+        into the projection and returns it. Raises `RunExists` when a run with that ID
+        is stored, and `StoreError` when an open run already holds `key`; either way
+        nothing is written. No outbox row: importing never posts to GitHub.
+        """
+        ...
+
+    async def rebuild_projection(self, run_id: str) -> tuple[State, State] | None:
+        """Recompute a run's projection from its events, in one transaction.
+
+        Returns (stored before, folded now), equal when nothing changed, or None for an
+        unknown run. The fold is written only when it differs.
+        """
+        ...
+
+
+class OutboxStore(Protocol):
+    """GitHub side effects waiting to be made: outbox rows leased to one worker at a
+    time, and the record of the comment each PR last got."""
+
     async def claim_outbox(
         self, worker: str, now: float, lease: float, limit: int, due_by: float | None = None
     ) -> list[OutboxItem]:
@@ -113,6 +151,10 @@ class Store(Protocol):
     async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None: ...
 
     async def retry_outbox(self, item: OutboxItem, due_at: float, error: str) -> None: ...
+
+    async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
+        """Release a claimed row until `due_at` without counting an attempt (paced)."""
+        ...
 
     async def fail_outbox(self, item: OutboxItem, reason: str) -> None: ...
 
@@ -129,38 +171,10 @@ class Store(Protocol):
 
     async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None: ...
 
-    async def delivery_counts(self) -> Mapping[str, int]: ...
 
-    # -- operations (outbox pacing, retention, missed deliveries) ------------------
-
-    async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
-        """Release a claimed row until `due_at` without counting an attempt (paced)."""
-        ...
-
-    async def prune_runs(
-        self,
-        now: float,
-        retention_days: int | None,
-        max_runs_per_repo: int | None,
-        limit: int = 500,
-    ) -> list[PrunedRun]:
-        """Remove up to `limit` whole runs (events + projection) that retention allows.
-
-        A run may go when it has ended, its PR (if any) has no open `pr` run, and
-        either its last event was recorded over `retention_days` before `now` or it is
-        older than the newest `max_runs_per_repo` runs of its repository. Each removal
-        is recorded in `pruned_runs` and the bot-level log in the same transaction.
-        A PR left without runs loses its comment record and a given-up outbox row too
-        (the comment on GitHub stays, found again by its marker if the PR comes back).
-        """
-        ...
-
-    async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
-        """Forget up to `limit` delivery records (the dedupe of webhooks and idempotency
-        keys) received before that epoch time; returns how many went."""
-        ...
-
-    async def pruned_info(self, run_id: str) -> PrunedRun | None: ...
+class OpsStore(Protocol):
+    """The bot's own running state: named values, write slots (pacing), periodic job
+    turns, and retention (pruning runs, delivery records and old named values)."""
 
     async def get_state(self, name: str) -> str | None:
         """A small named value the bot keeps for itself (e.g. a high-water mark)."""
@@ -193,26 +207,32 @@ class Store(Protocol):
         """
         ...
 
-    async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
-        """Which of these delivery (source) ids have been applied."""
-        ...
+    async def prune_runs(
+        self, now: float, retention_days: Cap, max_runs_per_repo: Cap, limit: int = 500
+    ) -> list[PrunedRun]:
+        """Remove up to `limit` whole runs (events + projection) that retention allows.
 
-    # -- trail tools (audit-bot import / rebuild) ----------------------------------
-
-    async def import_run(self, events: Sequence[Event], key: str | None = None) -> State:
-        """Store a whole run, its events as given and their fold, in one transaction.
-
-        The caller has verified the chain (`verify_chain`); the store folds the events
-        into the projection and returns it. Raises `RunExists` when a run with that ID
-        is stored, and `StoreError` when an open run already holds `key`; either way
-        nothing is written. No outbox row: importing never posts to GitHub.
+        A run may go when it has ended, its PR (if any) has no open `pr` run, and
+        either its last event was recorded over `retention_days` before `now` or it is
+        older than the newest `max_runs_per_repo` runs of its repository. Each removal
+        is recorded in `pruned_runs` and the bot-level log in the same transaction.
+        A PR left without runs loses its comment record and a given-up outbox row too
+        (the comment on GitHub stays, found again by its marker if the PR comes back).
         """
         ...
 
-    async def rebuild_projection(self, run_id: str) -> tuple[State, State] | None:
-        """Recompute a run's projection from its events, in one transaction.
-
-        Returns (stored before, folded now), equal when nothing changed, or None for an
-        unknown run. The fold is written only when it differs.
-        """
+    async def prune_deliveries(self, received_before: float, limit: int = 5000) -> int:
+        """Forget up to `limit` delivery records (the dedupe of webhooks and idempotency
+        keys) received before that epoch time; returns how many went."""
         ...
+
+    async def pruned_info(self, run_id: str) -> PrunedRun | None: ...
+
+
+class Store(TrailStore, OutboxStore, OpsStore, Protocol):
+    """The whole store, opened once by the app: every narrow contract above, plus its
+    lifecycle. Code that needs one concern should ask for that protocol instead."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...

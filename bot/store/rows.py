@@ -1,8 +1,7 @@
-"""Pure helpers both stores share: rows to objects, and answers shaped from rows.
+"""Pure helpers both stores share: rows to objects, objects to rows, answers from rows.
 
-The SQL differs by dialect (placeholders, `lower(repo)` against `COLLATE NOCASE`,
-locks); what a row means and how an answer is built from it does not, so it is
-written here once.
+The statements are in `bot.store.sql`; what a row means and how an answer is built
+from it is written here once.
 """
 
 from __future__ import annotations
@@ -13,8 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from bot.store.base import SUMMARY, PrunedRun
 from bot.trail.events import Event, format_time
+from bot.trail.state import State, fold
 
 EVENT_COLUMNS = "run_id, seq, type, at, recorded_at, source, data, prev_hash, hash"
 
@@ -42,36 +44,6 @@ def outbox_key(repo: str, pr: int) -> str:
     return f"{SUMMARY}:{repo.lower()}#{pr}"
 
 
-# `Tx.touch_outbox` in both dialects (`$n` numbered parameters; SQLite reads them as `?n`):
-# ($1 key, $2 kind, $3 repo, $4 pr, $5 installation, $6 due_at, $7 now). A pending row keeps
-# its due time (the debounce runs from the first change) and its attempts; a failed one is
-# pending again from zero attempts, its old error cleared. The version tells a worker that
-# its row changed meanwhile.
-OUTBOX_TOUCH = (
-    "INSERT INTO outbox (key, kind, repo, pr, installation_id, due_at, version, "
-    "attempts, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, "
-    "'pending', $7, $7) ON CONFLICT (key) DO UPDATE SET version = outbox.version + 1, "
-    "installation_id = coalesce(excluded.installation_id, outbox.installation_id), "
-    "due_at = CASE WHEN outbox.state = 'pending' THEN outbox.due_at "
-    "ELSE excluded.due_at END, state = 'pending', attempts = CASE WHEN "
-    "outbox.state = 'pending' THEN outbox.attempts ELSE 0 END, last_error = CASE WHEN "
-    "outbox.state = 'pending' THEN outbox.last_error END, updated_at = $7"
-)
-
-
-# `Store.fail_outbox` ($1 reason, $2 now, $3 key, $4 version): give up on the row, unless
-# its PR changed while the worker tried: then the change gets tries of its own (as
-# `touch_outbox` would have given it had the row already failed), the reason kept.
-OUTBOX_FAIL = (
-    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, state = 'failed', "
-    "attempts = attempts + 1, last_error = $1, updated_at = $2 WHERE key = $3 AND version = $4"
-)
-OUTBOX_FAIL_CHANGED = (
-    "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, attempts = 0, "
-    "last_error = $1, updated_at = $2 WHERE key = $3"
-)
-
-
 def event_values(event: Event, dumps: Callable[[Any], str]) -> tuple[Any, ...]:
     """An Event as an `events` row in `EVENT_COLUMNS` order; `dumps` writes its JSON."""
     return (
@@ -87,26 +59,14 @@ def event_values(event: Event, dumps: Callable[[Any], str]) -> tuple[Any, ...]:
     )
 
 
-# outbox_status: the same statements in both dialects, then `outbox_status_from` shapes the rows
-OUTBOX_COUNTS = "SELECT state, count(*) FROM outbox GROUP BY state"
-OUTBOX_OLDEST = "SELECT min(due_at) FROM outbox WHERE state = 'pending'"
-OUTBOX_FAILED = (
-    "SELECT key, repo, pr, last_error, updated_at FROM outbox "
-    "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 100"
-)
-OUTBOX_RETRYING = (
-    "SELECT key, repo, pr, last_error, attempts, due_at FROM outbox "
-    "WHERE state = 'pending' AND last_error IS NOT NULL ORDER BY due_at LIMIT 100"
-)
-
-
 def outbox_status_from(
     counts: Iterable[Sequence[Any]],
     oldest: float | None,
     failed: Iterable[Sequence[Any]],
     retrying: Iterable[Sequence[Any]],
 ) -> Mapping[str, Any]:
-    """`Store.outbox_status` from the rows of the four statements above."""
+    """`Store.outbox_status` from the rows of `sql.OUTBOX_COUNTS`, `OUTBOX_OLDEST`,
+    `OUTBOX_FAILED` and `OUTBOX_RETRYING`."""
     by_state = {state: count for state, count in counts}
     return {
         "pending": by_state.get("pending", 0),
@@ -190,17 +150,9 @@ async def page_events(
         after = events[-1].seq
 
 
-# `Store.claim_turn`: one row per periodic job in bot_state; the upsert only takes the
-# turn when the last claim is old enough, and RETURNING says whether it did.
-# ($1 name, $2 now as text, $3 now as ISO time, $4 `turn_due_before`)
+# `Store.claim_turn`: one row per periodic job in bot_state (`sql.TURN_CLAIM`).
 TURN_PREFIX = "turn:"
 TURN_DRIFT = 0.9  # a pass a little early (timer drift) still counts as the next one
-TURN_CLAIM = (
-    "INSERT INTO bot_state (name, value, updated_at) VALUES ($1, $2, $3) "
-    "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-    "updated_at = excluded.updated_at "
-    "WHERE CAST(bot_state.value AS double precision) <= $4 RETURNING name"
-)
 
 
 def turn_due_before(now: float, interval: float) -> float:
@@ -208,21 +160,33 @@ def turn_due_before(now: float, interval: float) -> float:
     return now - interval * TURN_DRIFT
 
 
-# `Store.prune_deliveries` ($1 ISO time, $2 limit)
-DELIVERIES_PRUNE = (
-    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE received_at < $1 LIMIT $2)"
-)
-
-
-# `Store.prune_state` ($1 prefix, $2 ISO time): a prefix match that needs no LIKE escaping.
-STATE_PRUNE = "DELETE FROM bot_state WHERE substr(name, 1, length($1)) = $1 AND updated_at < $2"
-
-
-# `Store.take_write_slot`: token mode has no installation id; 0 is no installation's.
-SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = $1 AND at <= $2"
-SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = $1 ORDER BY at"
-SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ($1, $2)"
-
-
 def slot_owner(installation_id: int | None) -> int:
+    """The write slots' owner: token mode has no installation id; 0 is no installation's."""
     return installation_id or 0
+
+
+def run_columns(state: State) -> tuple[Any, ...]:
+    """The projection's indexed columns, in table order after `id` and `key`."""
+    return (
+        state["kind"],
+        state["repo"],
+        state["pr"],
+        state["head_sha"],
+        state["status"],
+        1 if state["ended_at"] is None else 0,
+        state["installation_id"],
+        None if state["private"] is None else int(bool(state["private"])),
+        state["started_at"],
+        state["updated_at"],
+        state["seq"],
+        state["head_hash"],
+        orjson.dumps(state).decode(),
+    )
+
+
+def imported(events: Sequence[Event]) -> tuple[list[Event], State]:
+    """`Store.import_run`'s input as a list, with its fold (the projection to store)."""
+    events = list(events)
+    if not events:
+        raise ValueError("a run needs at least one event")
+    return events, fold(events[0].run_id, events)

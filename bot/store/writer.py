@@ -4,10 +4,10 @@ The store supplies a `Tx` (its SQL dialect); this module owns the meaning: dedup
 source id, resolve selectors, give each event the next seq and chain hash, fold it
 into the run's projection, and schedule the PR summaries the change affects.
 
-The meaning is written once, as coroutines awaiting the `Tx`. PostgreSQL's Tx really
-awaits its connection; SQLite's writer thread has no event loop, so `apply_sync`
-wraps its plain `SyncTx` in coroutines that never suspend and runs the writer to the
-end in one step (`run_to_completion`): the same code, no loop, no thread hop.
+The meaning is written once, as coroutines awaiting the one `Tx` protocol. PostgreSQL's
+Tx really awaits its connection; SQLite's writer thread has no event loop, so its Tx's
+coroutines never suspend and `apply_now` runs the writer to the end in one step
+(`run_to_completion`): the same code, no loop, no thread hop.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ T = TypeVar("T")
 
 
 class Tx(Protocol):
-    """The operations a store's transaction offers the writer, awaited."""
+    """The operations a store's transaction offers the writer, awaited (SQLite's never
+    suspend, so they can also run to completion on its writer thread)."""
 
     async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
 
@@ -55,34 +56,6 @@ class Tx(Protocol):
     ) -> None: ...
 
 
-class SyncTx(Protocol):
-    """The operations, answered synchronously (SQLite's writer thread)."""
-
-    def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None: ...
-
-    def insert_delivery(self, values: Mapping[str, Any]) -> None: ...
-
-    def run_by_id(self, run_id: str) -> State | None: ...
-
-    def runs_by_key(self, key: str, open_only: bool) -> list[State]: ...
-
-    def open_runs_of_pr(self, repo: str, pr: int) -> list[State]: ...
-
-    def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None: ...
-
-    def insert_run(self, key: str | None, state: State) -> None: ...
-
-    def update_run(self, state: State) -> None: ...
-
-    def insert_events(self, events: Sequence[ev.Event]) -> None: ...
-
-    def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
-
-    def touch_outbox(
-        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
-    ) -> None: ...
-
-
 def fingerprint(command: it.Command) -> str | None:
     """A digest of what an API call asked for, to refuse a reused idempotency key."""
     if command.source.kind != "api":
@@ -101,70 +74,38 @@ class CommandWriter:
         self._prs: dict[tuple[str, int], tuple[str, int | None]] = {}
 
     async def apply(self, command: it.Command) -> it.CommandResult:
-        source = command.source
-        seen = await self.tx.find_delivery(source.id)
+        seen = await self.tx.find_delivery(command.source.id)
         if seen is not None:
-            response, stored_fingerprint = seen
-            new_fingerprint = fingerprint(command)
-            if stored_fingerprint and new_fingerprint and stored_fingerprint != new_fingerprint:
-                raise IdempotencyConflict(source.id)
-            stored = json.loads(response) if response else {}
-            return it.CommandResult(
-                outcome="duplicate",
-                runs=stored.get("runs", []),
-                opened=stored.get("opened", []),
-                events=0,
-                response=stored.get("response"),
-            )
+            return replayed(command, *seen)
         for intent in command.intents:
-            if isinstance(intent, it.OpenRun):
-                await self._open(intent, source)
-            elif isinstance(intent, it.Append):
-                for state in await self._resolve(intent.target):
-                    if intent.require_open and not is_open(state):
-                        continue
-                    if _job_completed(state, intent.unless_job_completed):
-                        continue
-                    await self._append_all(state, intent.events, source)
-            elif isinstance(intent, it.BotLog):
-                await self.tx.insert_bot_log(
-                    self.now_iso,
-                    intent.kind,
-                    json.dumps(source.as_dict()),
-                    json.dumps(dict(intent.data), separators=(",", ":")),
-                )
-        outcome = "recorded" if self.result.events else command.outcome
-        if not self.result.events and command.intents and command.outcome == "recorded":
-            if any(isinstance(i, it.BotLog) for i in command.intents):
-                outcome = "logged"
-            else:
-                outcome = "unmatched"
+            await self._carry_out(intent, command.source)
         self.result.response = command.response
-        self.result.outcome = outcome
-        await self.tx.insert_delivery(
-            {
-                "id": source.id,
-                "kind": source.kind,
-                "event": source.event,
-                "action": source.action,
-                "received_at": self.now_iso,
-                "outcome": outcome,
-                "response": json.dumps(
-                    {
-                        "runs": self.result.runs,
-                        "opened": self.result.opened,
-                        "response": command.response,
-                    }
-                ),
-                "fingerprint": fingerprint(command),
-            }
-        )
+        self.result.outcome = outcome_of(command, self.result.events)
+        await self.tx.insert_delivery(delivery_row(command, self.result, self.now_iso))
         # In key order, so concurrent transactions lock outbox rows in one order.
         for (_, pr), (repo, installation) in sorted(self._prs.items()):
             due = self.now + self.debounce
             await self.tx.touch_outbox(repo, pr, installation, due, self.now_iso)
         self.result.prs = [(repo, pr) for (_, pr), (repo, _) in self._prs.items()]
         return self.result
+
+    async def _carry_out(self, intent: it.Intent, source: ev.Source) -> None:
+        if isinstance(intent, it.OpenRun):
+            await self._open(intent, source)
+        elif isinstance(intent, it.Append):
+            for state in await self._resolve(intent.target):
+                if intent.require_open and not is_open(state):
+                    continue
+                if _job_completed(state, intent.unless_job_completed):
+                    continue
+                await self._append_all(state, intent.events, source)
+        elif isinstance(intent, it.BotLog):
+            await self.tx.insert_bot_log(
+                self.now_iso,
+                intent.kind,
+                json.dumps(source.as_dict()),
+                json.dumps(dict(intent.data), separators=(",", ":")),
+            )
 
     async def _open(self, intent: it.OpenRun, source: ev.Source) -> None:
         existing = await self.tx.runs_by_key(intent.key, open_only=True)
@@ -238,52 +179,55 @@ class CommandWriter:
             self._prs[(repo.lower(), pr)] = (seen[0] if seen else repo, installation)
 
 
-def apply_sync(tx: SyncTx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
-    """Carry out `command` over a synchronous Tx, without an event loop."""
-    writer = CommandWriter(_Awaiting(tx), now, debounce)
-    return run_to_completion(writer.apply(command))
+def replayed(
+    command: it.Command, response: str | None, stored_fingerprint: str | None
+) -> it.CommandResult:
+    """The answer to a command whose source id was applied before: what it answered then.
+
+    An API call reusing an idempotency key for a different request is refused instead.
+    """
+    new_fingerprint = fingerprint(command)
+    if stored_fingerprint and new_fingerprint and stored_fingerprint != new_fingerprint:
+        raise IdempotencyConflict(command.source.id)
+    stored = json.loads(response) if response else {}
+    return it.CommandResult(
+        outcome="duplicate",
+        runs=stored.get("runs", []),
+        opened=stored.get("opened", []),
+        events=0,
+        response=stored.get("response"),
+    )
 
 
-class _Awaiting:
-    """A `SyncTx` seen as a `Tx`: each method is a coroutine that never suspends."""
+def outcome_of(command: it.Command, events: int) -> str:
+    """The delivery's outcome: `recorded` when events were, else why nothing was."""
+    if events:
+        return "recorded"
+    if command.intents and command.outcome == "recorded":
+        return "logged" if any(isinstance(i, it.BotLog) for i in command.intents) else "unmatched"
+    return command.outcome
 
-    def __init__(self, tx: SyncTx) -> None:
-        self._tx = tx
 
-    async def find_delivery(self, source_id: str) -> tuple[str | None, str | None] | None:
-        return self._tx.find_delivery(source_id)
+def delivery_row(command: it.Command, result: it.CommandResult, now_iso: str) -> dict[str, Any]:
+    """The delivery record that makes the command's source id answer `duplicate` from now on."""
+    source = command.source
+    return {
+        "id": source.id,
+        "kind": source.kind,
+        "event": source.event,
+        "action": source.action,
+        "received_at": now_iso,
+        "outcome": result.outcome,
+        "response": json.dumps(
+            {"runs": result.runs, "opened": result.opened, "response": command.response}
+        ),
+        "fingerprint": fingerprint(command),
+    }
 
-    async def insert_delivery(self, values: Mapping[str, Any]) -> None:
-        self._tx.insert_delivery(values)
 
-    async def run_by_id(self, run_id: str) -> State | None:
-        return self._tx.run_by_id(run_id)
-
-    async def runs_by_key(self, key: str, open_only: bool) -> list[State]:
-        return self._tx.runs_by_key(key, open_only)
-
-    async def open_runs_of_pr(self, repo: str, pr: int) -> list[State]:
-        return self._tx.open_runs_of_pr(repo, pr)
-
-    async def latest_by_head(self, repo: str, head_sha: str, kind: str) -> State | None:
-        return self._tx.latest_by_head(repo, head_sha, kind)
-
-    async def insert_run(self, key: str | None, state: State) -> None:
-        self._tx.insert_run(key, state)
-
-    async def update_run(self, state: State) -> None:
-        self._tx.update_run(state)
-
-    async def insert_events(self, events: Sequence[ev.Event]) -> None:
-        self._tx.insert_events(events)
-
-    async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
-        self._tx.insert_bot_log(at, kind, source, data)
-
-    async def touch_outbox(
-        self, repo: str, pr: int, installation_id: int | None, due_at: float, now_iso: str
-    ) -> None:
-        self._tx.touch_outbox(repo, pr, installation_id, due_at, now_iso)
+def apply_now(tx: Tx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
+    """Carry out `command` over a Tx that never suspends (SQLite's), without an event loop."""
+    return run_to_completion(CommandWriter(tx, now, debounce).apply(command))
 
 
 def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
