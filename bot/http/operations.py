@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.http import access, openapi
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.workers.outbox import outbox_lag
 
 
@@ -38,7 +38,7 @@ def _may_see_items(request: web.Request) -> bool | None:
 async def outbox(request: web.Request) -> web.Response:
     allowed = _may_see_items(request)
     if allowed is None:
-        return error(401, "invalid admin token")
+        raise ApiError(401, "invalid admin token")
     status = await request.app[keys.STORE].outbox_status()
     answer: dict[str, object] = {
         "pending": status["pending"],

@@ -21,7 +21,7 @@ from bot import keys
 from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)
@@ -60,34 +60,34 @@ async def receive(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     cap = settings.max_body_bytes
     if request.content_length is not None and request.content_length > cap:
-        return error(413, f"body is larger than the {cap}-byte limit")
+        raise ApiError(413, f"body is larger than the {cap}-byte limit")
     event_name = request.headers.get("X-GitHub-Event")
     delivery = request.headers.get("X-GitHub-Delivery")
     if not event_name or not _HEADER_TOKEN.fullmatch(event_name):
-        return error(400, "missing or malformed X-GitHub-Event header")
+        raise ApiError(400, "missing or malformed X-GitHub-Event header")
     if not delivery or not _HEADER_TOKEN.fullmatch(delivery):
-        return error(400, "missing or malformed X-GitHub-Delivery header")
+        raise ApiError(400, "missing or malformed X-GitHub-Delivery header")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error(413, f"body is larger than the {cap}-byte limit")
+        raise ApiError(413, f"body is larger than the {cap}-byte limit") from None
     if request.content_type not in _CONTENT_TYPES:
-        return error(415, "content type must be application/json")
+        raise ApiError(415, "content type must be application/json")
     try:
         verify_signature(request.headers, body, settings.webhook_secret)
     except ValidationFailure:
-        return error(401, "missing or invalid X-Hub-Signature-256")
+        raise ApiError(401, "missing or invalid X-Hub-Signature-256") from None
     try:
         data = decode_body(request.content_type, body)
     except (ValueError, KeyError, IndexError):
-        return error(400, "body is not valid JSON")
+        raise ApiError(400, "body is not valid JSON") from None
     if not isinstance(data, dict):
-        return error(400, "body must be a JSON object")
+        raise ApiError(400, "body must be a JSON object")
     event = sansio.Event(data, event=event_name, delivery_id=delivery)
     try:
         command = await plan_delivery(event, PlanOptions(ci_rates=settings.ci_rates))
     except PayloadError as exc:
-        return error(400, str(exc), field=exc.path)
+        raise ApiError(400, str(exc), field=exc.path) from None
     result = await commit(request.app, command)
     outcome = result.outcome
     log.info(

@@ -24,7 +24,7 @@ import time
 from aiohttp import web
 
 from bot import keys
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.store.base import PrunedRun, Store
 from bot.workers.periodic import every
 
@@ -71,16 +71,16 @@ async def prune_once(app: web.Application, now: float | None = None) -> list[Pru
     return pruned
 
 
-async def missing_run(store: Store, run_id: str) -> web.Response:
-    """The answer for a run the store does not hold: 410 if retention removed it.
+async def missing_run(store: Store, run_id: str) -> ApiError:
+    """The refusal for a run the store does not hold: 410 if retention removed it.
 
     The body says when and why but not which repository: the run may have been
     private, and its id alone must not reveal where it lived.
     """
     gone = await store.pruned_info(run_id)
     if gone is None:
-        return error(404, "no such run")
-    return error(
+        return ApiError(404, "no such run")
+    return ApiError(
         410,
         f"run {run_id} was removed by retention at {gone.pruned_at}: {gone.reason}",
         pruned_at=gone.pruned_at,
