@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,14 +10,19 @@ from aiohttp import web
 from bot import keys
 from bot.http import openapi, streams
 from bot.http import params as query
-from bot.http.access import LINK_PARAM, Reader, is_public, reader_for
+from bot.http.access import (
+    LINK_PARAM,
+    Reader,
+    may_read_pr,
+    readable_run,
+    reader_for,
+    visible_runs,
+)
 from bot.http.errors import ApiError
-from bot.ids import is_run_id
 from bot.store.base import RunFilter
 from bot.trail.money import InvalidInput, Totals, over_budget
 from bot.trail.proofs import explorer_url
 from bot.trail.state import State
-from bot.workers.retention import missing_run
 
 MAX_LIMIT = 200
 
@@ -28,7 +32,6 @@ EVENT_PARAMS = ("after", "limit", "format", LINK_PARAM)
 SUMMARY_PARAMS = ("repo", "pr", LINK_PARAM)
 JSON_EVENTS_DEFAULT = 1000
 JSON_EVENTS_MAX = 10_000
-SCAN_ROUNDS = 10  # pages of hidden (private) runs skipped before answering a short page
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 
@@ -55,30 +58,6 @@ async def list_runs(request: web.Request) -> web.Response:
     )
 
 
-async def visible_runs(
-    store: Any, where: RunFilter, reader: Reader, rounds: int = SCAN_ROUNDS
-) -> tuple[list[State], str | None]:
-    """Up to `where.limit` readable runs, and the cursor for the next page.
-
-    One readable run past the page is looked for, so a page that ends the list
-    says so (no cursor) instead of sending the client to fetch an empty page.
-    """
-    found: list[State] = []
-    before = where.before
-    wanted = where.limit + 1
-    for _ in range(rounds):
-        batch = await store.list_runs(replace(where, before=before, limit=wanted))
-        for run in batch:
-            before = run["id"]
-            if reader.may_read(run):
-                found.append(run)
-                if len(found) == wanted:
-                    return found[:-1], found[-2]["id"]
-        if len(batch) < wanted:
-            return found, None
-    return found, before
-
-
 def with_links(run: State, reader: Reader) -> dict[str, Any]:
     """A run as the API shows it: its state plus where to read more."""
     suffix = reader.run_query(run)
@@ -90,19 +69,6 @@ def with_links(run: State, reader: Reader) -> dict[str, Any]:
             "page": f"/runs/{run['id']}{suffix}",
         },
     }
-
-
-async def readable_run(request: web.Request, run_id: str) -> State:
-    """The run if this caller may read it; else an `ApiError` 404 (or 410 if pruned)."""
-    store = request.app[keys.STORE]
-    if not is_run_id(run_id):
-        raise ApiError(404, "no such run")
-    run = await store.get_run(run_id)
-    if run is None:  # 410 when retention removed it
-        raise await missing_run(store, run_id)
-    if not (await reader_for(request)).may_read(run):
-        raise ApiError(404, "no such run")
-    return run
 
 
 async def get_run(request: web.Request) -> web.Response:
@@ -181,11 +147,8 @@ async def pr_summary(request: web.Request) -> web.Response:
     if repo is None or pr is None:
         raise query.BadParameter("repo" if repo is None else "pr", "is required")
     store = request.app[keys.STORE]
-    latest = await store.list_runs(RunFilter(repo=repo, pr=pr, limit=1))
-    hidden = bool(latest) and not is_public(latest[0])
-    if hidden and not (await reader_for(request)).may_read_pr(repo, pr):
-        latest = []  # a private PR's summary is as closed as its runs: 404, not 403
-    record = await store.get_comment(repo, pr) if latest else None
+    readable = await may_read_pr(request, repo, pr)
+    record = await store.get_comment(repo, pr) if readable else None
     if record is None:
         raise ApiError(404, "no summary for that pull request yet")
     return web.json_response(

@@ -10,10 +10,15 @@ from aiohttp import web
 
 from bot import keys
 from bot.http import params as query
-from bot.http.access import LINK_PARAM, Reader, is_public, reader_for
-from bot.http.api import visible_runs
+from bot.http.access import (
+    LINK_PARAM,
+    Reader,
+    is_public,
+    readable_run,
+    reader_for,
+    visible_runs,
+)
 from bot.http.errors import HTML_ERRORS, ApiError
-from bot.ids import is_run_id
 from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
@@ -108,32 +113,10 @@ def html_errors(request: web.Request, exc: ApiError) -> web.Response | None:
     return html(page, exc.status)
 
 
-async def _missing(request: web.Request, run_id: str) -> ApiError:
-    """404, or 410 saying when and why when retention removed the run."""
-    pruned_info = getattr(request.app[keys.STORE], "pruned_info", None)
-    gone = await pruned_info(run_id) if pruned_info is not None else None
-    if gone is None:
-        return ApiError(404, "no such run")
-    return ApiError(
-        410,
-        f"Run {run_id} was removed by retention at {render.when(gone.pruned_at)} UTC: "
-        f"{gone.reason}.",
-        title="This run was removed",
-    )
-
-
 async def _readable(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The run if this caller may read it; else an `ApiError` (a private run is just missing)."""
-    run_id = request.match_info["run_id"]
+    """The run if this caller may read it (`bot.http.access`'s rule); else an `ApiError`."""
     query.reject_unknown(request.query, allowed)
-    if not is_run_id(run_id):
-        raise ApiError(404, "no such run")
-    state = await request.app[keys.STORE].get_run(run_id)
-    if state is None:
-        raise await _missing(request, run_id)
-    if not (await reader_for(request)).may_read(state):
-        raise ApiError(404, "no such run")
-    return state
+    return await readable_run(request, request.match_info["run_id"])
 
 
 async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
