@@ -16,10 +16,10 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, metrics, webhooks
+from bot.http import access, api, errors, metrics, openapi, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
-from bot.http.openapi import json_content, ref, register, register_schemas
+from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.web import pages as web_pages
@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     for feature in FEATURES:
         feature(app)
+    openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, DOC])
     return app
 
 
@@ -163,51 +164,46 @@ _HEALTH = {
     "additionalProperties": False,
     "properties": {"status": {"type": "string"}, "outbox": _OUTBOX_COUNTS},
 }
-register_schemas({"Health": _HEALTH})
-register(
-    "/healthz",
-    {
-        "get": {
-            "summary": "Alive: answers while the process runs",
-            "operationId": "healthz",
-            "responses": {"200": json_content(ref("Health"), '{"status": "ok"}')},
-        }
-    },
-)
-register(
-    "/readyz",
-    {
-        "get": {
-            "summary": "Ready: the store answers and the outbox is not stuck",
-            "description": "Not ready when the oldest due outbox row is more than "
-            "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
-            "rate limit are not due, so a GitHub outage alone does not fail it.",
-            "operationId": "readyz",
-            "responses": {
-                "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
-                "503": json_content(
-                    ref("Health"),
-                    "not ready: `status` says why (`store unreachable`, or the outbox lag "
-                    "with `outbox`)",
-                ),
-            },
-        }
-    },
-)
-register(
-    "/metrics",
-    {
-        "get": {
-            "summary": "Prometheus metrics (text exposition format)",
-            "operationId": "metrics",
-            "responses": {
-                "200": {
-                    "description": "audit_deliveries_total, audit_webhook_rejected_total, "
-                    "audit_events_appended_total, audit_outbox_*, audit_github_*, "
-                    "audit_http_request_duration_seconds",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            },
-        }
+DOC = ApiDoc(
+    schemas={"Health": _HEALTH},
+    paths={
+        "/healthz": {
+            "get": {
+                "summary": "Alive: answers while the process runs",
+                "operationId": "healthz",
+                "responses": {"200": json_content(ref("Health"), '{"status": "ok"}')},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Ready: the store answers and the outbox is not stuck",
+                "description": "Not ready when the oldest due outbox row is more than "
+                "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
+                "rate limit are not due, so a GitHub outage alone does not fail it.",
+                "operationId": "readyz",
+                "responses": {
+                    "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
+                    "503": json_content(
+                        ref("Health"),
+                        "not ready: `status` says why (`store unreachable`, or the outbox lag "
+                        "with `outbox`)",
+                    ),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "audit_deliveries_total, audit_webhook_rejected_total, "
+                        "audit_events_appended_total, audit_outbox_*, audit_github_*, "
+                        "audit_http_request_duration_seconds",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     },
 )

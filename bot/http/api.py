@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.http import openapi, streams
 from bot.http import params as query
+from bot.http import streams
 from bot.http.access import (
     LINK_PARAM,
     Reader,
@@ -167,5 +167,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/runs/{run_id}", get_run)
     app.router.add_get("/api/runs/{run_id}/events", run_events)
     app.router.add_get("/api/summary", pr_summary)
-    app.router.add_get("/api/openapi.json", openapi.serve)
     streams.setup(app)

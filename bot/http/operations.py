@@ -58,75 +58,75 @@ def setup(app: web.Application) -> None:
 
 
 _ROW = {"type": "string"}
-openapi.register_schemas(
-    {
-        "Outbox": {
-            "type": "object",
-            "description": "Counts for anyone; the rows with the admin token (or in local mode).",
-            "required": ["pending", "failed", "lag_seconds"],
-            "additionalProperties": False,
-            "oneOf": [{"required": ["note"]}, {"required": ["retrying", "failures"]}],
-            "properties": {
-                "pending": {"type": "integer", "minimum": 0},
-                "failed": {"type": "integer", "minimum": 0, "description": "given up on"},
-                "lag_seconds": {
-                    "type": "number",
-                    "minimum": 0,
-                    "description": "how overdue the oldest pending row is",
-                },
-                "note": {"type": "string", "description": "how to see the rows"},
-                "retrying": {
-                    "type": "array",
-                    "description": "pending rows that failed before (at most 100, next due first)",
-                    "items": {
-                        "type": "object",
-                        "required": ["key", "repo", "pr", "reason", "attempts", "due_at"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "key": _ROW,
-                            "repo": _ROW,
-                            "pr": {"type": "integer"},
-                            "reason": _ROW,
-                            "attempts": {"type": "integer", "minimum": 1},
-                            "due_at": {"type": "number", "description": "Unix time"},
-                        },
-                    },
-                },
-                "failures": {
-                    "type": "array",
-                    "description": "rows given up on (at most 100, newest first)",
-                    "items": {
-                        "type": "object",
-                        "required": ["key", "repo", "pr", "reason", "at"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "key": _ROW,
-                            "repo": _ROW,
-                            "pr": {"type": "integer"},
-                            "reason": {"type": ["string", "null"]},
-                            "at": openapi.TIME,
-                        },
+_SCHEMAS = {
+    "Outbox": {
+        "type": "object",
+        "description": "Counts for anyone; the rows with the admin token (or in local mode).",
+        "required": ["pending", "failed", "lag_seconds"],
+        "additionalProperties": False,
+        "oneOf": [{"required": ["note"]}, {"required": ["retrying", "failures"]}],
+        "properties": {
+            "pending": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0, "description": "given up on"},
+            "lag_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "description": "how overdue the oldest pending row is",
+            },
+            "note": {"type": "string", "description": "how to see the rows"},
+            "retrying": {
+                "type": "array",
+                "description": "pending rows that failed before (at most 100, next due first)",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "repo", "pr", "reason", "attempts", "due_at"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "key": _ROW,
+                        "repo": _ROW,
+                        "pr": {"type": "integer"},
+                        "reason": _ROW,
+                        "attempts": {"type": "integer", "minimum": 1},
+                        "due_at": {"type": "number", "description": "Unix time"},
                     },
                 },
             },
-        }
+            "failures": {
+                "type": "array",
+                "description": "rows given up on (at most 100, newest first)",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "repo", "pr", "reason", "at"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "key": _ROW,
+                        "repo": _ROW,
+                        "pr": {"type": "integer"},
+                        "reason": {"type": ["string", "null"]},
+                        "at": openapi.TIME,
+                    },
+                },
+            },
+        },
     }
-)
-openapi.register(
-    "/api/outbox",
-    {
-        "get": {
-            "summary": "GitHub writes still to do, and the ones given up on",
-            "operationId": "getOutbox",
-            "security": [{}, {"adminToken": []}],
-            "responses": {
-                "200": openapi.json_content(openapi.ref("Outbox"), "the outbox"),
-                "401": openapi.json_content(
-                    openapi.ref("Error"),
-                    "a wrong admin token (sent while AUDIT_ADMIN_TOKEN is set); "
-                    "no token gets the counts alone",
-                ),
-            },
-        }
+}
+DOC = openapi.ApiDoc(
+    schemas=_SCHEMAS,
+    paths={
+        "/api/outbox": {
+            "get": {
+                "summary": "GitHub writes still to do, and the ones given up on",
+                "operationId": "getOutbox",
+                "security": [{}, {"adminToken": []}],
+                "responses": {
+                    "200": openapi.json_content(openapi.ref("Outbox"), "the outbox"),
+                    "401": openapi.json_content(
+                        openapi.ref("Error"),
+                        "a wrong admin token (sent while AUDIT_ADMIN_TOKEN is set); "
+                        "no token gets the counts alone",
+                    ),
+                },
+            }
+        },
     },
 )

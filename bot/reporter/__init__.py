@@ -15,10 +15,12 @@ from aiohttp import web
 from bot import keys
 from bot.auth import Authenticator, OIDCVerifier, parse_api_tokens
 from bot.config import Settings
-from bot.reporter import spec  # noqa: F401  (registers the OpenAPI description)
 from bot.reporter.routes import add_routes
+from bot.reporter.spec import DOC
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DOC", "build_authenticator", "setup"]
 
 
 def build_authenticator(settings: Settings, session: aiohttp.ClientSession) -> Authenticator:
