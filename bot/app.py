@@ -23,7 +23,7 @@ from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.web import pages as web_pages
-from bot.workers import retention
+from bot.workers import retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(scan.scan_pool)  # closed before the store it reads
     for feature in FEATURES:
         feature(app)
     openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, DOC])

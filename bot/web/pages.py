@@ -23,7 +23,7 @@ from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
 from bot.web.verified import VERIFIED, VerifiedTrails
-from bot.workers.scan import divergence
+from bot.workers.scan import SCAN_POOL, divergence
 
 MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
 PR_PAGES = 5  # pages of 200 runs shown on a PR page
@@ -128,7 +128,9 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
     run_id = state["id"]
     whole = False
     for _ in range(3):  # a commit between the scan and the read is a race, not a break
-        scan, spend = await request.app[VERIFIED].scan(store, run_id, MAX_ROWS, whole=whole)
+        scan, spend = await request.app[VERIFIED].scan(
+            store, run_id, MAX_ROWS, whole=whole, executor=request.app.get(SCAN_POOL)
+        )
         latest = await store.get_run(run_id)
         state = latest or state
         problem = divergence(scan, latest)
