@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from bot.reporter.bodies import (
     CloseRequest,
     InvalidBody,
     NotJSON,
+    OpenRequest,
     parse_close,
     parse_events,
     parse_json,
@@ -210,10 +212,40 @@ async def _into_run(
 # --- routes ------------------------------------------------------------------------
 
 
-async def open_run(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    opened = parse_open(await read_body(request))
-    key = header_key(request, opened.idempotency_key)
+@dataclass(frozen=True)
+class OpenPlan:
+    """What a valid open-run request asks for: decided before anything is read or written."""
+
+    request: OpenRequest
+    repo: str
+    pr: int | None
+    head_sha: str | None
+    source: ev.Source
+    run_key: str
+
+    def command(self, installation_id: int | None, private: bool | None) -> Command:
+        """The commit, given the installation and visibility of the PR's own run."""
+        opened = self.request
+        spec = RunSpec(
+            kind=opened.kind,
+            repo=self.repo,
+            pr=self.pr,
+            head_sha=self.head_sha,
+            name=opened.name,
+            installation_id=installation_id,
+            private=private,
+            opened_data={"budget": dict(opened.budget)} if opened.budget else {},
+        )
+        return Command(self.source, [OpenRun(self.run_key, spec, list(opened.events))])
+
+
+def plan_open(opened: OpenRequest, key: str | None, principal: Principal) -> OpenPlan:
+    """Which repository, PR and commit the run is for (the OIDC claims fill gaps), or why not.
+
+    A static token must name the repository (422); a credential may only report for
+    the repositories it covers (403). The claims' PR and commit apply only to their
+    own repository.
+    """
     claims = principal.claims
     repo = opened.repo or (claims.repository if claims else None)
     if repo is None:
@@ -221,41 +253,42 @@ async def open_run(request: web.Request) -> web.Response:
     if not principal.may_write(repo):
         raise ApiError(403, f"this credential may not report for {repo}")
     same_repo = claims is not None and claims.repository.lower() == repo.lower()
-    pr = opened.pr or (claims.pr_number if same_repo and claims else None)
-    head_sha = opened.head_sha or (claims.sha if same_repo and claims else None)
-    source = _source("open", repo.lower(), key, principal)
-    run_key = f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}"
+    return OpenPlan(
+        request=opened,
+        repo=repo,
+        pr=opened.pr or (claims.pr_number if same_repo and claims else None),
+        head_sha=opened.head_sha or (claims.sha if same_repo and claims else None),
+        source=_source("open", repo.lower(), key, principal),
+        run_key=f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}",
+    )
 
-    def command(installation_id: int | None, private: bool | None) -> Command:
-        spec = RunSpec(
-            kind=opened.kind,
-            repo=repo,
-            pr=pr,
-            head_sha=head_sha,
-            name=opened.name,
-            installation_id=installation_id,
-            private=private,
-            opened_data={"budget": dict(opened.budget)} if opened.budget else {},
-        )
-        return Command(source, [OpenRun(run_key, spec, list(opened.events))])
 
-    installation_id, private = await _pr_context(request, repo, pr)
+async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
+    """Commit the plan with the PR's installation and visibility as the store has them now."""
+    installation_id, private = await _pr_context(request, plan.repo, plan.pr)
     try:
-        result = await commit(request.app, command(installation_id, private))
+        return await commit(request.app, plan.command(installation_id, private))
     except IdempotencyConflict:
         if installation_id is None and private is None:
             raise _key_reused() from None
         # The first attempt may have been made before the PR run (and so its
         # installation) was known: replay it as it was sent then.
-        result = await _commit(request, command(None, None))
+        return await _commit(request, plan.command(None, None))
+
+
+async def open_run(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    opened = parse_open(await read_body(request))
+    plan = plan_open(opened, header_key(request, opened.idempotency_key), principal)
+    result = await _commit_open(request, plan)
     run_id = (result.opened or result.runs)[0]
     run = await request.app[keys.STORE].get_run(run_id)
     log.info("reporter %s opened run %s", principal.subject, run_id, extra={"runs": [run_id]})
     body = {
         "id": run_id,
         "url": run_url(request, run_id),
-        "repo": run["repo"] if run else repo,
-        "pr": run["pr"] if run else pr,
+        "repo": run["repo"] if run else plan.repo,
+        "pr": run["pr"] if run else plan.pr,
         "kind": run["kind"] if run else opened.kind,
         "replayed": result.duplicate,
     }
