@@ -29,6 +29,16 @@ MONEY = {
 }
 
 
+def closed(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """An object of these properties and no others; all required unless `required` says."""
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -114,11 +124,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["self", "events", "page"],
         "description": "relative URLs; they carry the run's link token where one is needed",
-        "properties": {
-            "self": {"type": "string"},
-            "events": {"type": "string"},
-            "page": {"type": "string"},
-        },
+        "properties": {name: {"type": "string"} for name in ("self", "events", "page")},
     },
     "Run": {
         "type": "object",

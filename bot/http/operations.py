@@ -58,6 +58,7 @@ def setup(app: web.Application) -> None:
 
 
 _ROW = {"type": "string"}
+_ROW_KEY = {"key": _ROW, "repo": _ROW, "pr": {"type": "integer"}}  # which row
 _SCHEMAS = {
     "Outbox": {
         "type": "object",
@@ -77,35 +78,21 @@ _SCHEMAS = {
             "retrying": {
                 "type": "array",
                 "description": "pending rows that failed before (at most 100, next due first)",
-                "items": {
-                    "type": "object",
-                    "required": ["key", "repo", "pr", "reason", "attempts", "due_at"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "key": _ROW,
-                        "repo": _ROW,
-                        "pr": {"type": "integer"},
+                "items": openapi.closed(
+                    {
+                        **_ROW_KEY,
                         "reason": _ROW,
                         "attempts": {"type": "integer", "minimum": 1},
                         "due_at": {"type": "number", "description": "Unix time"},
-                    },
-                },
+                    }
+                ),
             },
             "failures": {
                 "type": "array",
                 "description": "rows given up on (at most 100, newest first)",
-                "items": {
-                    "type": "object",
-                    "required": ["key", "repo", "pr", "reason", "at"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "key": _ROW,
-                        "repo": _ROW,
-                        "pr": {"type": "integer"},
-                        "reason": {"type": ["string", "null"]},
-                        "at": openapi.TIME,
-                    },
-                },
+                "items": openapi.closed(
+                    {**_ROW_KEY, "reason": {"type": ["string", "null"]}, "at": openapi.TIME}
+                ),
             },
         },
     }

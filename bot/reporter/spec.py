@@ -274,12 +274,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_ERRORS,
-                "items": {
-                    "type": "object",
-                    "required": ["path", "reason"],
-                    "additionalProperties": False,
-                    "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
-                },
+                "items": openapi.closed({"path": {"type": "string"}, "reason": {"type": "string"}}),
             },
         },
     },
