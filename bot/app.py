@@ -22,6 +22,7 @@ from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
+from bot.store.base import Store
 from bot.web import pages as web_pages
 from bot.workers import retention, scan
 from bot.workers.notify import RunNotifier
@@ -74,16 +75,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         )
         await store.open()
         app[keys.STORE] = store
-        github = None
-        if settings.mode != "dry-run":
-            credentials = Credentials(
-                session,
-                api_url=settings.api_url,
-                app_id=settings.app_id,
-                private_key=settings.private_key,
-                token=settings.token,
-            )
-            github = GitHub(session, credentials, store)
+        github = _github(settings, session, store)
+        if github is not None:
             app[keys.GITHUB] = github
         worker = OutboxWorker(
             store,
@@ -107,6 +100,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         finally:
             await worker.stop(flush_within=settings.shutdown_grace)
             await store.close()
+
+
+def _github(settings: Settings, session: aiohttp.ClientSession, store: Store) -> GitHub | None:
+    """The GitHub client; None in dry run, where summaries are rendered but not posted."""
+    if settings.mode == "dry-run":
+        return None
+    app_id, key = settings.app_id, settings.private_key
+    credentials = Credentials(
+        session, api_url=settings.api_url, app_id=app_id, private_key=key, token=settings.token
+    )
+    return GitHub(session, credentials, store)
 
 
 def _announce(settings: Settings) -> None:
