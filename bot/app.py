@@ -16,14 +16,15 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, metrics, webhooks
+from bot.http import access, api, errors, metrics, openapi, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
-from bot.http.openapi import json_content, ref, register, register_schemas
+from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
+from bot.store.base import Store
 from bot.web import pages as web_pages
-from bot.workers import retention
+from bot.workers import retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
 
@@ -44,8 +45,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(scan.scan_pool)  # closed before the store it reads
     for feature in FEATURES:
         feature(app)
+    openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, DOC])
     return app
 
 
@@ -72,16 +75,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         )
         await store.open()
         app[keys.STORE] = store
-        github = None
-        if settings.mode != "dry-run":
-            credentials = Credentials(
-                session,
-                api_url=settings.api_url,
-                app_id=settings.app_id,
-                private_key=settings.private_key,
-                token=settings.token,
-            )
-            github = GitHub(session, credentials, store)
+        github = _github(settings, session, store)
+        if github is not None:
             app[keys.GITHUB] = github
         worker = OutboxWorker(
             store,
@@ -105,6 +100,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         finally:
             await worker.stop(flush_within=settings.shutdown_grace)
             await store.close()
+
+
+def _github(settings: Settings, session: aiohttp.ClientSession, store: Store) -> GitHub | None:
+    """The GitHub client; None in dry run, where summaries are rendered but not posted."""
+    if settings.mode == "dry-run":
+        return None
+    app_id, key = settings.app_id, settings.private_key
+    credentials = Credentials(
+        session, api_url=settings.api_url, app_id=app_id, private_key=key, token=settings.token
+    )
+    return GitHub(session, credentials, store)
 
 
 def _announce(settings: Settings) -> None:
@@ -163,51 +169,46 @@ _HEALTH = {
     "additionalProperties": False,
     "properties": {"status": {"type": "string"}, "outbox": _OUTBOX_COUNTS},
 }
-register_schemas({"Health": _HEALTH})
-register(
-    "/healthz",
-    {
-        "get": {
-            "summary": "Alive: answers while the process runs",
-            "operationId": "healthz",
-            "responses": {"200": json_content(ref("Health"), '{"status": "ok"}')},
-        }
-    },
-)
-register(
-    "/readyz",
-    {
-        "get": {
-            "summary": "Ready: the store answers and the outbox is not stuck",
-            "description": "Not ready when the oldest due outbox row is more than "
-            "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
-            "rate limit are not due, so a GitHub outage alone does not fail it.",
-            "operationId": "readyz",
-            "responses": {
-                "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
-                "503": json_content(
-                    ref("Health"),
-                    "not ready: `status` says why (`store unreachable`, or the outbox lag "
-                    "with `outbox`)",
-                ),
-            },
-        }
-    },
-)
-register(
-    "/metrics",
-    {
-        "get": {
-            "summary": "Prometheus metrics (text exposition format)",
-            "operationId": "metrics",
-            "responses": {
-                "200": {
-                    "description": "audit_deliveries_total, audit_webhook_rejected_total, "
-                    "audit_events_appended_total, audit_outbox_*, audit_github_*, "
-                    "audit_http_request_duration_seconds",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            },
-        }
+DOC = ApiDoc(
+    schemas={"Health": _HEALTH},
+    paths={
+        "/healthz": {
+            "get": {
+                "summary": "Alive: answers while the process runs",
+                "operationId": "healthz",
+                "responses": {"200": json_content(ref("Health"), '{"status": "ok"}')},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Ready: the store answers and the outbox is not stuck",
+                "description": "Not ready when the oldest due outbox row is more than "
+                "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
+                "rate limit are not due, so a GitHub outage alone does not fail it.",
+                "operationId": "readyz",
+                "responses": {
+                    "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
+                    "503": json_content(
+                        ref("Health"),
+                        "not ready: `status` says why (`store unreachable`, or the outbox lag "
+                        "with `outbox`)",
+                    ),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "audit_deliveries_total, audit_webhook_rejected_total, "
+                        "audit_events_appended_total, audit_outbox_*, audit_github_*, "
+                        "audit_http_request_duration_seconds",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     },
 )

@@ -7,6 +7,12 @@ from ``AUDIT_API_TOKENS`` (for other CI systems), or the admin token
 :class:`Principal`; the API answers 401 for :class:`AuthError`, 503 for
 :class:`AuthUnavailable` (check it first: it is a subclass), and 403 when
 ``principal.may_write(repo)`` is False.
+
+Lives here: the authenticator and principals (``__init__``), the Actions OIDC
+verifier (``oidc``), static and admin tokens (``tokens``). May import the root
+helpers (``config``, ``ids``, ``logs``) and ``bot.trail``; never ``store``,
+``github``, ``workers``, ``http``, ``web``, ``reporter``, ``cli`` or ``app``: the
+HTTP layer and the reporter ask it, not the other way round.
 """
 
 from __future__ import annotations

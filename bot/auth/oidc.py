@@ -34,6 +34,24 @@ GITHUB_ACTIONS_JWKS_URL = GITHUB_ACTIONS_ISSUER + "/.well-known/jwks"
 
 _ALGORITHM = "RS256"
 _REQUIRED_CLAIMS = ["repository", "exp", "iat", "iss", "aud"]
+# PyJWT's errors as the short reasons a reporter is told; the first that matches wins.
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.ImmatureSignatureError, "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token audience is not accepted"),
+    (jwt.InvalidIssuerError, "token issuer is not accepted"),
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token algorithm is not accepted (RS256 only)"),
+)
+
+
+def _reason(err: jwt.PyJWTError) -> str:
+    """Why PyJWT refused a token, in words (a missing claim is named)."""
+    if isinstance(err, jwt.MissingRequiredClaimError):
+        return f"token lacks the {err.claim!r} claim"
+    return next((reason for kind, reason in _REASONS if isinstance(err, kind)), "malformed token")
+
+
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _PULL_REF = re.compile(r"refs/pull/([0-9]+)/(?:merge|head)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -217,22 +235,8 @@ class OIDCVerifier:
                 leeway=self._leeway,
                 options={"require": _REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthError("token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthError("token is not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise AuthError("token audience is not accepted") from None
-        except jwt.InvalidIssuerError:
-            raise AuthError("token issuer is not accepted") from None
-        except jwt.MissingRequiredClaimError as err:
-            raise AuthError(f"token lacks the {err.claim!r} claim") from None
-        except jwt.InvalidSignatureError:
-            raise AuthError("token signature is invalid") from None
-        except jwt.InvalidAlgorithmError:
-            raise AuthError("token algorithm is not accepted (RS256 only)") from None
-        except jwt.PyJWTError:
-            raise AuthError("malformed token") from None
+        except jwt.PyJWTError as err:
+            raise AuthError(_reason(err)) from None
 
     def _claims(self, payload: Mapping[str, Any]) -> OIDCClaims:
         """Build claims from a verified payload, refusing a repository we cannot compare."""

@@ -12,7 +12,10 @@ Runs of public repositories are readable by anyone. A run of a private repositor
 - the admin token (``AUDIT_ADMIN_TOKEN``).
 
 A caller who may not read a run is told it does not exist (404), never 403, so run
-IDs of private repositories cannot be probed. Without a link key (neither
+IDs of private repositories cannot be probed; a run retention removed answers 410
+(when and why, never where). `readable_run` is that rule for one run, `visible_runs`
+for a listing and `may_read_pr` for a PR's summary: the read API, its streams, the
+summary and the pages all ask here. Without a link key (neither
 ``AUDIT_LINK_KEY`` nor a webhook secret) no link tokens exist at all.
 """
 
@@ -22,7 +25,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,11 +34,15 @@ from aiohttp import web
 from bot import keys
 from bot.auth.tokens import credentials, token_digest
 from bot.config import Settings
+from bot.http.errors import ApiError
+from bot.ids import is_run_id
+from bot.store.base import RunFilter
 
 log = logging.getLogger(__name__)
 
 LINK_PARAM = "t"
 _TOKEN_HEX = 32  # 128 bits: unguessable, short enough for a URL
+SCAN_ROUNDS = 10  # pages of hidden (private) runs skipped before answering a short page
 
 
 def _mac(key: str, message: str) -> str:
@@ -193,3 +200,71 @@ def pr_link_token_for(link_key: str | None) -> Any:
         return _query(pr_link_token(link_key, repo, pr))
 
     return query
+
+
+async def readable_run(request: web.Request, run_id: str) -> dict[str, Any]:
+    """The run if this caller may read it; else an `ApiError` 404 (or 410 if pruned)."""
+    store = request.app[keys.STORE]
+    if not is_run_id(run_id):
+        raise ApiError(404, "no such run")
+    run = await store.get_run(run_id)
+    if run is None:  # 410 when retention removed it
+        raise await missing_run(store, run_id)
+    if not (await reader_for(request)).may_read(run):
+        raise ApiError(404, "no such run")
+    return run
+
+
+async def missing_run(store: Any, run_id: str) -> ApiError:
+    """The refusal for a run the store does not hold: 410 if retention removed it.
+
+    The body says when and why but not which repository: the run may have been
+    private, and its id alone must not reveal where it lived.
+    """
+    pruned_info = getattr(store, "pruned_info", None)  # a bare test store may lack it
+    gone = await pruned_info(run_id) if pruned_info is not None else None
+    if gone is None:
+        return ApiError(404, "no such run")
+    return ApiError(
+        410,
+        f"run {run_id} was removed by retention at {gone.pruned_at}: {gone.reason}",
+        pruned_at=gone.pruned_at,
+        reason=gone.reason,
+        last_seq=gone.last_seq,
+        head_hash=gone.head_hash,
+    )
+
+
+async def may_read_pr(request: web.Request, repo: str, pr: int) -> bool:
+    """Whether a PR-wide view (its summary) is open to this caller.
+
+    A PR with no runs has nothing to show; a private PR's is as closed as its runs.
+    """
+    latest = await request.app[keys.STORE].list_runs(RunFilter(repo=repo, pr=pr, limit=1))
+    if not latest:
+        return False
+    return is_public(latest[0]) or (await reader_for(request)).may_read_pr(repo, pr)
+
+
+async def visible_runs(
+    store: Any, where: RunFilter, reader: Reader, rounds: int = SCAN_ROUNDS
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `where.limit` readable runs, and the cursor for the next page.
+
+    One readable run past the page is looked for, so a page that ends the list
+    says so (no cursor) instead of sending the client to fetch an empty page.
+    """
+    found: list[dict[str, Any]] = []
+    before = where.before
+    wanted = where.limit + 1
+    for _ in range(rounds):
+        batch = await store.list_runs(replace(where, before=before, limit=wanted))
+        for run in batch:
+            before = run["id"]
+            if reader.may_read(run):
+                found.append(run)
+                if len(found) == wanted:
+                    return found[:-1], found[-2]["id"]
+        if len(batch) < wanted:
+            return found, None
+    return found, before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -11,27 +12,68 @@ from aiohttp.http_exceptions import HttpProcessingError
 log = logging.getLogger(__name__)
 
 
-def error(status: int, message: str, **details: Any) -> web.Response:
-    return web.json_response({"error": message, **details}, status=status)
+class ApiError(Exception):
+    """The one way to refuse a request: raise it anywhere below a handler.
+
+    `json_errors` answers it as `{"error": message, **fields}` with `status` and
+    `headers` (`Retry-After`, `WWW-Authenticate`, …). A route that answers HTML (the
+    run and PR pages) registers a renderer under `HTML_ERRORS`; `title` is the page's
+    heading when the error is shown as a page.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        title: str | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.title = title
+        self.fields = fields
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, **self.fields}
+
+    def response(self) -> web.Response:
+        return web.json_response(self.body(), status=self.status, headers=self.headers)
+
+
+# Renders an `ApiError` as an HTML page for the routes that answer HTML; None: JSON.
+HtmlErrors = Callable[[web.Request, ApiError], web.StreamResponse | None]
+HTML_ERRORS: web.AppKey[HtmlErrors] = web.AppKey("html_errors")
+
+
+def _answer(request: web.Request, exc: ApiError) -> web.StreamResponse:
+    html = request.app.get(HTML_ERRORS)
+    page = html(request, exc) if html is not None else None
+    return page if page is not None else exc.response()
 
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Turn aiohttp's HTTP errors into JSON, and anything unexpected into a bare 500."""
+    """Answer `ApiError`s and aiohttp's HTTP errors as JSON, anything unexpected a bare 500."""
     try:
         return await handler(request)
+    except ApiError as exc:
+        return _answer(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        answer = error(exc.status, exc.reason)
-        if "Allow" in exc.headers:  # a 405 must say which methods the route takes
-            answer.headers["Allow"] = exc.headers["Allow"]
-        return answer
+        # a 405 must say which methods the route takes
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return ApiError(exc.status, exc.reason, headers=allow).response()
     except web.RequestPayloadError:  # a body whose gzip/deflate stream is broken, read lazily
-        return error(400, "the body could not be read: its content encoding is broken")
+        broken = "the body could not be read: its content encoding is broken"
+        return ApiError(400, broken).response()
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error(500, "internal error")
+        return ApiError(500, "internal error").response()
 
 
 class MalformedRequests(logging.Filter):

@@ -26,6 +26,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from bot import keys
+from bot.http.errors import ApiError
 from bot.workers.outbox import outbox_lag
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ async def observe(
         response = await handler(request)
         status = response.status
         return response
-    except web.HTTPException as exc:
+    except (web.HTTPException, ApiError) as exc:
         status = exc.status
         raise
     finally:

@@ -2,12 +2,16 @@
 
 Kept as data beside the handlers it describes; the tests validate real responses
 against these schemas, so the description cannot drift from what the bot sends.
-Other features add their routes with `register(path, item)` at import time.
+Each feature module exposes its part as an `ApiDoc` value (`READ_API` here, `DOC` in
+`webhooks`, `operations`, `bot.reporter` and `bot.app`); `create_app` composes them
+with `setup(app, parts)`: no global registry, nothing registered by importing.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +27,16 @@ MONEY = {
     "description": "currency → exact decimal amount",
     "additionalProperties": AMOUNT,
 }
+
+
+def closed(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """An object of these properties and no others; all required unless `required` says."""
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
 def ref(name: str) -> dict[str, str]:
@@ -110,11 +124,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["self", "events", "page"],
         "description": "relative URLs; they carry the run's link token where one is needed",
-        "properties": {
-            "self": {"type": "string"},
-            "events": {"type": "string"},
-            "page": {"type": "string"},
-        },
+        "properties": {name: {"type": "string"} for name in ("self", "events", "page")},
     },
     "Run": {
         "type": "object",
@@ -428,19 +438,34 @@ PATHS: dict[str, Any] = {
 }
 
 
-def register(path: str, item: dict[str, Any]) -> None:
-    """Describe another feature's route (merged per method)."""
-    PATHS.setdefault(path, {}).update(item)
+@dataclass(frozen=True)
+class ApiDoc:
+    """One feature's part of the document: path items (merged per method) and schemas."""
+
+    paths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    schemas: Mapping[str, Any] = field(default_factory=dict)
 
 
-def register_schemas(schemas: dict[str, Any]) -> None:
-    """Add named schemas for `ref(name)`; a name means one schema only."""
-    for name, schema in schemas.items():
-        if SCHEMAS.setdefault(name, schema) != schema:
-            raise ValueError(f"OpenAPI schema {name!r} is already registered differently")
+READ_API = ApiDoc(paths=PATHS, schemas=SCHEMAS)
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 
-def document() -> dict[str, Any]:
+def _merge(parts: Iterable[ApiDoc]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """All parts' paths (an item's methods merged) and schemas (a name means one schema)."""
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for part in parts:
+        for path, item in part.paths.items():
+            paths.setdefault(path, {}).update(copy.deepcopy(item))
+        for name, schema in part.schemas.items():
+            if schemas.setdefault(name, copy.deepcopy(schema)) != schema:
+                raise ValueError(f"OpenAPI schema {name!r} is described twice, differently")
+    return paths, schemas
+
+
+def document(parts: Iterable[ApiDoc]) -> dict[str, Any]:
+    """The whole OpenAPI document from the features' parts."""
+    paths, schemas = _merge(parts)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -456,13 +481,19 @@ def document() -> dict[str, Any]:
                 "`/readyz`, `/metrics` and `/api/outbox` are for operators."
             ),
         },
-        "paths": copy.deepcopy(PATHS),
+        "paths": paths,
         "components": {
-            "schemas": copy.deepcopy(SCHEMAS),
+            "schemas": schemas,
             "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
         },
     }
 
 
 async def serve(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(request.app[OPENAPI])
+
+
+def setup(app: web.Application, parts: Iterable[ApiDoc]) -> None:
+    """Build the document once, at app setup, and serve it at `/api/openapi.json`."""
+    app[OPENAPI] = document(parts)
+    app.router.add_get("/api/openapi.json", serve)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.http import access, openapi
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.workers.outbox import outbox_lag
 
 
@@ -38,7 +38,7 @@ def _may_see_items(request: web.Request) -> bool | None:
 async def outbox(request: web.Request) -> web.Response:
     allowed = _may_see_items(request)
     if allowed is None:
-        return error(401, "invalid admin token")
+        raise ApiError(401, "invalid admin token")
     status = await request.app[keys.STORE].outbox_status()
     answer: dict[str, object] = {
         "pending": status["pending"],
@@ -58,75 +58,62 @@ def setup(app: web.Application) -> None:
 
 
 _ROW = {"type": "string"}
-openapi.register_schemas(
-    {
-        "Outbox": {
-            "type": "object",
-            "description": "Counts for anyone; the rows with the admin token (or in local mode).",
-            "required": ["pending", "failed", "lag_seconds"],
-            "additionalProperties": False,
-            "oneOf": [{"required": ["note"]}, {"required": ["retrying", "failures"]}],
-            "properties": {
-                "pending": {"type": "integer", "minimum": 0},
-                "failed": {"type": "integer", "minimum": 0, "description": "given up on"},
-                "lag_seconds": {
-                    "type": "number",
-                    "minimum": 0,
-                    "description": "how overdue the oldest pending row is",
-                },
-                "note": {"type": "string", "description": "how to see the rows"},
-                "retrying": {
-                    "type": "array",
-                    "description": "pending rows that failed before (at most 100, next due first)",
-                    "items": {
-                        "type": "object",
-                        "required": ["key", "repo", "pr", "reason", "attempts", "due_at"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "key": _ROW,
-                            "repo": _ROW,
-                            "pr": {"type": "integer"},
-                            "reason": _ROW,
-                            "attempts": {"type": "integer", "minimum": 1},
-                            "due_at": {"type": "number", "description": "Unix time"},
-                        },
-                    },
-                },
-                "failures": {
-                    "type": "array",
-                    "description": "rows given up on (at most 100, newest first)",
-                    "items": {
-                        "type": "object",
-                        "required": ["key", "repo", "pr", "reason", "at"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "key": _ROW,
-                            "repo": _ROW,
-                            "pr": {"type": "integer"},
-                            "reason": {"type": ["string", "null"]},
-                            "at": openapi.TIME,
-                        },
-                    },
-                },
+_ROW_KEY = {"key": _ROW, "repo": _ROW, "pr": {"type": "integer"}}  # which row
+_SCHEMAS = {
+    "Outbox": {
+        "type": "object",
+        "description": "Counts for anyone; the rows with the admin token (or in local mode).",
+        "required": ["pending", "failed", "lag_seconds"],
+        "additionalProperties": False,
+        "oneOf": [{"required": ["note"]}, {"required": ["retrying", "failures"]}],
+        "properties": {
+            "pending": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0, "description": "given up on"},
+            "lag_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "description": "how overdue the oldest pending row is",
             },
-        }
-    }
-)
-openapi.register(
-    "/api/outbox",
-    {
-        "get": {
-            "summary": "GitHub writes still to do, and the ones given up on",
-            "operationId": "getOutbox",
-            "security": [{}, {"adminToken": []}],
-            "responses": {
-                "200": openapi.json_content(openapi.ref("Outbox"), "the outbox"),
-                "401": openapi.json_content(
-                    openapi.ref("Error"),
-                    "a wrong admin token (sent while AUDIT_ADMIN_TOKEN is set); "
-                    "no token gets the counts alone",
+            "note": {"type": "string", "description": "how to see the rows"},
+            "retrying": {
+                "type": "array",
+                "description": "pending rows that failed before (at most 100, next due first)",
+                "items": openapi.closed(
+                    {
+                        **_ROW_KEY,
+                        "reason": _ROW,
+                        "attempts": {"type": "integer", "minimum": 1},
+                        "due_at": {"type": "number", "description": "Unix time"},
+                    }
                 ),
             },
-        }
+            "failures": {
+                "type": "array",
+                "description": "rows given up on (at most 100, newest first)",
+                "items": openapi.closed(
+                    {**_ROW_KEY, "reason": {"type": ["string", "null"]}, "at": openapi.TIME}
+                ),
+            },
+        },
+    }
+}
+DOC = openapi.ApiDoc(
+    schemas=_SCHEMAS,
+    paths={
+        "/api/outbox": {
+            "get": {
+                "summary": "GitHub writes still to do, and the ones given up on",
+                "operationId": "getOutbox",
+                "security": [{}, {"adminToken": []}],
+                "responses": {
+                    "200": openapi.json_content(openapi.ref("Outbox"), "the outbox"),
+                    "401": openapi.json_content(
+                        openapi.ref("Error"),
+                        "a wrong admin token (sent while AUDIT_ADMIN_TOKEN is set); "
+                        "no token gets the counts alone",
+                    ),
+                },
+            }
+        },
     },
 )

@@ -9,30 +9,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multidict import MultiMapping
 
+from bot.http.errors import ApiError
 from bot.ids import is_run_id
 from bot.trail.events import format_time
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 
 
-class BadParameter(Exception):
+class BadParameter(ApiError):
+    """A 400 naming the parameter; the CLI reads `name` and `reason` of the same error."""
+
     def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"{name}: {reason}")
+        super().__init__(400, f"{name} {reason}", parameter=name)
         self.name = name
         self.reason = reason
-
-    def response(self) -> web.Response:
-        from bot.http.errors import error  # the web layer's; the CLI uses these parsers too
-
-        return error(400, f"{self.name} {self.reason}", parameter=self.name)
+        self.args = (f"{name}: {reason}",)  # its text, as the CLI prints it
 
 
 def reject_unknown(query: MultiMapping[str], allowed: Iterable[str]) -> None:

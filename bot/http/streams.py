@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.workers.scan import event_line
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
@@ -92,9 +92,9 @@ async def sse(request: web.Request, run_id: str, after: int) -> web.StreamRespon
     if live.open >= request.app[keys.SETTINGS].max_live_streams:
         # Each tail holds a connection and polls the store: a cap keeps a crowd of
         # open pages (or a client that never closes) from starving the webhooks.
-        refused = error(503, "too many live tails are open; retry later")
-        refused.headers["Retry-After"] = "5"
-        return refused
+        raise ApiError(
+            503, "too many live tails are open; retry later", headers={"Retry-After": "5"}
+        )
     live.open += 1
     try:
         return await _tail(request, run_id, after)

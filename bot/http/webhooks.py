@@ -21,7 +21,8 @@ from bot import keys
 from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
-from bot.http.errors import error
+from bot.http.errors import ApiError
+from bot.http.openapi import RUN_ID, ApiDoc, json_content, ref
 from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)
@@ -60,34 +61,34 @@ async def receive(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     cap = settings.max_body_bytes
     if request.content_length is not None and request.content_length > cap:
-        return error(413, f"body is larger than the {cap}-byte limit")
+        raise ApiError(413, f"body is larger than the {cap}-byte limit")
     event_name = request.headers.get("X-GitHub-Event")
     delivery = request.headers.get("X-GitHub-Delivery")
     if not event_name or not _HEADER_TOKEN.fullmatch(event_name):
-        return error(400, "missing or malformed X-GitHub-Event header")
+        raise ApiError(400, "missing or malformed X-GitHub-Event header")
     if not delivery or not _HEADER_TOKEN.fullmatch(delivery):
-        return error(400, "missing or malformed X-GitHub-Delivery header")
+        raise ApiError(400, "missing or malformed X-GitHub-Delivery header")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error(413, f"body is larger than the {cap}-byte limit")
+        raise ApiError(413, f"body is larger than the {cap}-byte limit") from None
     if request.content_type not in _CONTENT_TYPES:
-        return error(415, "content type must be application/json")
+        raise ApiError(415, "content type must be application/json")
     try:
         verify_signature(request.headers, body, settings.webhook_secret)
     except ValidationFailure:
-        return error(401, "missing or invalid X-Hub-Signature-256")
+        raise ApiError(401, "missing or invalid X-Hub-Signature-256") from None
     try:
         data = decode_body(request.content_type, body)
     except (ValueError, KeyError, IndexError):
-        return error(400, "body is not valid JSON")
+        raise ApiError(400, "body is not valid JSON") from None
     if not isinstance(data, dict):
-        return error(400, "body must be a JSON object")
+        raise ApiError(400, "body must be a JSON object")
     event = sansio.Event(data, event=event_name, delivery_id=delivery)
     try:
         command = await plan_delivery(event, PlanOptions(ci_rates=settings.ci_rates))
     except PayloadError as exc:
-        return error(400, str(exc), field=exc.path)
+        raise ApiError(400, str(exc), field=exc.path) from None
     result = await commit(request.app, command)
     outcome = result.outcome
     log.info(
@@ -120,80 +121,85 @@ def _field(data: dict[str, Any], outer: str, inner: str) -> Any:
     return value if isinstance(value, (str, int)) else None
 
 
-from bot.http.openapi import RUN_ID, json_content, ref, register  # noqa: E402  (beside the handler)
-
 PRINTABLE = {"type": "string", "pattern": f"^{_HEADER_TOKEN.pattern}$"}
 
-register(
-    "/webhook",
-    {
-        "post": {
-            "summary": "GitHub webhook deliveries",
-            "description": "Verified, planned and committed before the answer; GitHub work "
-            "happens afterwards. A redelivery (same X-GitHub-Delivery) answers 200 "
-            "`duplicate` and adds nothing. Without GITHUB_WEBHOOK_SECRET (local mode) no "
-            "signature is checked. Every answer other than 200 writes nothing.",
-            "operationId": "receiveWebhook",
-            "security": [{"webhookSignature": []}, {}],
-            "parameters": [
-                {
-                    "name": "X-GitHub-Event",
-                    "in": "header",
-                    "required": True,
-                    "schema": PRINTABLE,
-                    "description": "pull_request, pull_request_review, workflow_run, …",
-                },
-                {
-                    "name": "X-GitHub-Delivery",
-                    "in": "header",
-                    "required": True,
-                    "schema": PRINTABLE,
-                    "description": "unique per event; the same on a redelivery",
-                },
-            ],
-            "requestBody": {
-                "required": True,
-                "description": "the event's payload, at most AUDIT_MAX_BODY_BYTES",
-                "content": {
-                    "application/json": {"schema": {"type": "object"}},
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["payload"],
-                            "properties": {"payload": {"type": "string"}},
-                        }
-                    },
-                },
-            },
-            "responses": {
-                "200": json_content(
+DOC = ApiDoc(
+    paths={
+        "/webhook": {
+            "post": {
+                "summary": "GitHub webhook deliveries",
+                "description": "Verified, planned and committed before the answer; GitHub work "
+                "happens afterwards. A redelivery (same X-GitHub-Delivery) answers 200 "
+                "`duplicate` and adds nothing. Without GITHUB_WEBHOOK_SECRET (local mode) no "
+                "signature is checked. Every answer other than 200 writes nothing.",
+                "operationId": "receiveWebhook",
+                "security": [{"webhookSignature": []}, {}],
+                "parameters": [
                     {
-                        "type": "object",
-                        "required": ["status", "delivery", "runs", "events"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "status": {
-                                "type": "string",
-                                "enum": ["recorded", "logged", "unmatched", "ignored", "duplicate"],
-                            },
-                            "delivery": {"type": "string"},
-                            "runs": {"type": "array", "items": RUN_ID},
-                            "events": {"type": "integer", "minimum": 0},
+                        "name": "X-GitHub-Event",
+                        "in": "header",
+                        "required": True,
+                        "schema": PRINTABLE,
+                        "description": "pull_request, pull_request_review, workflow_run, …",
+                    },
+                    {
+                        "name": "X-GitHub-Delivery",
+                        "in": "header",
+                        "required": True,
+                        "schema": PRINTABLE,
+                        "description": "unique per event; the same on a redelivery",
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "description": "the event's payload, at most AUDIT_MAX_BODY_BYTES",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["payload"],
+                                "properties": {"payload": {"type": "string"}},
+                            }
                         },
                     },
-                    "committed (or a duplicate, ignored or unmatched delivery): the runs it "
-                    "touched and how many trail events it appended",
-                ),
-                "400": json_content(
-                    ref("Error"),
-                    "a missing or malformed X-GitHub-Event or X-GitHub-Delivery (1-200 "
-                    "printable ASCII characters), a body that is not a JSON "
-                    "object, or a handled event without a field it needs (`field` names it)",
-                ),
-                "401": json_content(ref("Error"), "a missing or wrong signature (secret set)"),
-                "413": json_content(ref("Error"), "the body is over AUDIT_MAX_BODY_BYTES"),
-                "415": json_content(ref("Error"), "the content type is not JSON or form data"),
-            },
-        }
-    },
+                },
+                "responses": {
+                    "200": json_content(
+                        {
+                            "type": "object",
+                            "required": ["status", "delivery", "runs", "events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "status": {
+                                    "type": "string",
+                                    "enum": [
+                                        "recorded",
+                                        "logged",
+                                        "unmatched",
+                                        "ignored",
+                                        "duplicate",
+                                    ],
+                                },
+                                "delivery": {"type": "string"},
+                                "runs": {"type": "array", "items": RUN_ID},
+                                "events": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                        "committed (or a duplicate, ignored or unmatched delivery): the runs it "
+                        "touched and how many trail events it appended",
+                    ),
+                    "400": json_content(
+                        ref("Error"),
+                        "a missing or malformed X-GitHub-Event or X-GitHub-Delivery (1-200 "
+                        "printable ASCII characters), a body that is not a JSON "
+                        "object, or a handled event without a field it needs (`field` names it)",
+                    ),
+                    "401": json_content(ref("Error"), "a missing or wrong signature (secret set)"),
+                    "413": json_content(ref("Error"), "the body is over AUDIT_MAX_BODY_BYTES"),
+                    "415": json_content(ref("Error"), "the content type is not JSON or form data"),
+                },
+            }
+        },
+    }
 )

@@ -1,7 +1,13 @@
 """The reporter API for CI steps: who may report (bot.auth) and what they report.
 
 `setup(app)` adds the routes and builds the `Authenticator` from the settings once
-the shared HTTP session exists (the OIDC verifier fetches the issuer's keys with it).
+the shared HTTP session exists (the OIDC verifier fetches the issuer's keys with it);
+`DOC` is its part of the OpenAPI document, composed by `create_app`.
+
+Lives here: the routes and the open-run decision (`routes`), the body parsers
+(`bodies`), the OpenAPI description (`spec`). May import the root helpers, `trail`,
+`store`, `auth`, `workers` (the commit pipeline) and `http` (`ApiError`, OpenAPI
+helpers); never `web`, `cli` or `app`.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from aiohttp import web
 from bot import keys
 from bot.auth import Authenticator, OIDCVerifier, parse_api_tokens
 from bot.config import Settings
-from bot.reporter import spec  # noqa: F401  (registers the OpenAPI description)
 from bot.reporter.routes import add_routes
+from bot.reporter.spec import DOC
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DOC", "build_authenticator", "setup"]
 
 
 def build_authenticator(settings: Settings, session: aiohttp.ClientSession) -> Authenticator:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from bot.http.errors import ApiError
 from bot.trail import events as ev
 from bot.trail.money import (
     SPEND_FIELDS,
@@ -54,18 +55,14 @@ _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
 DEFAULT_PRICING = Pricing()  # the package table alone; the routes pass the operator's prices
 
 
-class InvalidBody(Exception):
-    """The body has bad fields; ``errors`` lists each with its path and reason."""
+class InvalidBody(ApiError):
+    """The body has bad fields (422); ``errors`` lists each with its path and reason."""
 
     def __init__(self, errors: Sequence[InvalidInput]) -> None:
-        super().__init__(f"{len(errors)} invalid field(s)")
+        listed = [{"path": e.path, "reason": e.reason} for e in errors[:MAX_ERRORS]]
+        super().__init__(422, "invalid request", errors=listed)
         self.errors = list(errors)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "error": "invalid request",
-            "errors": [{"path": e.path, "reason": e.reason} for e in self.errors[:MAX_ERRORS]],
-        }
+        self.args = (f"{len(errors)} invalid field(s)",)
 
 
 class NotJSON(ValueError):

@@ -8,23 +8,24 @@ nothing; a key reused for a different request is refused.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
 from bot import keys
 from bot.auth import AuthError, AuthUnavailable, Principal
-from bot.http.errors import error
+from bot.http.errors import ApiError
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
     DEFAULT_PRICING,
     CloseRequest,
     InvalidBody,
     NotJSON,
+    OpenRequest,
     parse_close,
     parse_events,
     parse_json,
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 _JSON_TYPES = ("application/json", "")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class _Keyed(Protocol):
@@ -55,22 +55,6 @@ class _Keyed(Protocol):
 Req = TypeVar("Req", bound=_Keyed)
 
 
-class Refused(Exception):
-    """An answer other than success, raised from helpers and turned into a response."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _refuse(
-    status: int, message: str, headers: Mapping[str, str] | None = None, **details: Any
-) -> Refused:
-    answer = error(status, message, **details)
-    answer.headers.update(headers or {})
-    return Refused(answer)
-
-
 # --- request plumbing --------------------------------------------------------------
 
 
@@ -78,22 +62,24 @@ async def authenticate(request: web.Request) -> Principal:
     """The caller, or a 401/503 (never naming the token, never writing anything)."""
     authenticator = request.app.get(keys.AUTHENTICATOR)
     if authenticator is None or not authenticator.configured:
-        raise _refuse(
+        raise ApiError(
             401,
             "the reporter API has no credentials configured on this bot",
-            {"WWW-Authenticate": "Bearer"},
+            headers={"WWW-Authenticate": "Bearer"},
         )
     try:
         return await authenticator.authenticate(request.headers.get("Authorization"))
     except AuthUnavailable as exc:
         log.warning("reporter credentials cannot be checked: %s", exc)
-        raise _refuse(
-            503, f"credentials cannot be checked right now: {exc}", {"Retry-After": "10"}
+        raise ApiError(
+            503, f"credentials cannot be checked right now: {exc}", headers={"Retry-After": "10"}
         ) from None
     except AuthError as exc:
         log.info("reporter credentials refused on %s: %s", request.path, exc)
-        raise _refuse(
-            401, f"unauthorized: {exc}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        raise ApiError(
+            401,
+            f"unauthorized: {exc}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
 
 
@@ -104,18 +90,18 @@ async def read_body(request: web.Request) -> object:
     # `POST …/close` sends none, and is JSON's empty object here.
     content_type = request.content_type if "Content-Type" in request.headers else ""
     if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
-        raise _refuse(415, "content type must be application/json")
+        raise ApiError(415, "content type must be application/json")
     if request.content_length is not None and request.content_length > cap:
-        raise _refuse(413, f"body is larger than the {cap}-byte limit")
+        raise ApiError(413, f"body is larger than the {cap}-byte limit")
     raw = bytearray()
     while chunk := await request.content.read(65536):
         raw += chunk
         if len(raw) > cap:
-            raise _refuse(413, f"body is larger than the {cap}-byte limit")
+            raise ApiError(413, f"body is larger than the {cap}-byte limit")
     try:
         return parse_json(bytes(raw)) if raw else {}
     except NotJSON as exc:
-        raise _refuse(400, str(exc)) from None
+        raise ApiError(400, str(exc)) from None
 
 
 def pricing(request: web.Request) -> Pricing:
@@ -141,25 +127,20 @@ def header_key(request: web.Request, body_key: str | None) -> str | None:
     return key
 
 
-def _answered(handler: Handler) -> Handler:
-    """Turn the refusals raised while handling a report into their 4xx answers."""
+async def _commit(request: web.Request, command: Command) -> CommandResult:
+    """Commit `command`; a key reused for a different request is a 422."""
+    try:
+        return await commit(request.app, command)
+    except IdempotencyConflict:
+        raise _key_reused() from None
 
-    @functools.wraps(handler)
-    async def answer(request: web.Request) -> web.Response:
-        try:
-            return await handler(request)
-        except Refused as refused:
-            return refused.response
-        except InvalidBody as exc:
-            return web.json_response(exc.as_json(), status=422)
-        except IdempotencyConflict:
-            return error(
-                422,
-                "this idempotency key was already used for a different request; "
-                "use a new key for a new request",
-            )
 
-    return answer
+def _key_reused() -> ApiError:
+    return ApiError(
+        422,
+        "this idempotency key was already used for a different request; "
+        "use a new key for a new request",
+    )
 
 
 def _source(route: str, scope: str, key: str | None, principal: Principal) -> ev.Source:
@@ -193,18 +174,18 @@ async def _writable_run(request: web.Request, principal: Principal) -> dict[str,
     run_id = request.match_info["run_id"]
     run = await request.app[keys.STORE].get_run(run_id) if is_run_id(run_id) else None
     if run is None:
-        raise _refuse(404, "no such run")
+        raise ApiError(404, "no such run")
     if not principal.may_write(run["repo"]):
-        raise _refuse(403, "this credential may not report for this run's repository")
+        raise ApiError(403, "this credential may not report for this run's repository")
     if run.get("kind") == "pr":
-        raise _refuse(
+        raise ApiError(
             409, "PR runs follow GitHub's webhooks; report into a run opened with POST /api/runs"
         )
     return run
 
 
-def _closed(run: Mapping[str, Any]) -> Refused:
-    return _refuse(409, f"run {run['id']} is already closed ({run.get('status')})")
+def _closed(run: Mapping[str, Any]) -> ApiError:
+    return ApiError(409, f"run {run['id']} is already closed ({run.get('status')})")
 
 
 async def _into_run(
@@ -230,7 +211,7 @@ async def _into_run(
         _source(route, run["id"], key, principal),
         [Append(ById(run["id"]), events_of(parsed), require_open=True)],
     )
-    result = await commit(request.app, command)
+    result = await _commit(request, command)
     fresh = await request.app[keys.STORE].get_run(run["id"]) or run
     if not result.runs:
         raise _closed(fresh)
@@ -240,53 +221,83 @@ async def _into_run(
 # --- routes ------------------------------------------------------------------------
 
 
-@_answered
-async def open_run(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    opened = parse_open(await read_body(request), pricing(request))
-    key = header_key(request, opened.idempotency_key)
-    claims = principal.claims
-    repo = opened.repo or (claims.repository if claims else None)
-    if repo is None:
-        raise InvalidBody([InvalidInput("repo", "is required with a static token")])
-    if not principal.may_write(repo):
-        raise _refuse(403, f"this credential may not report for {repo}")
-    same_repo = claims is not None and claims.repository.lower() == repo.lower()
-    pr = opened.pr or (claims.pr_number if same_repo and claims else None)
-    head_sha = opened.head_sha or (claims.sha if same_repo and claims else None)
-    source = _source("open", repo.lower(), key, principal)
-    run_key = f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}"
+@dataclass(frozen=True)
+class OpenPlan:
+    """What a valid open-run request asks for: decided before anything is read or written."""
 
-    def command(installation_id: int | None, private: bool | None) -> Command:
+    request: OpenRequest
+    repo: str
+    pr: int | None
+    head_sha: str | None
+    source: ev.Source
+    run_key: str
+
+    def command(self, installation_id: int | None, private: bool | None) -> Command:
+        """The commit, given the installation and visibility of the PR's own run."""
+        opened = self.request
         spec = RunSpec(
             kind=opened.kind,
-            repo=repo,
-            pr=pr,
-            head_sha=head_sha,
+            repo=self.repo,
+            pr=self.pr,
+            head_sha=self.head_sha,
             name=opened.name,
             installation_id=installation_id,
             private=private,
             opened_data={"budget": dict(opened.budget)} if opened.budget else {},
         )
-        return Command(source, [OpenRun(run_key, spec, list(opened.events))])
+        return Command(self.source, [OpenRun(self.run_key, spec, list(opened.events))])
 
-    installation_id, private = await _pr_context(request, repo, pr)
+
+def plan_open(opened: OpenRequest, key: str | None, principal: Principal) -> OpenPlan:
+    """Which repository, PR and commit the run is for (the OIDC claims fill gaps), or why not.
+
+    A static token must name the repository (422); a credential may only report for
+    the repositories it covers (403). The claims' PR and commit apply only to their
+    own repository.
+    """
+    claims = principal.claims
+    repo = opened.repo or (claims.repository if claims else None)
+    if repo is None:
+        raise InvalidBody([InvalidInput("repo", "is required with a static token")])
+    if not principal.may_write(repo):
+        raise ApiError(403, f"this credential may not report for {repo}")
+    same_repo = claims is not None and claims.repository.lower() == repo.lower()
+    return OpenPlan(
+        request=opened,
+        repo=repo,
+        pr=opened.pr or (claims.pr_number if same_repo and claims else None),
+        head_sha=opened.head_sha or (claims.sha if same_repo and claims else None),
+        source=_source("open", repo.lower(), key, principal),
+        run_key=f"api:{repo.lower()}:{key}" if key else f"api:{uuid.uuid4().hex}",
+    )
+
+
+async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
+    """Commit the plan with the PR's installation and visibility as the store has them now."""
+    installation_id, private = await _pr_context(request, plan.repo, plan.pr)
     try:
-        result = await commit(request.app, command(installation_id, private))
+        return await commit(request.app, plan.command(installation_id, private))
     except IdempotencyConflict:
         if installation_id is None and private is None:
-            raise
+            raise _key_reused() from None
         # The first attempt may have been made before the PR run (and so its
         # installation) was known: replay it as it was sent then.
-        result = await commit(request.app, command(None, None))
+        return await _commit(request, plan.command(None, None))
+
+
+async def open_run(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    opened = parse_open(await read_body(request), pricing(request))
+    plan = plan_open(opened, header_key(request, opened.idempotency_key), principal)
+    result = await _commit_open(request, plan)
     run_id = (result.opened or result.runs)[0]
     run = await request.app[keys.STORE].get_run(run_id)
     log.info("reporter %s opened run %s", principal.subject, run_id, extra={"runs": [run_id]})
     body = {
         "id": run_id,
         "url": run_url(request, run_id),
-        "repo": run["repo"] if run else repo,
-        "pr": run["pr"] if run else pr,
+        "repo": run["repo"] if run else plan.repo,
+        "pr": run["pr"] if run else plan.pr,
         "kind": run["kind"] if run else opened.kind,
         "replayed": result.duplicate,
     }
@@ -305,7 +316,6 @@ async def _pr_context(
     return runs[0].get("installation_id"), runs[0].get("private")
 
 
-@_answered
 async def append_events(request: web.Request) -> web.Response:
     batch, run, result = await _into_run(
         request,
@@ -340,7 +350,6 @@ def _proof_view(proof: Mapping[str, Any], explorers: Mapping[str, str]) -> dict[
     }
 
 
-@_answered
 async def close_run(request: web.Request) -> web.Response:
     _, run, result = await _into_run(request, "close", parse_close, _closing_events)
     return web.json_response(

@@ -1,4 +1,4 @@
-"""The OpenAPI description of the reporter API, registered when the package loads.
+"""The OpenAPI description of the reporter API (`DOC`), composed into the document by `create_app`.
 
 Built from the same constants the body parsers use (event types, statuses, limits),
 so a new event field or status cannot be accepted without the description knowing;
@@ -296,12 +296,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_ERRORS,
-                "items": {
-                    "type": "object",
-                    "required": ["path", "reason"],
-                    "additionalProperties": False,
-                    "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
-                },
+                "items": openapi.closed({"path": {"type": "string"}, "reason": {"type": "string"}}),
             },
         },
     },
@@ -407,62 +402,58 @@ def _into_run() -> dict[str, Any]:
     }
 
 
-openapi.register_schemas(SCHEMAS)
-openapi.register(
-    "/api/runs",
-    {
-        "post": {
-            "summary": "Open a run (CI steps)",
-            "description": "Opens a run of any kind but `pr`, optionally with its first "
-            "events. A run on a PR takes the installation and visibility of the PR's own "
-            "run, so its spend shows in the summary comment." + NOTHING_WRITTEN,
-            "operationId": "openRun",
-            "security": openapi.REPORTERS,
-            "parameters": [IDEMPOTENCY],
-            "requestBody": _body("OpenRunRequest"),
-            "responses": {
-                "201": json_content(ref("RunOpened"), "opened"),
-                "200": json_content(ref("RunOpened"), "a replay: the run the key opened"),
-                **{
-                    code: ANSWERS[code]
-                    for code in ("400", "401", "403", "413", "415", "422", "503")
+DOC = openapi.ApiDoc(
+    schemas=SCHEMAS,
+    paths={
+        "/api/runs": {
+            "post": {
+                "summary": "Open a run (CI steps)",
+                "description": "Opens a run of any kind but `pr`, optionally with its first "
+                "events. A run on a PR takes the installation and visibility of the PR's own "
+                "run, so its spend shows in the summary comment." + NOTHING_WRITTEN,
+                "operationId": "openRun",
+                "security": openapi.REPORTERS,
+                "parameters": [IDEMPOTENCY],
+                "requestBody": _body("OpenRunRequest"),
+                "responses": {
+                    "201": json_content(ref("RunOpened"), "opened"),
+                    "200": json_content(ref("RunOpened"), "a replay: the run the key opened"),
+                    **{
+                        code: ANSWERS[code]
+                        for code in ("400", "401", "403", "413", "415", "422", "503")
+                    },
                 },
-            },
-        }
-    },
-)
-openapi.register(
-    "/api/runs/{run_id}/events",
-    {
-        "post": {
-            "summary": "Append a batch of events to an open run (CI steps)",
-            "description": f"At most {MAX_EVENTS} events, committed together." + NOTHING_WRITTEN,
-            "operationId": "appendEvents",
-            "security": openapi.REPORTERS,
-            "parameters": [RUN_PATH, IDEMPOTENCY],
-            "requestBody": _body("AppendEventsRequest"),
-            "responses": {
-                "201": json_content(ref("EventsRecorded"), "recorded"),
-                "200": json_content(ref("EventsRecorded"), "a replay: nothing recorded again"),
-                **_into_run(),
-            },
-        }
-    },
-)
-openapi.register(
-    "/api/runs/{run_id}/close",
-    {
-        "post": {
-            "summary": "Close a run with its final status (CI steps)",
-            "description": "An empty body closes it as succeeded." + NOTHING_WRITTEN,
-            "operationId": "closeRun",
-            "security": openapi.REPORTERS,
-            "parameters": [RUN_PATH, IDEMPOTENCY],
-            "requestBody": _body("CloseRunRequest", required=False),
-            "responses": {
-                "200": json_content(ref("RunClosed"), "closed (or a replay of the close)"),
-                **_into_run(),
-            },
-        }
+            }
+        },
+        "/api/runs/{run_id}/events": {
+            "post": {
+                "summary": "Append a batch of events to an open run (CI steps)",
+                "description": f"At most {MAX_EVENTS} events, committed together."
+                + NOTHING_WRITTEN,
+                "operationId": "appendEvents",
+                "security": openapi.REPORTERS,
+                "parameters": [RUN_PATH, IDEMPOTENCY],
+                "requestBody": _body("AppendEventsRequest"),
+                "responses": {
+                    "201": json_content(ref("EventsRecorded"), "recorded"),
+                    "200": json_content(ref("EventsRecorded"), "a replay: nothing recorded again"),
+                    **_into_run(),
+                },
+            }
+        },
+        "/api/runs/{run_id}/close": {
+            "post": {
+                "summary": "Close a run with its final status (CI steps)",
+                "description": "An empty body closes it as succeeded." + NOTHING_WRITTEN,
+                "operationId": "closeRun",
+                "security": openapi.REPORTERS,
+                "parameters": [RUN_PATH, IDEMPOTENCY],
+                "requestBody": _body("CloseRunRequest", required=False),
+                "responses": {
+                    "200": json_content(ref("RunClosed"), "closed (or a replay of the close)"),
+                    **_into_run(),
+                },
+            }
+        },
     },
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -11,15 +10,20 @@ from aiohttp import web
 
 from bot import keys
 from bot.http import params as query
-from bot.http.access import LINK_PARAM, Reader, is_public, reader_for
-from bot.http.api import visible_runs
-from bot.http.errors import error
-from bot.ids import is_run_id
+from bot.http.access import (
+    LINK_PARAM,
+    Reader,
+    is_public,
+    readable_run,
+    reader_for,
+    visible_runs,
+)
+from bot.http.errors import HTML_ERRORS, ApiError
 from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
 from bot.web.verified import VERIFIED, VerifiedTrails
-from bot.workers.scan import divergence
+from bot.workers.scan import SCAN_POOL, divergence
 
 MAX_ROWS = 1000  # timeline rows on a page; the whole trail is one NDJSON link away
 PR_PAGES = 5  # pages of 200 runs shown on a PR page
@@ -55,7 +59,7 @@ class Static:
     async def serve(self, request: web.Request) -> web.Response:
         found = self.files.get(request.match_info["name"])
         if found is None:
-            return error(404, "no such asset")
+            raise ApiError(404, "no such asset")
         body, content_type, digest = found
         etag = f'"{digest}"'
         cache = (
@@ -82,51 +86,37 @@ def html(markup: Markup, status: int = 200) -> web.Response:
     )
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a run is not shown: the page renders it as HTML, the live fragment as JSON."""
-
-    status: int
-    heading: str
-    detail: str
-
-    def page(self, request: web.Request) -> web.Response:
-        assets = request.app[STATIC].assets
-        return html(render.error_page(self.status, self.heading, self.detail, assets), self.status)
+NO_SUCH_RUN = ("No such run", "There is no run with this ID you may read.")
 
 
-NOT_FOUND = Refusal(404, "No such run", "There is no run with this ID you may read.")
+def _page_text(request: web.Request, exc: ApiError) -> tuple[str, str]:
+    """The heading and the sentence an error page shows for `exc`."""
+    if exc.title is not None:
+        return exc.title, exc.message
+    if exc.status == 400:
+        return "Bad request", exc.message
+    if exc.status == 410:
+        run_id = request.match_info.get("run_id")
+        when = render.when(exc.fields.get("pruned_at"))
+        reason = exc.fields.get("reason")
+        detail = f"Run {run_id} was removed by retention at {when} UTC: {reason}."
+        return "This run was removed", detail
+    return NO_SUCH_RUN
 
 
-async def _missing(request: web.Request, run_id: str) -> Refusal:
-    """404, or 410 saying when and why when retention removed the run."""
-    pruned_info = getattr(request.app[keys.STORE], "pruned_info", None)
-    gone = await pruned_info(run_id) if pruned_info is not None else None
-    if gone is None:
-        return NOT_FOUND
-    return Refusal(
-        410,
-        "This run was removed",
-        f"Run {run_id} was removed by retention at {render.when(gone.pruned_at)} UTC: "
-        f"{gone.reason}.",
-    )
+def html_errors(request: web.Request, exc: ApiError) -> web.Response | None:
+    """Refusals of the HTML pages as pages; None leaves the JSON answer (fragments, assets)."""
+    if request.match_info.handler not in (run_page, pr_page):
+        return None
+    heading, detail = _page_text(request, exc)
+    page = render.error_page(exc.status, heading, detail, request.app[STATIC].assets)
+    return html(page, exc.status)
 
 
-async def _readable(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any] | Refusal:
-    """The run if this caller may read it; else why not (a private run is just missing)."""
-    run_id = request.match_info["run_id"]
-    try:
-        query.reject_unknown(request.query, allowed)
-    except query.BadParameter as exc:
-        return Refusal(400, "Bad request", f"{exc.name} {exc.reason}")
-    if not is_run_id(run_id):
-        return NOT_FOUND
-    state = await request.app[keys.STORE].get_run(run_id)
-    if state is None:
-        return await _missing(request, run_id)
-    if not (await reader_for(request)).may_read(state):
-        return NOT_FOUND
-    return state
+async def _readable(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The run if this caller may read it (`bot.http.access`'s rule); else an `ApiError`."""
+    query.reject_unknown(request.query, allowed)
+    return await readable_run(request, request.match_info["run_id"])
 
 
 async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
@@ -138,7 +128,9 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
     run_id = state["id"]
     whole = False
     for _ in range(3):  # a commit between the scan and the read is a race, not a break
-        scan, spend = await request.app[VERIFIED].scan(store, run_id, MAX_ROWS, whole=whole)
+        scan, spend = await request.app[VERIFIED].scan(
+            store, run_id, MAX_ROWS, whole=whole, executor=request.app.get(SCAN_POOL)
+        )
         latest = await store.get_run(run_id)
         state = latest or state
         problem = divergence(scan, latest)
@@ -176,8 +168,6 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
 
 async def run_page(request: web.Request) -> web.Response:
     state = await _readable(request, (LINK_PARAM,))
-    if isinstance(state, Refusal):
-        return state.page(request)
     view = await _view(request, state)
     return html(render.run_page(view, request.app[STATIC].assets))
 
@@ -185,12 +175,7 @@ async def run_page(request: web.Request) -> web.Response:
 async def run_live(request: web.Request) -> web.Response:
     """The parts of the run page that change, for the page's live updates (JSON)."""
     state = await _readable(request, (LINK_PARAM, "after"))
-    if isinstance(state, Refusal):
-        return error(state.status, "no such run" if state is NOT_FOUND else state.detail)
-    try:
-        after = query.integer(request.query.get("after"), "after", 0, 2**62, 0)
-    except query.BadParameter as exc:
-        return exc.response()
+    after = query.integer(request.query.get("after"), "after", 0, 2**62, 0)
     view = await _view(request, state)
     newer = [e for e in view.recent if e.seq > after]
     return web.json_response(
@@ -207,17 +192,13 @@ async def run_live(request: web.Request) -> web.Response:
 
 async def pr_page(request: web.Request) -> web.Response:
     repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
-    try:
-        query.reject_unknown(request.query, (LINK_PARAM,))
-        query.repo(repo, "repository")
-        pr = query.integer(request.match_info["number"], "pull request number", 1, 2**31)
-    except query.BadParameter as exc:
-        return Refusal(400, "Bad request", f"{exc.name} {exc.reason}").page(request)
+    query.reject_unknown(request.query, (LINK_PARAM,))
+    query.repo(repo, "repository")
+    pr = query.integer(request.match_info["number"], "pull request number", 1, 2**31)
     reader = await reader_for(request)
     runs, more = await _pr_runs(request, repo, pr, reader)
     if not runs:
-        detail = f"No runs you may read are recorded for {repo}#{pr}."
-        return Refusal(404, "No runs", detail).page(request)
+        raise ApiError(404, f"No runs you may read are recorded for {repo}#{pr}.", title="No runs")
     links = {r["id"]: f"/runs/{r['id']}{reader.run_query(r)}" for r in runs}
     github = render.github_web(request.app[keys.SETTINGS].api_url)
     repo = str(runs[0].get("repo") or repo)
@@ -243,6 +224,7 @@ async def _pr_runs(
 def setup(app: web.Application) -> None:
     app[STATIC] = Static()
     app[VERIFIED] = VerifiedTrails()
+    app[HTML_ERRORS] = html_errors
     app.router.add_get("/runs/{run_id}", run_page)
     app.router.add_get("/runs/{run_id}/live", run_live)
     app.router.add_get(r"/repos/{owner}/{repo}/pull/{number}", pr_page)

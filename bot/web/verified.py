@@ -19,6 +19,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,11 +73,18 @@ class VerifiedTrails:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def scan(
-        self, store: Any, run_id: str, keep_recent: int, *, whole: bool = False
+        self,
+        store: Any,
+        run_id: str,
+        keep_recent: int,
+        *,
+        whole: bool = False,
+        executor: Executor | None = None,
     ) -> tuple[TrailScan, SpendSeries]:
         """The run's trail verified and folded, continued from the last scan when allowed.
 
-        `whole` forces a pass over the whole trail (the caller saw something odd).
+        `whole` forces a pass over the whole trail (the caller saw something odd);
+        `executor` is the app's scan pool.
         """
         lock = self._locks.get(run_id)
         if lock is None:
@@ -85,13 +93,15 @@ class VerifiedTrails:
             entry = self.entries.get(run_id)
             if entry is not None and not whole and self._fresh(entry, keep_recent):
                 spend = entry.spend.copy()
-                scan = await continue_scan(store, entry.scan, observe=spend.add)
+                scan = await continue_scan(store, entry.scan, observe=spend.add, executor=executor)
                 if scan is not None:
                     self.entries[run_id] = Verified(scan, spend, entry.whole_at)
                     return scan, spend
             started = self.clock()
             spend = SpendSeries()
-            scan = await scan_trail(store, run_id, keep_recent=keep_recent, observe=spend.add)
+            scan = await scan_trail(
+                store, run_id, keep_recent=keep_recent, observe=spend.add, executor=executor
+            )
             if scan.verified and scan.count > 0:
                 self.entries[run_id] = Verified(scan, spend, started)
             else:

@@ -8,7 +8,7 @@ open pull requests are never removed: a PR is open while it has an open `pr`-kin
 that has not ended itself is never removed either.
 
 Each removal is recorded in the bot-level log and in `pruned_runs`, so the run's API
-answers 410 with when and why instead of a bare 404.
+answers 410 with when and why instead of a bare 404 (`bot.http.access.missing_run`).
 
 The delivery records that make redeliveries and retried reporter calls duplicates go
 too, after `AUDIT_RETENTION_DAYS` but never sooner than `DEDUPE_DAYS`: GitHub
@@ -24,8 +24,7 @@ import time
 from aiohttp import web
 
 from bot import keys
-from bot.http.errors import error
-from bot.store.base import PrunedRun, Store
+from bot.store.base import PrunedRun
 from bot.workers.periodic import every
 
 log = logging.getLogger(__name__)
@@ -69,25 +68,6 @@ async def prune_once(app: web.Application, now: float | None = None) -> list[Pru
             extra={"run": run.run_id, "repo": run.repo, "pr": run.pr},
         )
     return pruned
-
-
-async def missing_run(store: Store, run_id: str) -> web.Response:
-    """The answer for a run the store does not hold: 410 if retention removed it.
-
-    The body says when and why but not which repository: the run may have been
-    private, and its id alone must not reveal where it lived.
-    """
-    gone = await store.pruned_info(run_id)
-    if gone is None:
-        return error(404, "no such run")
-    return error(
-        410,
-        f"run {run_id} was removed by retention at {gone.pruned_at}: {gone.reason}",
-        pruned_at=gone.pruned_at,
-        reason=gone.reason,
-        last_seq=gone.last_seq,
-        head_hash=gone.head_hash,
-    )
 
 
 def setup(app: web.Application) -> None:

@@ -19,26 +19,45 @@ import functools
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from aiohttp import web
 
 from bot.trail.events import ChainBreak, Event, check_link, verify_chain
 from bot.trail.state import State, apply, new_state
 
 BATCH = 1000
 SCAN_THREADS = 2  # concurrent full-trail passes; more wait their turn
-_pool: ThreadPoolExecutor | None = None
+_pool: ThreadPoolExecutor | None = None  # the CLI's, made on first use, gone with the process
 T = TypeVar("T")
+SCAN_POOL: web.AppKey[Executor] = web.AppKey("scan_pool")
 
 
-def _scans() -> ThreadPoolExecutor:
+def scan_threads() -> ThreadPoolExecutor:
     """Own threads, so long scans never starve the loop's default executor (DNS)."""
+    return ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="trail-scan")
+
+
+def _default_pool() -> ThreadPoolExecutor:
+    """The pool of callers that pass none (CLI commands: one process, one command)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="trail-scan")
+        _pool = scan_threads()
     return _pool
+
+
+async def scan_pool(app: web.Application) -> AsyncIterator[None]:
+    """The app's scan threads (cleanup context): made at start-up, joined at cleanup."""
+    pool = scan_threads()
+    app[SCAN_POOL] = pool
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # queued scans are not started
+        await asyncio.to_thread(pool.shutdown)  # running ones stop after their batch
 
 
 @dataclass
@@ -63,25 +82,28 @@ async def scan_trail(
     *,
     keep_recent: int = 0,
     observe: Callable[[Event], None] | None = None,
+    executor: Executor | None = None,
 ) -> TrailScan:
     """Verify and refold `run_id`'s trail; keep the last `keep_recent` events too.
 
-    `observe` sees every event in trail order, on the scan's own thread.
+    `observe` sees every event in trail order, on the scan's own thread (of
+    `executor`, the app's `SCAN_POOL`; by default a pool of the process's own).
     """
     scan = TrailScan(run_id=run_id, state=new_state(run_id), recent=deque(maxlen=keep_recent))
-    await _on_scan_thread(functools.partial(_scan_sync, store, run_id, scan, observe))
+    await _on_scan_thread(functools.partial(_scan_sync, store, run_id, scan, observe), executor)
     return scan
 
 
 async def _on_scan_thread(
     work: Callable[[asyncio.AbstractEventLoop, threading.Event], T],
+    executor: Executor | None,
 ) -> T:
     """`work(loop, stop)` on a scan thread; cancelling sets `stop`, so the thread gives
     its slot back after the current batch, not the whole trail."""
     loop = asyncio.get_running_loop()
     stop = threading.Event()
     try:
-        return await loop.run_in_executor(_scans(), work, loop, stop)
+        return await loop.run_in_executor(executor or _default_pool(), work, loop, stop)
     except asyncio.CancelledError:
         stop.set()
         raise
@@ -116,7 +138,11 @@ def _take(scan: TrailScan, event: Event, observe: Callable[[Event], None] | None
 
 
 async def continue_scan(
-    store: Any, done: TrailScan, *, observe: Callable[[Event], None] | None = None
+    store: Any,
+    done: TrailScan,
+    *,
+    observe: Callable[[Event], None] | None = None,
+    executor: Executor | None = None,
 ) -> TrailScan | None:
     """`done` carried on over the events stored after it; None if they don't continue it.
 
@@ -135,7 +161,9 @@ async def continue_scan(
         recent=deque(done.recent, maxlen=done.recent.maxlen),
         continued_after=done.count,
     )
-    linked = await _on_scan_thread(functools.partial(_continue_sync, store, scan, observe))
+    linked = await _on_scan_thread(
+        functools.partial(_continue_sync, store, scan, observe), executor
+    )
     return scan if linked else None
 
 
