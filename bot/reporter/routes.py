@@ -8,6 +8,7 @@ nothing; a key reused for a different request is refused.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
