@@ -258,6 +258,42 @@ REFUSED = [
 ]
 
 
+async def refused_bodies_answer_422(
+    api: Described,
+    token: str,
+    open_body: dict[str, Any],
+    events: str,
+    close: str,
+    key: dict[str, str],
+) -> None:
+    """Bodies the description refuses get 422 with field errors; a reused key without."""
+    for template, body in REFUSED:
+        with pytest.raises(ValidationError):
+            api.request_schema("POST", template).validate(body)
+        url = {OPEN: OPEN, EVENTS: events, CLOSE: close}[template]
+        answer = await api.call("POST", template, 422, url, **as_json(body, token))
+        assert answer.body["errors"], (body, answer.body)
+    # the same key for a different request: 422 without field errors
+    conflict = {"events": [{"type": "note", "text": "other"}]}
+    answer = await api.call("POST", EVENTS, 422, events, **as_json(conflict, token, **key))
+    assert "errors" not in answer.body and "idempotency key" in answer.body["error"]
+    answer = await api.call("POST", OPEN, 422, **as_json({**open_body, "name": "x"}, token))
+    assert "errors" not in answer.body
+
+
+async def unknown_runs_answer_404(
+    api: Described, token: str, run_id: str, events: str, close: str, note: dict[str, Any]
+) -> None:
+    """Events or close for a run that does not exist (or is no run ID) answer 404."""
+    unknown = "/api/runs/" + "0" * 26
+    for template, url, body in ((EVENTS, events, note), (CLOSE, close, {})):
+        suffix = url.removeprefix(f"/api/runs/{run_id}")
+        await api.call("POST", template, 404, unknown + suffix, **as_json(body, token))
+        await api.call(
+            "POST", template, 404, "/api/runs/not-a-run" + suffix, **as_json(body, token)
+        )
+
+
 async def test_reporter_answers_and_bodies_match_the_description(
     make_bot: Callable[..., Awaitable[Bot]], issuer: LocalIssuer
 ) -> None:
@@ -296,29 +332,12 @@ async def test_reporter_answers_and_bodies_match_the_description(
     again = await api.call("POST", EVENTS, 200, events, **as_json(batch, token, **key))
     assert again.body["replayed"] is True and again.body["recorded"] == 0
 
-    for template, body in REFUSED:
-        with pytest.raises(ValidationError):
-            api.request_schema("POST", template).validate(body)
-        url = {OPEN: OPEN, EVENTS: events, CLOSE: close}[template]
-        answer = await api.call("POST", template, 422, url, **as_json(body, token))
-        assert answer.body["errors"], (body, answer.body)
-    # the same key for a different request: 422 without field errors
-    conflict = {"events": [{"type": "note", "text": "other"}]}
-    answer = await api.call("POST", EVENTS, 422, events, **as_json(conflict, token, **key))
-    assert "errors" not in answer.body and "idempotency key" in answer.body["error"]
-    answer = await api.call("POST", OPEN, 422, **as_json({**open_body, "name": "x"}, token))
-    assert "errors" not in answer.body
+    await refused_bodies_answer_422(api, token, open_body, events, close, key)
 
     await refusals_common_to_every_route(api, token, issuer, events, close)
     # events or close for runs that are not open to reports
     note = {"events": [{"type": "note", "text": "late"}]}
-    unknown = "/api/runs/" + "0" * 26
-    for template, url, body in ((EVENTS, events, note), (CLOSE, close, {})):
-        suffix = url.removeprefix(f"/api/runs/{run_id}")
-        await api.call("POST", template, 404, unknown + suffix, **as_json(body, token))
-        await api.call(
-            "POST", template, 404, "/api/runs/not-a-run" + suffix, **as_json(body, token)
-        )
+    await unknown_runs_answer_404(api, token, run_id, events, close, note)
     status, delivered = await bot.deliver("pull_request", load_payload("pull_request.opened"))
     assert status == 200
     pr_run = delivered["runs"][-1]
