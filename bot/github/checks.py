@@ -20,8 +20,9 @@ from urllib.parse import quote
 from cachetools import LRUCache
 from gidgethub import BadRequest
 
-from bot.render.summary import SummaryOptions, run_budget
-from bot.trail.money import Totals, display_amount, over_budget
+from bot.render.summary import SummaryOptions
+from bot.trail.budget import over_budget, run_budget
+from bot.trail.money import Totals, display_amount
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
     for run in sorted(runs, key=lambda r: r["id"], reverse=True):
         spend = Totals.from_dict(run.get("spend") or {})
         total.merge(spend)
-        budget = run_budget(run, options)
+        budget = run_budget(run, options.kind_budgets)
         over = over_budget(spend, budget) if budget else []
         if over:
             runs_over.append(run["id"])

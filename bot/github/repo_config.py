@@ -33,7 +33,8 @@ import yaml
 from cachetools import TTLCache
 from gidgethub import BadRequest, HTTPException, RateLimitExceeded
 
-from bot.trail.money import InvalidInput, at, kind_of, parse_budget, require_mapping
+from bot.trail.budget import parse_budget
+from bot.trail.money import InvalidInput, at, kind_of, require_mapping
 from bot.trail.proofs import EXPLORERS, parse_explorers
 
 log = logging.getLogger(__name__)

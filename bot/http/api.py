@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from bot.http.access import LINK_PARAM, Reader, is_public, reader_for
 from bot.http.errors import error
 from bot.ids import is_run_id
 from bot.store.base import RunFilter
-from bot.trail.money import InvalidInput, Totals, over_budget
+from bot.trail.budget import run_over_budget
 from bot.trail.proofs import explorer_url
 from bot.trail.state import State
 from bot.workers.retention import missing_run
@@ -124,16 +123,6 @@ async def get_run(request: web.Request) -> web.Response:
         for proof in run.get("proofs") or []
     ]
     return web.json_response(body)
-
-
-def run_over_budget(run: State) -> list[str]:
-    """Currencies whose spend is over the run's budget (stored data never raises)."""
-    try:
-        totals = Totals.from_dict(run.get("spend") or {})
-        budget = {c: Decimal(str(v)) for c, v in (run.get("budget") or {}).items()}
-        return over_budget(totals, budget)
-    except (InvalidInput, ArithmeticError, ValueError):
-        return []
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:

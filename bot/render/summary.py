@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.trail.budget import over_budget, run_budget
 from bot.trail.events import parse_time
-from bot.trail.money import Totals, display_amount, over_budget
+from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url
 
 MARKER = "<!-- audit-bot:summary -->"
@@ -128,24 +129,16 @@ def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def run_budget(run: Mapping[str, Any], options: SummaryOptions) -> dict[str, Decimal]:
-    """The run's own budget, else its kind's budget from the repository configuration."""
-    own = run.get("budget") or {}
-    if own:
-        return {c: Decimal(str(v)) for c, v in own.items()}
-    return dict(options.kind_budgets.get(str(run.get("kind")), {}))
-
-
 def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
     spend = run.get("spend") or {}
     if not spend:
         return "—"
     totals = Totals.from_dict(spend)
     shown = _listed(totals.display(), "<br>")
-    budget = run_budget(run, options)
+    budget = run_budget(run, options.kind_budgets)
     if budget:
-        over = over_budget(totals, {c: Decimal(v) for c, v in budget.items()})
-        limits = _listed([display_amount(Decimal(v), c) for c, v in sorted(budget.items())])
+        over = over_budget(totals, budget)
+        limits = _listed([display_amount(v, c) for c, v in sorted(budget.items())])
         shown += f"<br>of {limits}" + (" **⚠️ over budget**" if over else "")
     return shown
 

@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from bot.trail import events as ev
+from bot.trail.budget import parse_budget
 from bot.trail.money import (
     SPEND_FIELDS,
     InvalidInput,
     canonical_amount,
     kind_of,
-    parse_budget,
     parse_spend,
     parse_text,
 )

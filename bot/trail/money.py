@@ -1,4 +1,6 @@
-"""Exact money for the trail: amounts, currencies, spend records, totals and budgets.
+"""Exact money for the trail: amounts, currencies, spend records and totals.
+
+Budgets (limits and the over-budget rule) live in `bot.trail.budget`.
 
 Amounts are ``Decimal`` from the request body to the summary comment. Floats never
 enter (the caller parses JSON with ``parse_float=Decimal``), so 0.1 + 0.2 is 0.3 and
@@ -334,7 +336,7 @@ def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
     return None if amount is None else canonical_amount(amount)
 
 
-# --- totals and budgets ------------------------------------------------------------
+# --- totals --------------------------------------------------------------
 
 
 @dataclass
@@ -393,47 +395,3 @@ class Totals:
         for key, value in require_mapping(amounts).items():
             totals.add(at(str(key), parse_amount, value), at(str(key), parse_currency, key))
         return totals
-
-
-def parse_budget(value: object) -> dict[str, Decimal]:
-    """A spending limit per currency, from configuration.
-
-    Either a mapping (``{"USD": "5.00", "USDC": 10}``) or a string of
-    ``AMOUNT CURRENCY`` pairs separated by commas (``"5 USD, 10 USDC"``). A currency
-    may appear once; a limit of 0 means any spend in that currency is over budget.
-    """
-    if isinstance(value, str):
-        pairs = [_budget_pair(i, part) for i, part in enumerate(value.split(","))]
-    elif isinstance(value, Mapping):
-        pairs = [
-            (str(key), at(str(key), parse_currency, key), at(str(key), parse_amount, limit))
-            for key, limit in value.items()
-        ]
-    else:
-        raise InvalidInput("", f'must be an object or a string like "5 USD", not {kind_of(value)}')
-    if not pairs:
-        raise InvalidInput("", 'must name at least one currency, like "5 USD"')
-    budget: dict[str, Decimal] = {}
-    for path, currency, limit in pairs:
-        if currency in budget:
-            raise InvalidInput(path, f"{currency} is given more than once")
-        budget[currency] = limit
-    return budget
-
-
-def _budget_pair(index: int, part: str) -> tuple[str, str, Decimal]:
-    """One ``AMOUNT CURRENCY`` item of a budget string."""
-    path = f"[{index}]"
-    words = part.split()
-    if len(words) != 2:
-        raise InvalidInput(path, f'expected "AMOUNT CURRENCY" like "5 USD", got {part!r}')
-    return path, at(path, parse_currency, words[1]), at(path, parse_amount, words[0])
-
-
-def over_budget(totals: Totals, budget: Mapping[str, Decimal]) -> list[str]:
-    """Currencies whose total is strictly above its limit, sorted; at the limit is fine."""
-    return sorted(
-        currency
-        for currency, limit in budget.items()
-        if totals.amounts.get(currency, Decimal(0)) > limit
-    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.render.summary import span
 from bot.trail import events as ev
+from bot.trail.budget import stored_exceeds
 from bot.trail.events import Event, parse_time
 from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url, network_name
@@ -233,12 +234,7 @@ def spend_section(view: RunView) -> Markup:
     for currency in sorted(set(spend) | set(budget)):
         spent = spend.get(currency, "0")
         limit = budget.get(currency)
-        over = False
-        if limit is not None:
-            try:
-                over = Decimal(str(spent)) > Decimal(str(limit))
-            except (InvalidOperation, ValueError):
-                over = False
+        over = limit is not None and stored_exceeds(spent, limit)
         flag = (
             Markup('<span class="over">⚠️ over budget</span>')
             if over
