@@ -34,8 +34,8 @@ from cachetools import TTLCache
 from gidgethub import BadRequest, HTTPException, RateLimitExceeded
 
 from bot.trail.budget import parse_budget
-from bot.trail.money import InvalidInput, at, kind_of, require_mapping
 from bot.trail.proofs import EXPLORERS, parse_explorers
+from bot.trail.validation import InvalidInput, at, kind_of, require_mapping
 
 log = logging.getLogger(__name__)
 

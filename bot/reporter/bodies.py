@@ -16,16 +16,10 @@ from typing import Any, TypeVar
 
 from bot.trail import events as ev
 from bot.trail.budget import parse_budget
-from bot.trail.money import (
-    SPEND_FIELDS,
-    InvalidInput,
-    canonical_amount,
-    kind_of,
-    parse_spend,
-    parse_text,
-)
+from bot.trail.money import SPEND_FIELDS, canonical_amount, parse_spend
 from bot.trail.proofs import PROOF_FIELDS, X402_FIELDS, parse_proof
 from bot.trail.rates import parse_timestamp
+from bot.trail.validation import InvalidInput, kind_of, parse_text
 
 T = TypeVar("T")
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from bot.trail.money import InvalidInput, Totals, at, kind_of, parse_amount, parse_currency
+from bot.trail.money import Totals, parse_amount, parse_currency
+from bot.trail.validation import InvalidInput, at, kind_of
 
 
 def parse_budget(value: object) -> dict[str, Decimal]:

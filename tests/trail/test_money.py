@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from bot.trail.budget import over_budget, parse_budget
 from bot.trail.money import (
     CATEGORIES,
-    InvalidInput,
     Totals,
     canonical_amount,
     display_amount,
@@ -22,6 +21,7 @@ from bot.trail.money import (
     parse_currency,
     parse_spend,
 )
+from bot.trail.validation import InvalidInput
 
 
 def loads(text: str) -> object:
