@@ -245,6 +245,15 @@ def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
 # --- totals --------------------------------------------------------------
 
 
+def add_amount(amounts: Mapping[str, str], currency: str, amount: Decimal) -> dict[str, str]:
+    """Canonical amount strings by currency (as stored in a run's state), plus one
+    amount, exactly; a new dict sorted by currency, the input left as it was."""
+    result = dict(amounts)
+    total = EXACT.add(Decimal(result.get(currency, "0")), amount)
+    result[currency] = canonical_amount(total)
+    return dict(sorted(result.items()))
+
+
 @dataclass
 class Totals:
     """Exact running totals per currency, plus LLM token counts.
