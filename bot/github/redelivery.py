@@ -27,7 +27,7 @@ from aiohttp import web
 from gidgethub import GitHubException
 
 from bot import keys
-from bot.trail.events import parse_time
+from bot.trail.times import parse_time
 from bot.workers.periodic import every
 
 log = logging.getLogger(__name__)

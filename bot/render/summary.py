@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from bot.trail.budget import over_budget, run_budget
-from bot.trail.events import parse_time
 from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url
+from bot.trail.times import parse_time
 
 MARKER = "<!-- audit-bot:summary -->"
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin

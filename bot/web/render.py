@@ -16,9 +16,10 @@ from typing import Any
 from bot.render.summary import span
 from bot.trail import events as ev
 from bot.trail.budget import stored_exceeds
-from bot.trail.events import Event, parse_time
+from bot.trail.events import Event
 from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url, network_name
+from bot.trail.times import parse_time
 from bot.web.chart import SpendSeries, spend_chart
 from bot.web.html import Markup, Template, escape, join, link
 
