@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.render.format import budget_limits, span
 from bot.trail.budget import over_budget, run_budget
-from bot.trail.money import Totals, display_amount
+from bot.trail.money import Totals
 from bot.trail.proofs import explorer_url
 from bot.trail.times import parse_time
 
@@ -138,7 +139,7 @@ def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
     budget = run_budget(run, options.kind_budgets)
     if budget:
         over = over_budget(totals, budget)
-        limits = _listed([display_amount(v, c) for c, v in sorted(budget.items())])
+        limits = _listed(budget_limits(budget))
         shown += f"<br>of {limits}" + (" **⚠️ over budget**" if over else "")
     return shown
 
@@ -170,7 +171,7 @@ def _total_line(total: Totals, budget: Mapping[str, Decimal]) -> str:
     else:
         line = "**Total spend:** " + _listed(total.display(), " · ")
     if budget:
-        limits = _listed([display_amount(v, c) for c, v in sorted(budget.items())])
+        limits = _listed(budget_limits(budget))
         over = over_budget(total, budget)
         line += f" of {limits} budget"
         if over:
@@ -190,21 +191,6 @@ def _duration(run: Mapping[str, Any]) -> str:
     if not run.get("started_at") or not end:
         return "running" if run.get("status") == "running" else "—"
     return span(run["started_at"], end)
-
-
-def span(start: str, end: str) -> str:
-    """`3m 07s`-style length between two trail timestamps; `—` when unknown or negative."""
-    try:
-        seconds = int((parse_time(str(end)) - parse_time(str(start))).total_seconds())
-    except ValueError:
-        return "—"
-    if seconds < 0:
-        return "—"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def _when(value: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.render.summary import span
+from bot.render.format import span
 from bot.trail import events as ev
 from bot.trail.budget import stored_exceeds
 from bot.trail.events import Event

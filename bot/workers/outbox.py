@@ -23,7 +23,7 @@ import aiohttp
 from gidgethub import BadRequest, HTTPException
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.github.checks import SpendChecks, spend_check
+from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.comments import upsert_summary_comment
 from bot.github.errors import (
@@ -37,6 +37,7 @@ from bot.github.errors import (
 from bot.github.pacing import Paced
 from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
 from bot.github.repo_config import RepoConfig, RepoConfigs
+from bot.render.spend_check import spend_check
 from bot.render.summary import SummaryOptions, render_summary
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
 
