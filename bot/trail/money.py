@@ -18,16 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 
-from bot.trail.validation import (
-    InvalidInput,
-    at,
-    kind_of,
-    optional,
-    parse_text,
-    reject_unknown,
-    require_mapping,
-    required,
-)
+from bot.trail import validation
+from bot.trail.validation import InvalidInput, at, kind_of
 
 MAX_INTEGER_DIGITS = 30
 MAX_DECIMAL_PLACES = 18
@@ -216,20 +208,20 @@ def parse_spend(data: object) -> dict[str, str | int]:
     ``unit_price`` (canonical string, same currency) and ``description`` only when
     given. Absent optional fields are left out rather than stored as null.
     """
-    record = require_mapping(data)
-    reject_unknown(record, SPEND_FIELDS)
+    record = validation.require_mapping(data)
+    validation.reject_unknown(record, SPEND_FIELDS)
     spend: dict[str, str | int] = {
-        "amount": canonical_amount(required(record, "amount", parse_amount)),
-        "currency": required(record, "currency", parse_currency),
-        "category": optional(record, "category", parse_category) or "other",
+        "amount": canonical_amount(validation.required(record, "amount", parse_amount)),
+        "currency": validation.required(record, "currency", parse_currency),
+        "category": validation.optional(record, "category", parse_category) or "other",
     }
     extras: dict[str, str | int | None] = {
-        "input_tokens": optional(record, "input_tokens", parse_count),
-        "output_tokens": optional(record, "output_tokens", parse_count),
-        "model": optional(record, "model", lambda v: parse_text(v, 200)),
+        "input_tokens": validation.optional(record, "input_tokens", parse_count),
+        "output_tokens": validation.optional(record, "output_tokens", parse_count),
+        "model": validation.optional(record, "model", lambda v: validation.parse_text(v, 200)),
         "unit_price": _optional_amount(record, "unit_price"),
-        "description": optional(
-            record, "description", lambda v: parse_text(v, 500, multiline=True)
+        "description": validation.optional(
+            record, "description", lambda v: validation.parse_text(v, 500, multiline=True)
         ),
     }
     spend.update({key: value for key, value in extras.items() if value is not None})
@@ -238,7 +230,7 @@ def parse_spend(data: object) -> dict[str, str | int]:
 
 def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
     """An optional amount field as its canonical string."""
-    amount = optional(data, key, parse_amount)
+    amount = validation.optional(data, key, parse_amount)
     return None if amount is None else canonical_amount(amount)
 
 
@@ -307,6 +299,6 @@ class Totals:
             tokens_in=at("tokens_in", parse_count, tokens_in),
             tokens_out=at("tokens_out", parse_count, tokens_out),
         )
-        for key, value in require_mapping(amounts).items():
+        for key, value in validation.require_mapping(amounts).items():
             totals.add(at(str(key), parse_amount, value), at(str(key), parse_currency, key))
         return totals
