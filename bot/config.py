@@ -325,8 +325,8 @@ def _oidc_repositories(env: Mapping[str, str]) -> tuple[str, ...] | None:
 
 def _ci_rates(env: Mapping[str, str]) -> dict[str, Any]:
     """`runner-label=0.01` (USD per minute) or `runner-label=linux_16_core` (a SKU)."""
-    from bot.trail.money import InvalidInput
     from bot.trail.rates import parse_rate_overrides
+    from bot.trail.validation import InvalidInput
 
     try:
         return parse_rate_overrides(dict(_pairs(env, "AUDIT_CI_RATES")))
@@ -339,8 +339,8 @@ def _model_prices(env: Mapping[str, str]) -> Any:
     raw = env.get("AUDIT_MODEL_PRICES", "")
     if not raw.strip():
         return None
-    from bot.trail.money import InvalidInput
     from bot.trail.price_overrides import parse_price_overrides
+    from bot.trail.validation import InvalidInput
 
     try:
         return parse_price_overrides(raw)
@@ -353,8 +353,8 @@ def _explorers(env: Mapping[str, str]) -> dict[str, str]:
     pairs = _pairs(env, "AUDIT_EXPLORERS")
     if not pairs:
         return {}
-    from bot.trail.money import InvalidInput
     from bot.trail.proofs import parse_explorers
+    from bot.trail.validation import InvalidInput
 
     try:
         return parse_explorers(dict(pairs))

@@ -24,6 +24,7 @@ from bot.cli.trail_tools import add_command, database_url, fail, trail_session
 from bot.ids import is_run_id
 from bot.store.base import RunExists, StoreError, TrailStore
 from bot.trail.events import Event, verify_chain
+from bot.trail.run_keys import pr_run_key, review_run_key
 from bot.trail.state import State, fold
 
 HELP = "add the runs an NDJSON export holds, verifying each chain"
@@ -86,8 +87,6 @@ def parse_line(raw: bytes) -> Event:
 
 def natural_key(state: State) -> str | None:
     """The key webhooks use to find this run again (PR and review runs only)."""
-    from bot.handlers.context import pr_run_key, review_run_key  # loads every handler
-
     repo, pr = state.get("repo"), state.get("pr")
     if not repo or pr is None:
         return None

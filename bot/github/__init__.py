@@ -1,5 +1,8 @@
-"""Talking to GitHub: App auth and tokens, the client and its pacing, the summary
-comment, the spend check run, repository config, missed-delivery redelivery.
+"""Talking to GitHub: App auth and tokens (`auth`), the client and its pacing
+(`client`, `pacing`), the summary comment (`comments`), posting the spend check run
+(`checks`; its text is `bot.render.spend_check`), repository config (`repo_config`),
+missed-delivery redelivery (`redelivery`), webhook event names (`event_names`), and
+what GitHub's errors mean (`errors`).
 
 May import the root helpers, `trail`, `render` and `store`; nothing above them.
 """

@@ -16,7 +16,7 @@ from cachetools import TLRUCache
 from gidgethub import apps
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.trail.events import parse_time
+from bot.trail.times import parse_time
 
 USER_AGENT = "audit-bot"
 TOKEN_MARGIN = 60.0  # seconds before expiry at which a cached token is refreshed

@@ -1,124 +1,18 @@
-"""The `audit-bot/spend` check run: a PR's spend against its budgets, on its head SHA.
+"""Posting the `audit-bot/spend` check run (its text is `bot.render.spend_check`).
 
-`spend_check` is pure (runs + options → what the check says); `SpendChecks` posts it
-and remembers what it last posted per head SHA, so an unchanged check is not
-written again. Conclusion `failure` when the PR or any of its runs is over budget,
-so branch protection can require it; `success` otherwise.
+`SpendChecks` posts a check and remembers what it last posted per head SHA, so an
+unchanged check is not written again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 from cachetools import LRUCache
 from gidgethub import BadRequest
 
-from bot.render.summary import SummaryOptions, run_budget
-from bot.trail.money import Totals, display_amount, over_budget
-
-log = logging.getLogger(__name__)
-
-CHECK_NAME = "audit-bot/spend"
-MAX_SUMMARY = 60_000  # GitHub's output.summary limit is 65,535 characters
-MAX_ROWS = 200
-
-
-@dataclass(frozen=True)
-class SpendCheck:
-    head_sha: str
-    conclusion: str  # "success" | "failure"
-    title: str
-    summary: str
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "name": CHECK_NAME,
-            "head_sha": self.head_sha,
-            "status": "completed",
-            "conclusion": self.conclusion,
-            "output": {"title": self.title, "summary": self.summary},
-        }
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.payload(), sort_keys=True).encode()).hexdigest()
-
-
-def head_of(runs: Sequence[Mapping[str, Any]]) -> str | None:
-    """The PR's current head: its newest open PR run, else the newest run with a head."""
-    newest = sorted(runs, key=lambda r: r["id"], reverse=True)
-    for wanted in (
-        lambda r: r.get("kind") == "pr" and r.get("ended_at") is None,
-        lambda r: r.get("kind") == "pr",
-        lambda r: True,
-    ):
-        for run in newest:
-            if wanted(run) and run.get("head_sha"):
-                return str(run["head_sha"])
-    return None
-
-
-def _limits(budget: Mapping[str, Decimal]) -> str:
-    return ", ".join(display_amount(v, c) for c, v in sorted(budget.items())) or "—"
-
-
-def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> SpendCheck | None:
-    """What the check says about these runs, or None when there is no head to put it on."""
-    head = head_of(runs)
-    if head is None:
-        return None
-    total = Totals()
-    rows: list[str] = []
-    runs_over: list[str] = []
-    for run in sorted(runs, key=lambda r: r["id"], reverse=True):
-        spend = Totals.from_dict(run.get("spend") or {})
-        total.merge(spend)
-        budget = run_budget(run, options)
-        over = over_budget(spend, budget) if budget else []
-        if over:
-            runs_over.append(run["id"])
-        if spend.is_empty() and not budget:
-            continue
-        if len(rows) < MAX_ROWS:
-            shown = " · ".join(spend.display()) or "—"
-            verdict = "⚠️ over budget" if over else ("✅" if budget else "")
-            rows.append(
-                f"| `{run['id']}` | {run.get('kind') or '?'} | {shown} | {_limits(budget)} "
-                f"| {verdict} |"
-            )
-    pr_over = over_budget(total, options.budget) if options.budget else []
-    failing = bool(pr_over or runs_over)
-    spent = " · ".join(total.display()) if not total.is_empty() else None
-    if failing:
-        what = ", ".join(pr_over) if pr_over else f"{len(runs_over)} run(s)"
-        title = f"Over budget ({what}): {spent}"
-    elif spent is None:
-        title = "No spend recorded"
-    elif options.budget:
-        title = f"{spent} of {_limits(options.budget)}"
-    else:
-        title = f"{spent} spent (no PR budget set)"
-    lines = [f"> ⚠️ {notice}" for notice in options.notices]
-    if lines:
-        lines.append("")
-    lines.append(f"**PR total:** {spent or '—'}")
-    lines.append(
-        f"**PR budget:** {_limits(options.budget)}"
-        + (f" — **⚠️ over budget** ({', '.join(pr_over)})" if pr_over else "")
-    )
-    if rows:
-        lines += ["", "| Run | Kind | Spend | Budget | |", "| --- | --- | --- | --- | --- |"]
-        lines += rows
-    summary = "\n".join(lines)
-    if len(summary) > MAX_SUMMARY:
-        summary = summary[:MAX_SUMMARY] + "\n\n… (truncated)"
-    return SpendCheck(head, "failure" if failing else "success", title[:200], summary)
+from bot.render.spend_check import CHECK_NAME, SpendCheck
 
 
 class SpendChecks:

@@ -21,13 +21,14 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from gidgethub import GitHubException
 
 from bot import keys
-from bot.trail.events import parse_time
+from bot.trail.times import parse_time
 from bot.workers.periodic import every
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,70 @@ def _asked_value(count: int, last: int | None) -> str:
     return f"{count}:{last}" if last else str(count)
 
 
+@dataclass(frozen=True)
+class Ask:
+    """A redelivery to request: the guid's newest failed attempt, and its count so far."""
+
+    guid: str
+    newest: Mapping[str, Any]  # the attempt asked for (its event and answer are logged)
+    count: int  # requests made before this one
+    last_asked: int | None  # the attempt id last asked for
+
+    @property
+    def number(self) -> int:
+        return int(self.newest["id"])
+
+
+def is_past(attempt: Mapping[str, Any], mark: int, now: float) -> bool:
+    """True at the first attempt already seen or out of GitHub's window: listed newest
+    first, everything further down is too."""
+    at = _at(attempt)
+    return int(attempt.get("id") or 0) <= mark or (at is not None and at < now - WINDOW)
+
+
+def failing(attempts: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The guids none of whose attempts was answered OK."""
+    return {guid: group for guid, group in attempts.items() if not any(map(_ok, group))}
+
+
+def choose(
+    failed: Mapping[str, list[Mapping[str, Any]]], asked: Mapping[str, str | None]
+) -> tuple[list[Ask], list[Ask]]:
+    """Which failed guids to ask a redelivery for, and which to give up on.
+
+    `asked` holds the `ASKED` value of each guid the deliveries table does not hold;
+    the others (GitHub saw a failure, a timeout say, but the events are committed)
+    are left alone. A guid whose newest attempt was already asked for is waited on.
+    """
+    wanted: list[Ask] = []
+    given_up: list[Ask] = []
+    for guid, group in failed.items():
+        if guid not in asked:
+            continue
+        count, last_asked = _asked(asked[guid])
+        ask = Ask(guid, max(group, key=lambda a: int(a["id"])), count, last_asked)
+        if last_asked == ask.number:
+            continue  # listed again (below a refused one): its redelivery is under way
+        (given_up if count >= MAX_REQUESTS else wanted).append(ask)
+    return wanted, given_up
+
+
+def asked_after(ask: Ask, accepted: bool) -> str:
+    """The guid's `ASKED` value once GitHub took (or refused) the request."""
+    return _asked_value(ask.count + 1, ask.number if accepted else ask.last_asked)
+
+
+def high_water(mark: int, highest: int, refused: list[int]) -> int | None:
+    """The new high-water mark to store, or None to keep `mark`.
+
+    Refused requests leave no new attempt to find, so the mark stays below them and
+    the next pass lists them again.
+    """
+    if refused:
+        highest = min(highest, min(refused) - 1)
+    return highest if highest > mark else None
+
+
 async def check_once(app: web.Application, now: float | None = None) -> list[int]:
     """One pass; returns the hook delivery ids whose redelivery was requested."""
     github = app.get(keys.GITHUB)
@@ -74,58 +139,52 @@ async def check_once(app: web.Application, now: float | None = None) -> list[int
     attempts: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     highest = mark
     async for attempt in gh.getiter("/app/hook/deliveries?per_page=100", jwt=jwt):
-        number = int(attempt.get("id") or 0)
-        at = _at(attempt)
-        if number <= mark or (at is not None and at < when - WINDOW):
-            break  # listed newest first: everything further down was seen or is too old
-        highest = max(highest, number)
+        if is_past(attempt, mark, when):
+            break
+        highest = max(highest, int(attempt.get("id") or 0))
         if attempt.get("guid"):
             attempts[str(attempt["guid"])].append(attempt)
-    failed = {guid: group for guid, group in attempts.items() if not any(map(_ok, group))}
+    failed = failing(attempts)
     recorded = await store.known_deliveries(list(failed)) if failed else set()
-    asked: list[int] = []
+    asked = {g: await store.get_state(ASKED + g) for g in failed if g not in recorded}
+    wanted, given_up = choose(failed, asked)
+    for ask in given_up:
+        log.warning(
+            "delivery %s (%s) still failing after %d redeliveries; giving up",
+            ask.guid,
+            ask.newest.get("event"),
+            ask.count,
+            extra={"delivery": ask.guid},
+        )
+    accepted: list[int] = []
     refused: list[int] = []  # hook delivery ids whose redelivery GitHub did not take
-    for guid, group in failed.items():
-        if guid in recorded:
-            continue  # GitHub saw a failure (a timeout, say) but the events are committed
-        count, last_asked = _asked(await store.get_state(ASKED + guid))
-        newest = max(group, key=lambda a: int(a["id"]))
-        number = int(newest["id"])
-        extra = {"delivery": guid}
-        if last_asked == number:
-            continue  # listed again (below a refused one): its redelivery is under way
-        if count >= MAX_REQUESTS:
-            log.warning(
-                "delivery %s (%s) still failing after %d redeliveries; giving up",
-                guid,
-                newest.get("event"),
-                count,
-                extra=extra,
-            )
-            continue
-        try:
-            await gh.post(f"/app/hook/deliveries/{number}/attempts", data=b"", jwt=jwt)
-        except GitHubException as exc:
-            log.warning("redelivery of %s refused: %s", guid, exc, extra=extra)
-            refused.append(number)
-            value = _asked_value(count + 1, last_asked)
-        else:
-            value = _asked_value(count + 1, number)
-            asked.append(number)
-            log.info(
-                "asked GitHub to redeliver %s (%s, last answer %s)",
-                guid,
-                newest.get("event"),
-                newest.get("status_code"),
-                extra=extra,
-            )
-        await store.set_state(ASKED + guid, value)
-    if refused:  # list them again next time: no new attempt will stand above them
-        highest = min(highest, min(refused) - 1)
-    if highest > mark:
-        await store.set_state(MARK, str(highest))
+    for ask in wanted:
+        took = await _request(gh, jwt, ask)
+        (accepted if took else refused).append(ask.number)
+        await store.set_state(ASKED + ask.guid, asked_after(ask, took))
+    new_mark = high_water(mark, highest, refused)
+    if new_mark is not None:
+        await store.set_state(MARK, str(new_mark))
     await store.prune_state(ASKED, when - WINDOW)
-    return asked
+    return accepted
+
+
+async def _request(gh: Any, jwt: str, ask: Ask) -> bool:
+    """Ask GitHub for one redelivery; False when it refused (an outage, a rate limit)."""
+    extra = {"delivery": ask.guid}
+    try:
+        await gh.post(f"/app/hook/deliveries/{ask.number}/attempts", data=b"", jwt=jwt)
+    except GitHubException as exc:
+        log.warning("redelivery of %s refused: %s", ask.guid, exc, extra=extra)
+        return False
+    log.info(
+        "asked GitHub to redeliver %s (%s, last answer %s)",
+        ask.guid,
+        ask.newest.get("event"),
+        ask.newest.get("status_code"),
+        extra=extra,
+    )
+    return True
 
 
 def setup(app: web.Application) -> None:

@@ -33,12 +33,14 @@ from typing import Any
 
 import yaml
 from cachetools import TTLCache
-from gidgethub import BadRequest, HTTPException, RateLimitExceeded
+from gidgethub import BadRequest
 
-from bot.trail.money import InvalidInput, at, kind_of, parse_budget, require_mapping
+from bot.github.errors import is_rate_limit
+from bot.trail.budget import parse_budget
 from bot.trail.price_overrides import require_overrides
 from bot.trail.pricing import Overrides
 from bot.trail.proofs import EXPLORERS, parse_explorers
+from bot.trail.validation import InvalidInput, at, kind_of, require_mapping
 
 log = logging.getLogger(__name__)
 
@@ -210,14 +212,3 @@ class RepoConfigs:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return _invalid("not UTF-8 text")
         return parse_repo_config(text)
-
-
-def is_rate_limit(exc: HTTPException) -> bool:
-    """A 403 that means "slow down", which must be retried rather than accepted."""
-    headers = {k.lower(): v for k, v in (getattr(exc, "headers", None) or {}).items()}
-    return (
-        isinstance(exc, RateLimitExceeded)
-        or "retry-after" in headers
-        or headers.get("x-ratelimit-remaining") == "0"
-        or "rate limit" in str(exc).lower()
-    )

@@ -1,6 +1,10 @@
-"""The composed router: every event family the bot handles, and the planner.
+"""Webhook handlers: each event family (`pull_requests`, `reviews`, `ci`,
+`app_events`) turns a verified delivery into intents, composed here into one router
+and the planner; `context` is what every handler receives, `payload` reads fields.
 
-Sub-routers register first; `Router(*others)` copies their routes when built.
+Handlers are pure (payload in, intents out): they may import the root helpers,
+`trail`, `render`, `store` and `github`, and write nothing themselves. Sub-routers
+register first; `Router(*others)` copies their routes when built.
 """
 
 from __future__ import annotations

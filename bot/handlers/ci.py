@@ -8,8 +8,8 @@ from bot.handlers.context import Plan, repo_of
 from bot.handlers.payload import need, opt
 from bot.trail import events as ev
 from bot.trail.intents import Append, LatestByHead
-from bot.trail.money import InvalidInput
 from bot.trail.rates import job_cost
+from bot.trail.validation import InvalidInput
 
 router = routing.Router()
 

@@ -56,11 +56,3 @@ def spec_for_pr(data: Any, kind: str, name: str | None = None, **opened: Any) ->
         private=private_of(data),
         opened_data={k: v for k, v in opened.items() if v is not None},
     )
-
-
-def pr_run_key(repo: str, pr: int, head_sha: str) -> str:
-    return f"pr:{repo.lower()}#{pr}@{head_sha}"
-
-
-def review_run_key(repo: str, pr: int, reviewer: str) -> str:
-    return f"review:{repo.lower()}#{pr}:{reviewer.lower()}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from gidgethub import routing, sansio
 
-from bot.handlers.context import Plan, pr_run_key, repo_of, spec_for_pr
+from bot.handlers.context import Plan, repo_of, spec_for_pr
 from bot.handlers.payload import need, opt
 from bot.trail import events as ev
 from bot.trail.intents import Append, OpenRun, OpenRunsOfPR
+from bot.trail.run_keys import pr_run_key
 
 router = routing.Router()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +19,7 @@ from bot.http.access import (
 )
 from bot.http.errors import ApiError
 from bot.store.base import RunFilter
-from bot.trail.money import InvalidInput, Totals, over_budget
+from bot.trail.budget import run_over_budget
 from bot.trail.proofs import explorer_url
 from bot.trail.state import State
 
@@ -82,16 +81,6 @@ async def get_run(request: web.Request) -> web.Response:
         for proof in run.get("proofs") or []
     ]
     return web.json_response(body)
-
-
-def run_over_budget(run: State) -> list[str]:
-    """Currencies whose spend is over the run's budget (stored data never raises)."""
-    try:
-        totals = Totals.from_dict(run.get("spend") or {})
-        budget = {c: Decimal(str(v)) for c, v in (run.get("budget") or {}).items()}
-        return over_budget(totals, budget)
-    except (InvalidInput, ArithmeticError, ValueError):
-        return []
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:

@@ -12,9 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.trail.events import parse_time
-from bot.trail.money import Totals, display_amount, over_budget
+from bot.render.format import budget_limits, span
+from bot.trail.budget import over_budget, run_budget
+from bot.trail.money import Totals
 from bot.trail.proofs import explorer_url
+from bot.trail.times import parse_time
 
 MARKER = "<!-- audit-bot:summary -->"
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
@@ -128,24 +130,16 @@ def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def run_budget(run: Mapping[str, Any], options: SummaryOptions) -> dict[str, Decimal]:
-    """The run's own budget, else its kind's budget from the repository configuration."""
-    own = run.get("budget") or {}
-    if own:
-        return {c: Decimal(str(v)) for c, v in own.items()}
-    return dict(options.kind_budgets.get(str(run.get("kind")), {}))
-
-
 def _spend(run: Mapping[str, Any], options: SummaryOptions) -> str:
     spend = run.get("spend") or {}
     if not spend:
         return "—"
     totals = Totals.from_dict(spend)
     shown = _listed(totals.display(), "<br>")
-    budget = run_budget(run, options)
+    budget = run_budget(run, options.kind_budgets)
     if budget:
-        over = over_budget(totals, {c: Decimal(v) for c, v in budget.items()})
-        limits = _listed([display_amount(Decimal(v), c) for c, v in sorted(budget.items())])
+        over = over_budget(totals, budget)
+        limits = _listed(budget_limits(budget))
         shown += f"<br>of {limits}" + (" **⚠️ over budget**" if over else "")
     return shown
 
@@ -177,7 +171,7 @@ def _total_line(total: Totals, budget: Mapping[str, Decimal]) -> str:
     else:
         line = "**Total spend:** " + _listed(total.display(), " · ")
     if budget:
-        limits = _listed([display_amount(v, c) for c, v in sorted(budget.items())])
+        limits = _listed(budget_limits(budget))
         over = over_budget(total, budget)
         line += f" of {limits} budget"
         if over:
@@ -197,21 +191,6 @@ def _duration(run: Mapping[str, Any]) -> str:
     if not run.get("started_at") or not end:
         return "running" if run.get("status") == "running" else "—"
     return span(run["started_at"], end)
-
-
-def span(start: str, end: str) -> str:
-    """`3m 07s`-style length between two trail timestamps; `—` when unknown or negative."""
-    try:
-        seconds = int((parse_time(str(end)) - parse_time(str(start))).total_seconds())
-    except ValueError:
-        return "—"
-    if seconds < 0:
-        return "—"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def _when(value: str) -> str:

@@ -17,18 +17,13 @@ from typing import Any, TypeVar
 
 from bot.http.errors import ApiError
 from bot.trail import events as ev
-from bot.trail.money import (
-    SPEND_FIELDS,
-    InvalidInput,
-    canonical_amount,
-    kind_of,
-    parse_budget,
-    parse_text,
-)
+from bot.trail.budget import parse_budget
+from bot.trail.money import SPEND_FIELDS, canonical_amount
 from bot.trail.priced_spend import parse_priced_spend
 from bot.trail.pricing import Pricing
 from bot.trail.proofs import PROOF_FIELDS, X402_FIELDS, parse_proof
 from bot.trail.rates import parse_timestamp
+from bot.trail.validation import InvalidInput, kind_of, parse_text
 
 T = TypeVar("T")
 

@@ -36,10 +36,10 @@ from bot.reporter.bodies import (
 from bot.store.base import IdempotencyConflict, RunFilter
 from bot.trail import events as ev
 from bot.trail.intents import Append, ById, Command, CommandResult, OpenRun, RunSpec
-from bot.trail.money import InvalidInput
 from bot.trail.pricing import Pricing
 from bot.trail.proofs import explorer_url
 from bot.trail.state import is_open
+from bot.trail.validation import InvalidInput
 from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+# Re-exported: the trail's events carry these times, and the store writes them.
+from bot.trail.times import format_time as format_time
+from bot.trail.times import parse_time as parse_time
+from bot.trail.times import utc_now as utc_now
 
 GENESIS_HASH = "0" * 64
 
@@ -52,30 +56,6 @@ EVENT_TYPES = frozenset(
         NOTE,
     }
 )
-
-
-def utc_now() -> str:
-    """The current time as the trail writes it: ISO 8601, UTC, milliseconds, `Z`."""
-    return format_time(datetime.now(UTC))
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
-
-
-def parse_time(value: str) -> datetime:
-    """Parse GitHub's and our own ISO 8601 timestamps (`Z` or an offset).
-
-    ValueError for anything that is not one, including a time that only exists outside
-    years 1-9999 once in UTC (`9999-12-31T23:59-01:00`), which a signed payload may carry.
-    """
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{value!r} is outside the years 1-9999 in UTC") from None
 
 
 def canonical_json(value: Any) -> bytes:

@@ -1,22 +1,25 @@
-"""Exact money for the trail: amounts, currencies, spend records, totals and budgets.
+"""Exact money for the trail: amounts, currencies, spend records and totals.
+
+Budgets (limits and the over-budget rule) live in `bot.trail.budget`.
 
 Amounts are ``Decimal`` from the request body to the summary comment. Floats never
 enter (the caller parses JSON with ``parse_float=Decimal``), so 0.1 + 0.2 is 0.3 and
 any total can be recomputed from the trail to the last digit. In stored events an
 amount is a canonical string (``canonical_amount``), which canonical JSON can hash.
 
-Bad input raises ``InvalidInput`` and nothing else, so the shell can answer 4xx.
+Bad input raises ``InvalidInput`` (from `bot.trail.validation`) and nothing else, so
+the shell can answer 4xx.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
-from typing import TypeVar
 
-T = TypeVar("T")
+from bot.trail import validation
+from bot.trail.validation import InvalidInput, at, kind_of
 
 MAX_INTEGER_DIGITS = 30
 MAX_DECIMAL_PLACES = 18
@@ -48,60 +51,6 @@ _PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _EXPONENT_AMOUNT = re.compile(r"[-+]?[0-9]*\.?[0-9]+[eE][-+]?[0-9]+")
 _NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity", "-inf", "-infinity", "+inf"})
 _CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,10}")
-
-
-class InvalidInput(ValueError):
-    """Input the bot refuses: ``path`` says where (``"amount"``), ``reason`` says why.
-
-    One exception type for all validation, so the web layer can turn any of them into
-    the same 4xx body without knowing which parser complained.
-    """
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path, reason)
-        self.path = path
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
-
-    def under(self, prefix: str) -> InvalidInput:
-        """The same error seen from an enclosing object (``spend`` + ``amount``)."""
-        return InvalidInput(join_path(prefix, self.path), self.reason)
-
-
-def join_path(prefix: str, path: str) -> str:
-    """Join path parts with dots; list indexes (``[0]``) attach without one."""
-    if not prefix:
-        return path
-    if not path:
-        return prefix
-    return prefix + path if path.startswith("[") else f"{prefix}.{path}"
-
-
-def at(path: str, parse: Callable[[object], T], value: object) -> T:
-    """Run a parser and prefix any complaint with where the value was found."""
-    try:
-        return parse(value)
-    except InvalidInput as error:
-        raise error.under(path) from None
-
-
-def kind_of(value: object) -> str:
-    """JSON's name for a value's type, for messages a reporter can act on."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 # --- amounts -----------------------------------------------------------------------
@@ -256,55 +205,6 @@ def parse_count(value: object) -> int:
     return value
 
 
-def parse_text(value: object, limit: int, *, multiline: bool = False) -> str:
-    """Free text the bot will store and render: bounded, printable, encodable.
-
-    Lone surrogates are refused because canonical JSON could not encode them as
-    UTF-8 and the event could never be hashed.
-    """
-    if not isinstance(value, str):
-        raise InvalidInput("", f"must be a string, not {kind_of(value)}")
-    if not value:
-        raise InvalidInput("", "must not be empty (leave the field out instead)")
-    if len(value) > limit:
-        raise InvalidInput("", f"too long: {len(value)} characters, at most {limit}")
-    allowed = "\n\t" if multiline else ""
-    for char in value:
-        if (ord(char) < 32 or ord(char) == 127) and char not in allowed:
-            raise InvalidInput("", f"contains a control character ({ord(char):#04x})")
-        if "\ud800" <= char <= "\udfff":
-            raise InvalidInput("", "contains invalid Unicode (a lone surrogate)")
-    return value
-
-
-def require_mapping(value: object) -> Mapping[str, object]:
-    """The top of a record must be a JSON object."""
-    if not isinstance(value, Mapping):
-        raise InvalidInput("", f"must be an object, not {kind_of(value)}")
-    return value
-
-
-def reject_unknown(data: Mapping[str, object], allowed: tuple[str, ...]) -> None:
-    """Name the first unexpected key, so a typo (``ammount``) is not silently dropped."""
-    for key in data:
-        if key not in allowed:
-            raise InvalidInput(str(key), f"unknown field; expected one of: {', '.join(allowed)}")
-
-
-def required(data: Mapping[str, object], key: str, parse: Callable[[object], T]) -> T:
-    """Parse a field that must be present and not null."""
-    if data.get(key) is None:
-        raise InvalidInput(key, "is required")
-    return at(key, parse, data[key])
-
-
-def optional(data: Mapping[str, object], key: str, parse: Callable[[object], T]) -> T | None:
-    """Parse a field that may be absent or null (both mean "not given")."""
-    if data.get(key) is None:
-        return None
-    return at(key, parse, data[key])
-
-
 def parse_spend(data: object) -> dict[str, str | int]:
     """Validate one spend record into a dict ready for canonical JSON.
 
@@ -315,25 +215,27 @@ def parse_spend(data: object) -> dict[str, str | int]:
     ``bot.trail.priced_spend`` uses to price a record sent without an amount.
     Absent optional fields are left out rather than stored as null.
     """
-    record = require_mapping(data)
-    reject_unknown(record, SPEND_FIELDS)
+    record = validation.require_mapping(data)
+    validation.reject_unknown(record, SPEND_FIELDS)
     spend: dict[str, str | int] = {
-        "amount": canonical_amount(required(record, "amount", parse_amount)),
-        "currency": required(record, "currency", parse_currency),
-        "category": optional(record, "category", parse_category) or "other",
+        "amount": canonical_amount(validation.required(record, "amount", parse_amount)),
+        "currency": validation.required(record, "currency", parse_currency),
+        "category": validation.optional(record, "category", parse_category) or "other",
     }
     extras: dict[str, str | int | None] = {
-        "input_tokens": optional(record, "input_tokens", parse_count),
-        "output_tokens": optional(record, "output_tokens", parse_count),
-        "model": optional(record, "model", lambda v: parse_text(v, 200)),
+        "input_tokens": validation.optional(record, "input_tokens", parse_count),
+        "output_tokens": validation.optional(record, "output_tokens", parse_count),
+        "model": validation.optional(record, "model", lambda v: validation.parse_text(v, 200)),
         "unit_price": _optional_amount(record, "unit_price"),
-        "description": optional(
-            record, "description", lambda v: parse_text(v, 500, multiline=True)
+        "description": validation.optional(
+            record, "description", lambda v: validation.parse_text(v, 500, multiline=True)
         ),
-        "provider": optional(record, "provider", lambda v: parse_text(v, 100)),
-        "cache_read_tokens": optional(record, "cache_read_tokens", parse_count),
-        "cache_write_tokens": optional(record, "cache_write_tokens", parse_count),
-        "reasoning_tokens": optional(record, "reasoning_tokens", parse_count),
+        "provider": validation.optional(
+            record, "provider", lambda v: validation.parse_text(v, 100)
+        ),
+        "cache_read_tokens": validation.optional(record, "cache_read_tokens", parse_count),
+        "cache_write_tokens": validation.optional(record, "cache_write_tokens", parse_count),
+        "reasoning_tokens": validation.optional(record, "reasoning_tokens", parse_count),
     }
     spend.update({key: value for key, value in extras.items() if value is not None})
     return spend
@@ -341,11 +243,20 @@ def parse_spend(data: object) -> dict[str, str | int]:
 
 def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
     """An optional amount field as its canonical string."""
-    amount = optional(data, key, parse_amount)
+    amount = validation.optional(data, key, parse_amount)
     return None if amount is None else canonical_amount(amount)
 
 
-# --- totals and budgets ------------------------------------------------------------
+# --- totals --------------------------------------------------------------
+
+
+def add_amount(amounts: Mapping[str, str], currency: str, amount: Decimal) -> dict[str, str]:
+    """Canonical amount strings by currency (as stored in a run's state), plus one
+    amount, exactly; a new dict sorted by currency, the input left as it was."""
+    result = dict(amounts)
+    total = EXACT.add(Decimal(result.get(currency, "0")), amount)
+    result[currency] = canonical_amount(total)
+    return dict(sorted(result.items()))
 
 
 @dataclass
@@ -401,50 +312,6 @@ class Totals:
             tokens_in=at("tokens_in", parse_count, tokens_in),
             tokens_out=at("tokens_out", parse_count, tokens_out),
         )
-        for key, value in require_mapping(amounts).items():
+        for key, value in validation.require_mapping(amounts).items():
             totals.add(at(str(key), parse_amount, value), at(str(key), parse_currency, key))
         return totals
-
-
-def parse_budget(value: object) -> dict[str, Decimal]:
-    """A spending limit per currency, from configuration.
-
-    Either a mapping (``{"USD": "5.00", "USDC": 10}``) or a string of
-    ``AMOUNT CURRENCY`` pairs separated by commas (``"5 USD, 10 USDC"``). A currency
-    may appear once; a limit of 0 means any spend in that currency is over budget.
-    """
-    if isinstance(value, str):
-        pairs = [_budget_pair(i, part) for i, part in enumerate(value.split(","))]
-    elif isinstance(value, Mapping):
-        pairs = [
-            (str(key), at(str(key), parse_currency, key), at(str(key), parse_amount, limit))
-            for key, limit in value.items()
-        ]
-    else:
-        raise InvalidInput("", f'must be an object or a string like "5 USD", not {kind_of(value)}')
-    if not pairs:
-        raise InvalidInput("", 'must name at least one currency, like "5 USD"')
-    budget: dict[str, Decimal] = {}
-    for path, currency, limit in pairs:
-        if currency in budget:
-            raise InvalidInput(path, f"{currency} is given more than once")
-        budget[currency] = limit
-    return budget
-
-
-def _budget_pair(index: int, part: str) -> tuple[str, str, Decimal]:
-    """One ``AMOUNT CURRENCY`` item of a budget string."""
-    path = f"[{index}]"
-    words = part.split()
-    if len(words) != 2:
-        raise InvalidInput(path, f'expected "AMOUNT CURRENCY" like "5 USD", got {part!r}')
-    return path, at(path, parse_currency, words[1]), at(path, parse_amount, words[0])
-
-
-def over_budget(totals: Totals, budget: Mapping[str, Decimal]) -> list[str]:
-    """Currencies whose total is strictly above its limit, sorted; at the limit is fine."""
-    return sorted(
-        currency
-        for currency, limit in budget.items()
-        if totals.amounts.get(currency, Decimal(0)) > limit
-    )

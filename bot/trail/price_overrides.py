@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from bot.trail.money import InvalidInput, at, kind_of, parse_amount, require_mapping
+from bot.trail.money import parse_amount
 from bot.trail.pricing import RATES, REQUIRED_RATES, Override, Overrides
+from bot.trail.validation import InvalidInput, at, kind_of, require_mapping
 
 ENTRY_HINT = '"[PROVIDER ]MODEL = input AMOUNT, output AMOUNT[, cache_read AMOUNT …]"'
 RATES_HINT = '"input AMOUNT, output AMOUNT" or {input: AMOUNT, output: AMOUNT}'

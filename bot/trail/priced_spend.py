@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.trail.money import InvalidInput, canonical_amount, parse_spend, require_mapping
+from bot.trail.money import canonical_amount, parse_spend
 from bot.trail.pricing import CURRENCY, TOKEN_FIELDS, Price, Pricing, Tokens
+from bot.trail.validation import InvalidInput, require_mapping
 
 NEEDS_AMOUNT = "is required unless model and token counts are given (then the bot prices them)"
 

@@ -25,7 +25,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.trail.money import EXACT, InvalidInput, canonical_amount
+from bot.trail.money import EXACT, canonical_amount
+from bot.trail.validation import InvalidInput
 
 PACKAGE = "genai-prices"
 CURRENCY = "USD"  # the table's currency; overrides are in USD per million tokens too

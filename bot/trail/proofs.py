@@ -19,14 +19,12 @@ from urllib.parse import quote, urlsplit
 
 from x402.http import decode_payment_response_header
 
-from bot.trail.money import (
+from bot.trail.money import canonical_amount, parse_amount, parse_currency
+from bot.trail.validation import (
     InvalidInput,
     at,
-    canonical_amount,
     kind_of,
     optional,
-    parse_amount,
-    parse_currency,
     parse_text,
     reject_unknown,
     require_mapping,

@@ -14,15 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
-from bot.trail.money import (
-    EXACT,
-    InvalidInput,
-    at,
-    canonical_amount,
-    kind_of,
-    parse_amount,
-    require_mapping,
-)
+from bot.trail.money import EXACT, canonical_amount, parse_amount
+from bot.trail.validation import InvalidInput, at, kind_of, require_mapping
 
 CURRENCY = "USD"
 MAX_JOB_DURATION = timedelta(days=35)  # GitHub cancels workflow runs older than this

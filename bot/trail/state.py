@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.trail import events as ev
-from bot.trail.money import EXACT
+from bot.trail.money import add_amount
 
 # Statuses. A run is open until `ended_at` is set; succeeded/failed PR runs stay
 # open because CI can be re-run on the same head.
@@ -242,10 +242,10 @@ def _step_finished(state: State, data: Mapping[str, Any], at: str) -> None:
 def _spend(state: State, data: Mapping[str, Any], at: str) -> None:
     currency = data["currency"]
     amount = Decimal(data["amount"])
-    state["spend"] = _add(state["spend"], currency, amount)
+    state["spend"] = add_amount(state["spend"], currency, amount)
     by_category = dict(state["spend_by_category"])
     category = data.get("category", "other")
-    by_category[category] = _add(by_category.get(category, {}), currency, amount)
+    by_category[category] = add_amount(by_category.get(category, {}), currency, amount)
     state["spend_by_category"] = by_category
     tokens = state["tokens"]
     if data.get("input_tokens") or data.get("output_tokens"):
@@ -253,20 +253,6 @@ def _spend(state: State, data: Mapping[str, Any], at: str) -> None:
             "input": tokens["input"] + int(data.get("input_tokens") or 0),
             "output": tokens["output"] + int(data.get("output_tokens") or 0),
         }
-
-
-def _add(totals: Mapping[str, str], currency: str, amount: Decimal) -> dict[str, str]:
-    result = dict(totals)
-    total = EXACT.add(Decimal(result.get(currency, "0")), amount)
-    result[currency] = _canonical(total)
-    return dict(sorted(result.items()))
-
-
-def _canonical(amount: Decimal) -> str:
-    if amount == 0:
-        return "0"
-    text = format(amount, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _proof(state: State, data: Mapping[str, Any], at: str) -> None:

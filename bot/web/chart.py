@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from bot.trail import events as ev
-from bot.trail.events import Event, parse_time
+from bot.trail.events import Event
 from bot.trail.money import CATEGORIES, display_amount
+from bot.trail.times import parse_time
 from bot.web.html import Markup, Template, join
 
 WIDTH, HEIGHT = 640, 160

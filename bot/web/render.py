@@ -4,33 +4,28 @@ Everything shown comes from stored data, so every value goes through `Template`'
 escaping and every link through `safe_url`. The run page's panel and timeline rows
 are also rendered on their own for the live updates, so a page that updates itself
 shows exactly what a reload would.
+
+This module assembles whole pages; the run page's parts live beside it: its facts
+and digest (`run_facts`), its money (`run_spend`), its timeline (`run_timeline`,
+worded by `event_text`), and the cells they share (`cells`). `RunView`, `when`,
+`github_web`, `count_text` and `timeline_rows` are re-exported for `bot.web.pages`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.render.summary import span
-from bot.trail import events as ev
-from bot.trail.events import Event, parse_time
-from bot.trail.money import Totals, display_amount
-from bot.trail.proofs import explorer_url, network_name
-from bot.web.chart import SpendSeries, spend_chart
+from bot.trail.money import Totals
+from bot.web.cells import duration, money_lines, short, status_badge, time_tag, with_param
+from bot.web.cells import github_web as github_web
+from bot.web.cells import when as when
 from bot.web.html import Markup, Template, escape, join, link
-
-STATUS_CLASSES = {
-    "succeeded": "good",
-    "approved": "good",
-    "merged": "done",
-    "failed": "bad",
-    "changes_requested": "bad",
-    "running": "active",
-    "open": "active",
-    "requested": "active",
-}
+from bot.web.run_facts import digest_section, run_facts, run_title
+from bot.web.run_spend import proofs_section, spend_section
+from bot.web.run_timeline import count_text, timeline_rows
+from bot.web.run_view import RunView as RunView
 
 
 @dataclass(frozen=True)
@@ -41,25 +36,9 @@ class Assets:
     js: str
 
 
-@dataclass(frozen=True)
-class RunView:
-    """What the run page shows: the stored state plus what rendering found."""
-
-    state: Mapping[str, Any]
-    recent: Sequence[Event]  # the newest events, oldest first (the timeline)
-    spend: SpendSeries  # the spend events, gathered for the chart
-    count: int
-    verified: bool
-    problem: str | None  # the first divergence, if any
-    github: str  # GitHub's web base URL
-    pr_link: str | None  # the PR page (with its token when the reader holds it)
-    events_url: str  # the SSE / NDJSON URL (with the run's token when needed)
-    live_url: str  # the fragment URL for live updates
-    continued_after: int = 0  # 0: the whole trail was rehashed now; else events up to it earlier
-    rehash_bound: float = 0.0  # ...at most this many seconds ago (bot/web/verified.py)
-
-
 EMPTY = Markup("")
+
+
 PAGE = Template(
     "<!doctype html>\n"
     '<html lang="en"><head><meta charset="utf-8">'
@@ -102,71 +81,6 @@ def error_page(status: int, heading: str, detail: str, assets: Assets) -> Markup
     return page(f"{status} · {heading}", body.render(heading=heading, detail=detail), assets)
 
 
-# --- formatting ------------------------------------------------------------------
-
-
-def when(value: Any) -> str:
-    """`2019-05-15 15:20:33` (UTC) from a stored time; the raw text if unreadable."""
-    if not value:
-        return "—"
-    try:
-        return parse_time(str(value)).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return str(value)
-
-
-def time_tag(value: Any) -> Markup:
-    if not value:
-        return Markup("—")
-    return Template('<time datetime="$iso">$shown</time>').render(iso=value, shown=when(value))
-
-
-def duration(state: Mapping[str, Any]) -> str:
-    end = state.get("finished_at") or state.get("ended_at")
-    start = state.get("started_at")
-    if not start:
-        return "—"
-    if not end:
-        return "still open"
-    return span(start, end)
-
-
-def status_badge(status: Any) -> Markup:
-    text = str(status or "open")
-    tone = STATUS_CLASSES.get(text, "quiet")
-    return Template('<span class="status $tone" data-status="$text">$text</span>').render(
-        tone=tone, text=text
-    )
-
-
-def amount(value: Any, currency: str) -> str:
-    try:
-        return display_amount(Decimal(str(value)), currency)
-    except (InvalidOperation, ValueError):
-        return f"{value} {currency}"
-
-
-def money_lines(spend: Mapping[str, Any]) -> Markup:
-    if not spend:
-        return Markup("—")
-    return join((amount(v, c) for c, v in sorted(spend.items())), Markup("<br>"))
-
-
-def short(sha: Any, n: int = 7) -> str:
-    return str(sha)[:n] if sha else "—"
-
-
-def github_web(api_url: str) -> str:
-    """GitHub's web base for an API base: api.github.com → github.com; GHES strips /api/v3."""
-    base = api_url.rstrip("/")
-    if base == "https://api.github.com":
-        return "https://github.com"
-    return base.removesuffix("/api/v3")
-
-
-# --- the run page ----------------------------------------------------------------
-
-FACT = Template("<div><dt>$name</dt><dd>$value</dd></div>")
 PANEL = Template(
     '<div class="run-head"><h1>$title</h1>$badge</div>'
     '<dl class="facts">$facts</dl>'
@@ -180,180 +94,6 @@ PANEL = Template(
 )
 
 
-def run_title(state: Mapping[str, Any]) -> str:
-    kind = state.get("kind") or "run"
-    name = state.get("title") if kind == "pr" else state.get("name")
-    return f"{kind} run · {name}" if name else f"{kind} run"
-
-
-def run_facts(view: RunView) -> Markup:
-    state = view.state
-    repo = state.get("repo")
-    pr = state.get("pr")
-    gh = view.github
-    facts = [("Run", Markup(f"<code>{escape(state.get('id'))}</code>"))]
-    if repo:
-        facts.append(("Repository", link(f"{gh}/{repo}", repo)))
-    if pr is not None and repo:
-        pr_url = state.get("url") or f"{gh}/{repo}/pull/{pr}"
-        pr_html = link(pr_url, f"#{pr}")
-        if view.pr_link:
-            pr_html = Markup(f"{pr_html} · {link(view.pr_link, 'all runs of this PR')}")
-        facts.append(("Pull request", pr_html))
-    if state.get("head_sha") and repo:
-        sha = str(state["head_sha"])
-        facts.append(
-            ("Head", link(f"{gh}/{repo}/commit/{sha}", Markup(f"<code>{escape(sha[:7])}</code>")))
-        )
-    facts.append(("Kind", state.get("kind") or "—"))
-    review = state.get("review") or {}
-    if review.get("reviewer"):
-        facts.append(("Reviewer", review["reviewer"]))
-    facts += [
-        ("Started", time_tag(state.get("started_at"))),
-        ("Ended", time_tag(state.get("ended_at"))),
-        ("Duration", duration(state)),
-    ]
-    return join(FACT.render(name=name, value=value) for name, value in facts)
-
-
-SPEND_ROW = Template(
-    '<tr><th scope="row">$currency</th><td class="num">$spent</td><td class="num">$budget</td>'
-    "<td>$flag</td></tr>"
-)
-
-
-def spend_section(view: RunView) -> Markup:
-    state = view.state
-    spend = dict(state.get("spend") or {})
-    budget = dict(state.get("budget") or {})
-    if not spend and not budget:
-        return Markup('<p class="quiet">No spend recorded.</p>')
-    rows = []
-    for currency in sorted(set(spend) | set(budget)):
-        spent = spend.get(currency, "0")
-        limit = budget.get(currency)
-        over = False
-        if limit is not None:
-            try:
-                over = Decimal(str(spent)) > Decimal(str(limit))
-            except (InvalidOperation, ValueError):
-                over = False
-        flag = (
-            Markup('<span class="over">⚠️ over budget</span>')
-            if over
-            else (Markup('<span class="within">within budget</span>') if limit else "")
-        )
-        rows.append(
-            SPEND_ROW.render(
-                currency=currency,
-                spent=amount(spent, currency),
-                budget=amount(limit, currency) if limit is not None else "—",
-                flag=flag,
-            )
-        )
-    table = Template(
-        '<table class="money"><thead><tr><th scope="col">Currency</th><th scope="col">Spent</th>'
-        '<th scope="col">Budget</th><th scope="col"></th></tr></thead><tbody>$rows</tbody></table>'
-    ).render(rows=join(rows))
-    tokens = state.get("tokens") or {}
-    extra = Markup("")
-    if tokens.get("input") or tokens.get("output"):
-        extra = Template('<p class="quiet">LLM tokens: $i input · $o output</p>').render(
-            i=f"{int(tokens.get('input') or 0):,}", o=f"{int(tokens.get('output') or 0):,}"
-        )
-    chart = spend_chart(
-        view.spend,
-        view.count,
-        state.get("started_at"),
-        state.get("updated_at"),
-    )
-    return Markup(table + extra + chart)
-
-
-PROOF_ROW = Template(
-    '<tr><td data-label="Network">$network</td><td data-label="Transaction">$tx</td>'
-    '<td class="num" data-label="Amount">$amount</td><td data-label="Status">$status</td>'
-    '<td data-label="Time">$at</td></tr>'
-)
-
-
-def proofs_section(state: Mapping[str, Any]) -> Markup:
-    proofs = state.get("proofs") or []
-    if not proofs:
-        return Markup('<p class="quiet">No proofs recorded.</p>')
-    rows = []
-    for proof in proofs:
-        network = str(proof.get("network") or "")
-        tx = proof.get("tx")
-        label = f"{tx[:10]}…{tx[-6:]}" if isinstance(tx, str) and len(tx) > 20 else (tx or "—")
-        url = explorer_url(network, tx) if tx else None
-        code = Markup(f"<code>{escape(label)}</code>")
-        tx_html = link(url, label, title=str(tx)) if url else code
-        status = str(proof.get("status") or "settled")
-        currency = str(proof.get("currency") or "")
-        money = amount(proof["amount"], currency) if proof.get("amount") else "—"
-        rows.append(
-            PROOF_ROW.render(
-                network=network_name(network) if network else "—",
-                tx=tx_html,
-                amount=money,
-                status=Template('<span class="proof $s">$s</span>').render(s=status),
-                at=time_tag(proof.get("at")),
-            )
-        )
-    return Template(
-        '<div class="table-wrap"><table class="proof-table"><thead><tr><th scope="col">Network'
-        '</th><th scope="col">Transaction</th><th scope="col">Amount</th><th scope="col">'
-        'Status</th><th scope="col">Time</th></tr></thead><tbody>$rows</tbody></table></div>'
-    ).render(rows=join(rows))
-
-
-def _rehashed(view: RunView) -> str:
-    """When the events behind the mark were rehashed, without claiming more than was done."""
-    n = view.count
-    if not view.continued_after:
-        return f"all {n:,} event{'s' if n != 1 else ''} rehashed just now"
-    within = f"within the last {view.rehash_bound:g} s"
-    new = n - view.continued_after
-    if new <= 0:
-        return f"all {n:,} event{'s' if n != 1 else ''} rehashed {within}"
-    return (
-        f"the newest {new:,} event{'s' if new != 1 else ''} rehashed just now, all {n:,} {within}"
-    )
-
-
-def digest_section(view: RunView) -> Markup:
-    head = str(view.state.get("head_hash") or "")
-    if view.verified and view.problem is None:
-        mark = Template(
-            '<p class="mark ok" data-verified="true">✓ Chain verified <span class="quiet">'
-            "— $how</span></p>"
-        ).render(how=_rehashed(view))
-    else:
-        mark = Template(
-            '<p class="mark broken" data-verified="false">✗ Chain does not verify: $why</p>'
-        ).render(why=view.problem or "unknown")
-    return Markup(
-        mark
-        + Template(
-            '<p><code class="hash" title="head hash">$head</code></p>'
-            '<p class="quiet">The PR comment shows the first 12 digits: <code>$short</code>. '
-            "Check it yourself: <code>audit-bot verify $run</code>, or fetch the "
-            "$ndjson.</p>"
-        ).render(
-            head=head,
-            short=head[:12],
-            run=view.state.get("id"),
-            ndjson=link(_with(view.events_url, "format=ndjson"), "trail as NDJSON"),
-        )
-    )
-
-
-def _with(url: str, param: str) -> str:
-    return url + ("&" if "?" in url else "?") + param
-
-
 def run_panel(view: RunView) -> Markup:
     return PANEL.render(
         title=run_title(view.state),
@@ -362,25 +102,6 @@ def run_panel(view: RunView) -> Markup:
         spend=spend_section(view),
         proofs=proofs_section(view.state),
         digest=digest_section(view),
-    )
-
-
-ROW = Template(
-    '<tr data-seq="$seq" data-type="$type"><td class="num">$seq</td><td>$at</td>'
-    '<td><span class="etype">$type</span></td><td>$detail</td><td class="src">$source</td></tr>'
-)
-
-
-def timeline_rows(events: Iterable[Event], state: Mapping[str, Any], github: str) -> Markup:
-    return join(
-        ROW.render(
-            seq=e.seq,
-            at=time_tag(e.at),
-            type=e.type,
-            detail=describe(e, state, github),
-            source=source_cell(e),
-        )
-        for e in events
     )
 
 
@@ -395,7 +116,7 @@ def run_page(view: RunView, assets: Assets) -> Markup:
         ).render(
             hidden=f"{hidden:,}",
             s="" if hidden == 1 else "s",
-            ndjson=link(_with(view.events_url, "format=ndjson"), "NDJSON"),
+            ndjson=link(with_param(view.events_url, "format=ndjson"), "NDJSON"),
         )
         if hidden > 0
         else ""
@@ -441,118 +162,6 @@ def run_page(view: RunView, assets: Assets) -> Markup:
     )
     return page(title, body, assets, crumbs=crumbs, attrs=attrs, footer=footer, script=True)
 
-
-def count_text(n: int) -> str:
-    return f"{n:,} event{'s' if n != 1 else ''}"
-
-
-# --- timeline details --------------------------------------------------------------
-
-
-def describe(event: Event, state: Mapping[str, Any], github: str) -> Markup:
-    """One line saying what the event means, with a link back to GitHub if it has one."""
-    d = event.data
-    t = event.type
-    repo = state.get("repo")
-    url = d.get("html_url")
-    if t == ev.RUN_OPENED:
-        parts = [f"opened {d.get('kind') or 'a'} run"]
-        if d.get("head_sha"):
-            parts.append(f"head {short(d['head_sha'])}")
-        if d.get("author"):
-            parts.append(f"by {d['author']}")
-        if d.get("reviewer"):
-            parts.append(f"reviewer {d['reviewer']}")
-        if d.get("trigger"):
-            parts.append(f"({d['trigger']})")
-        if d.get("budget"):
-            parts.append("budget " + ", ".join(amount(v, c) for c, v in d["budget"].items()))
-        text, url = " · ".join(parts), d.get("url")
-    elif t == ev.RUN_CLOSED:
-        text = f"ended as {d.get('status', 'closed')}"
-    elif t == ev.RUN_SUPERSEDED:
-        sha = d.get("by_head_sha")
-        text = f"superseded by head {short(sha)}"
-        url = f"{github}/{repo}/commit/{sha}" if sha and repo else None
-    elif t == ev.PR_UPDATED:
-        text = f"PR {d.get('action') or 'updated'}" + (f": {d['title']}" if d.get("title") else "")
-    elif t == ev.CI_WORKFLOW_RUN:
-        text = f"workflow {d.get('name') or d.get('id')}: " + _outcome(d)
-        if d.get("run_attempt") and int(d["run_attempt"]) > 1:
-            text += f" (attempt {d['run_attempt']})"
-    elif t == ev.CI_WORKFLOW_JOB:
-        text = f"job {d.get('name') or d.get('id')}: " + _outcome(d)
-        if d.get("labels"):
-            text += f" on {', '.join(map(str, d['labels']))}"
-    elif t == ev.CI_CHECK_SUITE:
-        text = f"check suite {d.get('app') or d.get('id')}: " + _outcome(d)
-    elif t == ev.REVIEW_REQUESTED:
-        text = f"review requested from {d.get('reviewer')}"
-    elif t == ev.REVIEW_SUBMITTED:
-        state_text = str(d.get("state", "commented")).lower().replace("_", " ")
-        text = f"{d.get('reviewer')} {state_text}"
-    elif t == ev.REVIEW_DISMISSED:
-        text = f"review by {d.get('reviewer')} dismissed"
-    elif t == ev.STEP_STARTED:
-        text = f"step {d.get('name')} started"
-    elif t == ev.STEP_FINISHED:
-        text = f"step {d.get('name')} finished: {d.get('status', 'succeeded')}"
-    elif t == ev.SPEND:
-        text = _spend_text(d)
-    elif t == ev.PROOF:
-        tx = d.get("tx")
-        network = str(d.get("network") or "")
-        text = f"{d.get('status', 'settled')} payment"
-        if d.get("amount"):
-            text += f" of {amount(d['amount'], str(d.get('currency') or ''))}"
-        text += f" on {network_name(network)}" if network else ""
-        if tx:
-            text += f" · {str(tx)[:10]}…"
-        url = explorer_url(network, tx) if tx else None
-    elif t == ev.NOTE:
-        text = str(d.get("text") or d.get("message") or d.get("note") or _compact(d))
-    else:
-        text = _compact(d)
-    text = text if len(text) <= 300 else text[:299] + "…"
-    return link(url, text) if url else escape(text)
-
-
-def _outcome(d: Mapping[str, Any]) -> str:
-    status = d.get("status") or "?"
-    return f"{status} / {d['conclusion']}" if d.get("conclusion") else str(status)
-
-
-def _spend_text(d: Mapping[str, Any]) -> str:
-    parts = [amount(d.get("amount"), str(d.get("currency") or "")), str(d.get("category", "other"))]
-    if d.get("model"):
-        parts.append(str(d["model"]))
-    if d.get("input_tokens") or d.get("output_tokens"):
-        parts.append(
-            f"{int(d.get('input_tokens') or 0):,} in / {int(d.get('output_tokens') or 0):,} out"
-        )
-    if d.get("description"):
-        parts.append(str(d["description"]))
-    return " · ".join(parts)
-
-
-def _compact(data: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, separators=(", ", ": "), ensure_ascii=False, default=str)
-
-
-def source_cell(event: Event) -> Markup:
-    src = event.source
-    kind = str(src.get("kind") or "?")
-    what = ".".join(str(x) for x in (src.get("event"), src.get("action")) if x)
-    who = src.get("actor")
-    text = kind + (f" · {what}" if what else "") + (f" · {who}" if who else "")
-    return Template('<span title="$id">$text</span>').render(
-        id=f"{kind} {src.get('id', '')}", text=text
-    )
-
-
-# --- the PR page -------------------------------------------------------------------
 
 RUN_ROW = Template(
     '<tr data-run="$id"><td>$link</td><td data-label="Kind">$kind</td>'

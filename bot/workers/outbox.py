@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import http
 import logging
 import random
 import time
@@ -21,15 +20,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
+from gidgethub import BadRequest, HTTPException
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.github.checks import SpendChecks, spend_check
+from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.comments import upsert_summary_comment
+from bot.github.errors import (
+    headers_of,
+    is_declined,
+    is_rate_limited,
+    is_server_error,
+    refused_credentials,
+    status_text,
+)
 from bot.github.pacing import Paced
 from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
-from bot.github.repo_config import RepoConfig, RepoConfigs, is_rate_limit
+from bot.github.repo_config import RepoConfig, RepoConfigs
+from bot.render.spend_check import spend_check
 from bot.render.summary import SummaryOptions, render_summary
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
 
@@ -60,35 +68,19 @@ class RetryAt:
 def classify(exc: BaseException, attempts: int, now: float) -> RetryAt | PermanentFailure:
     """What to do after a failed GitHub call: when to retry, or why to stop."""
     if isinstance(exc, HTTPException):
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
         status = int(exc.status_code)
-        # Primary limit: gidgethub raises RateLimitExceeded for a 403 with remaining 0.
-        # Secondary limits: a 403 carrying retry-after or saying so, or any 429.
-        limited = (
-            isinstance(exc, RateLimitExceeded)
-            or status == 429
-            or (status == 403 and is_rate_limit(exc))
-        )
-        if limited:
-            return RetryAt(_rate_limit_delay(headers, now), f"rate limited ({status})")
-        if status == 401:  # an expired or revoked token: mint a new one and retry
+        if is_rate_limited(exc):
+            return RetryAt(_rate_limit_delay(headers_of(exc), now), f"rate limited ({status})")
+        if refused_credentials(exc):  # mint a new token and retry
             return RetryAt(_backoff(attempts), "GitHub refused the credentials (401)")
-        if isinstance(exc, GitHubBroken) or status >= 500:
+        if is_server_error(exc):
             return RetryAt(_backoff(attempts), f"GitHub answered {status}")
-        try:  # (`int in HTTPStatus` raises TypeError before Python 3.12)
-            phrase = http.HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ""
-        return PermanentFailure(f"GitHub answered {status} {phrase}".strip())
+        return PermanentFailure(f"GitHub answered {status_text(status)}")
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
         return RetryAt(_backoff(attempts), f"network error: {type(exc).__name__}")
     if isinstance(exc, LookupError):
         return PermanentFailure(str(exc))
     return RetryAt(_backoff(attempts), f"unexpected error: {type(exc).__name__}")
-
-
-def _refused_credentials(exc: BaseException) -> bool:
-    return isinstance(exc, HTTPException) and int(exc.status_code) == 401
 
 
 def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
@@ -227,7 +219,7 @@ class OutboxWorker:
             self.paced += 1
             return False
         except Exception as exc:
-            if _refused_credentials(exc) and self.github is not None:
+            if refused_credentials(exc) and self.github is not None:
                 # Whichever call got the 401 (config, comment, check), the next try mints anew.
                 self.github.credentials.forget(item.installation_id)
             verdict = classify(exc, item.attempts, self.clock())
@@ -290,7 +282,7 @@ class OutboxWorker:
         try:
             await self.spend_checks.publish(gh, item.repo, check)
         except BadRequest as exc:
-            if int(exc.status_code) not in (403, 404, 422) or is_rate_limit(exc):
+            if not is_declined(exc):
                 raise
             # No checks permission, or a head GitHub does not know: the comment stands.
             log.warning(

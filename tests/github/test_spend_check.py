@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.github.checks import CHECK_NAME
+from bot.render.spend_check import CHECK_NAME
 from tests.support.bot import HEAD, REPO, Bot, load_payload
 from tests.support.fake_github import FakeGitHub
 from tests.support.oidc_issuer import LocalIssuer

@@ -11,18 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.trail.budget import over_budget, parse_budget
 from bot.trail.money import (
     CATEGORIES,
-    InvalidInput,
     Totals,
     canonical_amount,
     display_amount,
-    over_budget,
     parse_amount,
-    parse_budget,
     parse_currency,
     parse_spend,
 )
+from bot.trail.validation import InvalidInput
 
 
 def loads(text: str) -> object:

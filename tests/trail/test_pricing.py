@@ -14,10 +14,10 @@ import genai_prices
 import pytest
 from genai_prices.data import providers
 
-from bot.trail.money import InvalidInput
 from bot.trail.price_overrides import parse_price_overrides
 from bot.trail.priced_spend import parse_priced_spend
 from bot.trail.pricing import Overrides, Pricing, Tokens
+from bot.trail.validation import InvalidInput
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 M = Decimal(1_000_000)

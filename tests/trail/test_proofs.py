@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from x402.http import decode_payment_response_header, encode_payment_response_header
 from x402.schemas import SettleResponse
 
-from bot.trail.money import InvalidInput
 from bot.trail.proofs import (
     BASE58_ALPHABET,
     NETWORK_ALIASES,
@@ -28,6 +27,7 @@ from bot.trail.proofs import (
     parse_proof,
     validate_tx_hash,
 )
+from bot.trail.validation import InvalidInput
 
 BASE_TX = "0x9b1c3f7e2a4d5b6c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"
 SEPOLIA_TX = "0x2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a"

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.trail.money import InvalidInput
 from bot.trail.rates import (
     RATES,
     job_cost,
@@ -19,6 +18,7 @@ from bot.trail.rates import (
     parse_rate_overrides,
     rate_for_labels,
 )
+from bot.trail.validation import InvalidInput
 
 
 def reason_of(call, *args, **kwargs) -> tuple[str, str]:
