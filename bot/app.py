@@ -11,7 +11,6 @@ from aiohttp import web
 
 from bot import keys, reporter
 from bot.config import Settings
-from bot.github import redelivery
 from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
@@ -24,7 +23,7 @@ from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.store.base import Store
 from bot.web import pages as web_pages
-from bot.workers import retention, scan
+from bot.workers import missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
 
@@ -59,7 +58,7 @@ FEATURES = [
     metrics.setup,
     ops.setup,
     retention.setup,
-    redelivery.setup,
+    missed_deliveries.setup,
     reporter.setup,
     web_pages.setup,
 ]

@@ -29,7 +29,6 @@ from gidgethub import GitHubException
 
 from bot import keys
 from bot.trail.times import parse_time
-from bot.workers.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -185,16 +184,3 @@ async def _request(gh: Any, jwt: str, ask: Ask) -> bool:
         extra=extra,
     )
     return True
-
-
-def setup(app: web.Application) -> None:
-    settings = app[keys.SETTINGS]
-    if settings.mode == "app" and settings.redelivery_interval > 0:
-        app.cleanup_ctx.append(
-            every(
-                "missed-delivery check",
-                settings.redelivery_interval,
-                check_once,
-                catch_up_at_start=True,  # deliveries missed while it was down go out now
-            )
-        )

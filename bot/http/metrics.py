@@ -27,11 +27,11 @@ from prometheus_client.registry import Collector
 
 from bot import keys
 from bot.http.errors import ApiError
+from bot.workers.commit import EVENTS_APPENDED
 from bot.workers.outbox import outbox_lag
 
 log = logging.getLogger(__name__)
 
-EVENTS_APPENDED = "events_appended"  # key in app[keys.STATS], bumped by commit()
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from bot import keys
 from bot.github.event_names import counted_event
-from bot.http.metrics import EVENTS_APPENDED
 from bot.trail.intents import Command, CommandResult
+
+EVENTS_APPENDED = "events_appended"  # key in app[keys.STATS]: events this instance appended
 
 
 async def commit(app: web.Application, command: Command) -> CommandResult:
