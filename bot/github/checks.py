@@ -20,6 +20,7 @@ from urllib.parse import quote
 from cachetools import LRUCache
 from gidgethub import BadRequest
 
+from bot.render.plain import code, notice, plain
 from bot.render.summary import SummaryOptions, run_budget
 from bot.trail.money import Totals, display_amount, over_budget
 
@@ -89,7 +90,8 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
             shown = " · ".join(spend.display()) or "—"
             verdict = "⚠️ over budget" if over else ("✅" if budget else "")
             rows.append(
-                f"| `{run['id']}` | {run.get('kind') or '?'} | {shown} | {_limits(budget)} "
+                f"| {code(run['id'])} | {plain(run.get('kind') or '?', 40)} | {shown} "
+                f"| {_limits(budget)} "
                 f"| {verdict} |"
             )
     pr_over = over_budget(total, options.budget) if options.budget else []
@@ -104,7 +106,7 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
         title = f"{spent} of {_limits(options.budget)}"
     else:
         title = f"{spent} spent (no PR budget set)"
-    lines = [f"> ⚠️ {notice}" for notice in options.notices]
+    lines = [f"> ⚠️ {notice(text)}" for text in options.notices]
     if lines:
         lines.append("")
     lines.append(f"**PR total:** {spent or '—'}")
