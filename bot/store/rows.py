@@ -59,6 +59,18 @@ OUTBOX_TOUCH = (
 )
 
 
+# A due time never lies further ahead than this (the worker's longest backoff, rate-limit
+# wait or pacing delay is capped at it). A row due later, or a lease ending later than a
+# lease from now, was written by a clock that has since stepped back: it is due now,
+# else the PR's comment would stop updating for as long as the step.
+MAX_DUE_AHEAD = 900.0
+# The rows `claim_outbox` may take ($1 due by, $2 now, $4 lease), in both dialects.
+OUTBOX_CLAIMABLE = (
+    f"state = 'pending' AND (due_at <= $1 OR due_at > $2 + {MAX_DUE_AHEAD}) "
+    "AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_until > $2 + $4)"
+)
+
+
 # `Store.fail_outbox` ($1 reason, $2 now, $3 key, $4 version): give up on the row, unless
 # its PR changed while the worker tried: then the change gets tries of its own (as
 # `touch_outbox` would have given it had the row already failed), the reason kept.

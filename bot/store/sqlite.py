@@ -39,6 +39,7 @@ from bot.store.base import (
 from bot.store.rows import (
     DELIVERIES_PRUNE,
     EVENT_COLUMNS,
+    OUTBOX_CLAIMABLE,
     OUTBOX_COUNTS,
     OUTBOX_FAIL,
     OUTBOX_FAIL_CHANGED,
@@ -88,6 +89,8 @@ class SQLiteStore:
     ) -> None:
         self.path = sqlite_path(url)
         self.debounce = debounce
+        # The writer's clock (event times, due times); tests inject one that steps back.
+        self.clock: Callable[[], float] = time.time
         self.serving = serving
         # read_only: `audit-bot verify` and `export` read a database (a live one, or a
         # backup kept as evidence) without migrating it or writing anything to it.
@@ -226,7 +229,7 @@ class SQLiteStore:
     # -- commands ------------------------------------------------------------------
 
     async def apply(self, command: Command) -> CommandResult:
-        now = time.time()
+        now = self.clock()
         return await self._write(
             lambda conn: apply_sync(_SQLiteTx(conn), now, self.debounce, command)
         )
@@ -288,9 +291,8 @@ class SQLiteStore:
         def claim(conn: sqlite3.Connection) -> list[OutboxItem]:
             rows = conn.execute(
                 "SELECT key, kind, repo, pr, installation_id, version, attempts, due_at "
-                "FROM outbox WHERE state = 'pending' AND due_at <= ? "
-                "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
-                (now if due_by is None else due_by, now, limit),
+                f"FROM outbox WHERE {_OUTBOX_CLAIMABLE} ORDER BY due_at LIMIT ?3",
+                (now if due_by is None else due_by, now, limit, lease),
             ).fetchall()
             for row in rows:
                 conn.execute(
@@ -574,6 +576,7 @@ class SQLiteStore:
 
 # `?n`: SQLite's numbered parameters
 _OUTBOX_TOUCH = OUTBOX_TOUCH.replace("$", "?")
+_OUTBOX_CLAIMABLE = OUTBOX_CLAIMABLE.replace("$", "?")
 _OUTBOX_FAIL = OUTBOX_FAIL.replace("$", "?")
 _OUTBOX_FAIL_CHANGED = OUTBOX_FAIL_CHANGED.replace("$", "?")
 _STATE_PRUNE = STATE_PRUNE.replace("$", "?")
