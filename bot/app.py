@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -140,7 +139,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)
-    lag = outbox_lag(status, time.time())
+    lag = outbox_lag(status, request.app[keys.OUTBOX].clock())  # the worker's clock
     bound = request.app[keys.SETTINGS].ready_max_lag
     outbox = {"pending": status["pending"], "failed": status["failed"], "lag_seconds": lag}
     if lag > bound:  # the outbox is stuck: GitHub side effects are not going out

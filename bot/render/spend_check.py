@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.render.format import budget_limits
+from bot.render.plain import code, notice, plain
 from bot.render.summary import SummaryOptions
 from bot.trail.budget import over_budget, run_budget
 from bot.trail.money import Totals
@@ -83,7 +84,8 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
             shown = " · ".join(spend.display()) or "—"
             verdict = "⚠️ over budget" if over else ("✅" if budget else "")
             rows.append(
-                f"| `{run['id']}` | {run.get('kind') or '?'} | {shown} | {_limits(budget)} "
+                f"| {code(run['id'])} | {plain(run.get('kind') or '?', 40)} | {shown} "
+                f"| {_limits(budget)} "
                 f"| {verdict} |"
             )
     pr_over = over_budget(total, options.budget) if options.budget else []
@@ -98,7 +100,7 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
         title = f"{spent} of {_limits(options.budget)}"
     else:
         title = f"{spent} spent (no PR budget set)"
-    lines = [f"> ⚠️ {notice}" for notice in options.notices]
+    lines = [f"> ⚠️ {notice(text)}" for text in options.notices]
     if lines:
         lines.append("")
     lines.append(f"**PR total:** {spent or '—'}")

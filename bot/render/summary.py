@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from bot.render.format import budget_limits, span
+from bot.render.plain import code, notice, plain
 from bot.trail.budget import over_budget, run_budget
 from bot.trail.money import Totals
 from bot.trail.proofs import explorer_url
@@ -70,7 +72,7 @@ def render_summary(
     for run in runs:
         total.merge(Totals.from_dict(run.get("spend") or {}))
     head = [MARKER, "### 🧾 Audited runs", ""]
-    head.extend(f"> ⚠️ {notice}" for notice in options.notices)
+    head.extend(f"> ⚠️ {notice(text)}" for text in options.notices)
     if options.notices:
         head.append("")
     tail = ["", _total_line(total, options.budget)]
@@ -106,26 +108,26 @@ def render_summary(
 def _row(run: Mapping[str, Any], options: SummaryOptions) -> str:
     run_id = run["id"]
     link = _run_page(run, options)
-    ident = f"[`{run_id}`]({link})" if link else f"`{run_id}`"
+    ident = f"[{code(run_id)}]({link})" if link else code(run_id)
     status = run.get("status") or "open"
     icon = _STATUS_ICONS.get(status, "")
-    kind = run.get("kind") or "?"
-    if kind == "review" and run.get("name"):
-        kind = f"review ({_escape(str(run['name']))})"
-    elif kind not in ("pr", "review") and run.get("name"):
-        kind = f"{kind} ({_escape(str(run['name']))})"
-    head = f"`{run['head_sha'][:7]}`" if run.get("head_sha") else "—"
+    kind = str(run.get("kind") or "?")
+    if kind != "pr" and run.get("name"):
+        kind = f"{plain(kind, 40)} ({plain(run['name'])})"
+    else:
+        kind = plain(kind, 40)
+    head = code(str(run["head_sha"])[:7]) if run.get("head_sha") else "—"
     started = _when(run["started_at"]) if run.get("started_at") else "—"
     cells = [
         ident,
         kind,
-        f"{icon} {status}".strip(),
+        f"{icon} {plain(status, 40)}".strip(),
         head,
         started,
         _duration(run),
         _spend(run, options),
         _proofs(run.get("proofs") or [], options.explorers),
-        f"`{run.get('head_hash', '')[:12]}`",
+        code(str(run.get("head_hash") or "")[:12]),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -153,12 +155,12 @@ def _proofs(proofs: Sequence[Mapping[str, Any]], explorers: Mapping[str, str]) -
         status = proof.get("status", "settled")
         label = f"{tx[:6]}…{tx[-4:]}" if tx else "no transaction"
         url = explorer_url(proof["network"], tx, explorers) if tx else None
-        text = f"[{label}]({url})" if url else f"`{label}`"
+        text = f"[{plain(label)}]({url})" if url else code(label)
         if url is None and tx:
-            text += f" on {_escape(str(proof.get('network_name') or proof['network']))}"
+            text += f" on {plain(proof.get('network_name') or proof['network'], 40)}"
         # Only a settled payment is shown as paid; a hash alone proves nothing.
         icon = _PROOF_ICONS.get(status, "❔")
-        text = f"{icon} {text}" + ("" if status == "settled" else f" {status}")
+        text = f"{icon} {text}" + ("" if status == "settled" else f" {plain(status, 20)}")
         parts.append(text)
     if len(proofs) > 5:
         parts.append(f"+{len(proofs) - 5} more")
@@ -206,7 +208,7 @@ def _when(value: str) -> str:
 def _run_page(run: Mapping[str, Any], options: SummaryOptions) -> str | None:
     if not options.public_url:
         return None
-    url = f"{options.public_url}/runs/{run['id']}"
+    url = f"{options.public_url}/runs/{quote(str(run['id']), safe='')}"
     if options.link_token is not None and _needs_token(run):
         url += options.link_token(run["id"])
     return url
@@ -219,7 +221,3 @@ def _needs_token(run: Mapping[str, Any]) -> bool:
 
 def _pr_page(repo: str, pr: int, public_url: str | None) -> str | None:
     return f"{public_url}/repos/{repo}/pull/{pr}" if public_url else None
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("`", "'")[:80]

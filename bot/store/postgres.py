@@ -25,7 +25,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,6 +84,8 @@ class PostgresStore:
     ) -> None:
         self.url = url
         self.debounce = debounce
+        # The writer's clock (event times, due times); tests inject one that steps back.
+        self.clock: Callable[[], float] = time.time
         self.pool_size = pool_size
         self.read_only = read_only  # verify, export: no migration, read-only transactions
         self._pool: asyncpg.Pool | None = None
@@ -124,7 +126,7 @@ class PostgresStore:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    writer = CommandWriter(_tx(conn), time.time(), self.debounce)
+                    writer = CommandWriter(_tx(conn), self.clock(), self.debounce)
                     return await writer.apply(command)
             except _RETRY_CONFLICT + _RETRY_CONNECTION as exc:
                 if attempt == _MAX_ATTEMPTS:
@@ -165,8 +167,7 @@ class PostgresStore:
             f"""
             WITH picked AS (
                 SELECT key FROM outbox
-                WHERE state = 'pending' AND due_at <= $1
-                  AND (claimed_until IS NULL OR claimed_until < $2)
+                WHERE {sql.OUTBOX_CLAIMABLE}
                 ORDER BY due_at LIMIT $3
                 FOR UPDATE SKIP LOCKED
             )

@@ -133,6 +133,18 @@ DELIVERIES_PRUNE = (
 
 # -- the outbox --------------------------------------------------------------------
 
+# A due time never lies further ahead than this (the worker's longest backoff, rate-limit
+# wait or pacing delay is capped at it). A row due later, or a lease ending later than a
+# lease from now, was written by a clock that has since stepped back: it is due now,
+# else the PR's comment would stop updating for as long as the step.
+MAX_DUE_AHEAD = 900.0
+# The rows `claim_outbox` may take ($1 due by, $2 now, $4 lease), in both dialects.
+OUTBOX_CLAIMABLE = (
+    f"state = 'pending' AND (due_at <= $1 OR due_at > $2 + {MAX_DUE_AHEAD}) "
+    "AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_until > $2 + $4)"
+)
+
+
 # An `OutboxItem`'s fields, in order (the claim differs by dialect: SKIP LOCKED or one writer)
 OUTBOX_COLUMNS = "key, kind, repo, pr, installation_id, version, attempts, due_at"
 # `Tx.touch_outbox` ($1 key, $2 kind, $3 repo, $4 pr, $5 installation, $6 due_at, $7 now).

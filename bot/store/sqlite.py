@@ -45,6 +45,8 @@ class SQLiteStore:
     ) -> None:
         self.path = sqlite_path(url)
         self.debounce = debounce
+        # The writer's clock (event times, due times); tests inject one that steps back.
+        self.clock: Callable[[], float] = time.time
         self.serving = serving
         # read_only: `audit-bot verify` and `export` read a database (a live one, or a
         # backup kept as evidence) without migrating it or writing anything to it.
@@ -183,7 +185,7 @@ class SQLiteStore:
     # -- commands ------------------------------------------------------------------
 
     async def apply(self, command: Command) -> CommandResult:
-        now = time.time()
+        now = self.clock()
         return await self._write(lambda conn: apply_now(_tx(conn), now, self.debounce, command))
 
     async def get_run(self, run_id: str) -> State | None:
@@ -220,9 +222,9 @@ class SQLiteStore:
     ) -> list[OutboxItem]:
         def claim(conn: sqlite3.Connection) -> list[OutboxItem]:
             due = conn.execute(
-                f"SELECT {sql.OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND due_at <= ? "
-                "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
-                (now if due_by is None else due_by, now, limit),
+                f"SELECT {sql.OUTBOX_COLUMNS} FROM outbox WHERE {Q(sql.OUTBOX_CLAIMABLE)} "
+                "ORDER BY due_at LIMIT ?3",
+                (now if due_by is None else due_by, now, limit, lease),
             ).fetchall()
             for row in due:
                 conn.execute(

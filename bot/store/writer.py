@@ -22,6 +22,7 @@ from bot.store.base import IdempotencyConflict
 from bot.store.rows import iso_time
 from bot.trail import events as ev
 from bot.trail import intents as it
+from bot.trail.ordered import recorded_after
 from bot.trail.state import State, apply, is_open, new_state
 
 T = TypeVar("T")
@@ -161,8 +162,10 @@ class CommandWriter:
         """Chain `new_events` after the run's head and fold them in: the new state and rows."""
         sealed = []
         for new in new_events:
+            # Never before the run's previous event, even if the clock stepped back.
+            recorded_at = recorded_after(self.now_iso, state.get("updated_at"))
             event = ev.seal(
-                state["id"], state["seq"] + 1, new, source, self.now_iso, state["head_hash"]
+                state["id"], state["seq"] + 1, new, source, recorded_at, state["head_hash"]
             )
             sealed.append(event)
             state = apply(state, event)

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.trail import events as ev
 from bot.trail.money import add_amount
+from bot.trail.ordered import not_before
 
 # Statuses. A run is open until `ended_at` is set; succeeded/failed PR runs stay
 # open because CI can be re-run on the same head.
@@ -105,15 +106,15 @@ def _closed(state: State, data: Mapping[str, Any], at: str) -> None:
     if state["ended_at"] is not None:
         return
     state["status"] = data.get("status", CLOSED)
-    state["ended_at"] = at
-    state["finished_at"] = state["finished_at"] or at
+    state["ended_at"] = not_before(at, state["started_at"])
+    state["finished_at"] = state["finished_at"] or state["ended_at"]
 
 
 def _superseded(state: State, data: Mapping[str, Any], at: str) -> None:
     if state["ended_at"] is not None:
         return
     state["status"] = SUPERSEDED
-    state["ended_at"] = at
+    state["ended_at"] = not_before(at, state["started_at"])
     state["superseded_by"] = data.get("by_head_sha")
 
 
@@ -209,8 +210,8 @@ def _review_submitted(state: State, data: Mapping[str, Any], at: str) -> None:
     state["review"] = review
     if state["ended_at"] is None:
         state["status"] = review["state"]
-        state["ended_at"] = at
-        state["finished_at"] = at
+        state["ended_at"] = not_before(at, state["started_at"])
+        state["finished_at"] = state["ended_at"]
 
 
 def _review_dismissed(state: State, data: Mapping[str, Any], at: str) -> None:
@@ -219,8 +220,8 @@ def _review_dismissed(state: State, data: Mapping[str, Any], at: str) -> None:
     state["review"] = review
     state["status"] = DISMISSED
     if state["ended_at"] is None:
-        state["ended_at"] = at
-        state["finished_at"] = at
+        state["ended_at"] = not_before(at, state["started_at"])
+        state["finished_at"] = state["ended_at"]
 
 
 def _step_started(state: State, data: Mapping[str, Any], at: str) -> None:

@@ -40,6 +40,7 @@ from bot.github.repo_config import RepoConfig, RepoConfigs
 from bot.render.spend_check import spend_check
 from bot.render.summary import SummaryOptions, render_summary
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
+from bot.store.sql import MAX_DUE_AHEAD
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,16 @@ def _rate_limit_delay(headers: dict[str, str], now: float) -> float:
 
 
 def outbox_lag(status: Mapping[str, Any], now: float) -> float:
-    """How overdue the oldest due row in `Store.outbox_status()` is (0 when none is)."""
+    """How overdue the oldest due row in `Store.outbox_status()` is (0 when none is).
+
+    A due time more than `MAX_DUE_AHEAD` ahead was written before the clock stepped
+    back: the row is due now and counts as overdue by how far it lies past that bound,
+    so `/readyz` still sees a stuck outbox rather than a row seemingly not due yet.
+    """
     oldest = status.get("oldest_due_at")
-    return max(0.0, now - oldest) if oldest else 0.0
+    if not oldest:
+        return 0.0
+    return max(0.0, now - oldest, oldest - now - MAX_DUE_AHEAD)
 
 
 def _backoff(attempts: int) -> float:
@@ -215,7 +223,8 @@ class OutboxWorker:
         except Paced as paced:
             # Not an attempt: nothing was sent. The row waits for the installation's slot.
             log.info("outbox %s paced until %.0f", item.key, paced.until, extra=extra)
-            await self.store.defer_outbox(item, paced.until, "paced: write budget used up")
+            until = min(paced.until, self.clock() + MAX_DUE_AHEAD)
+            await self.store.defer_outbox(item, until, "paced: write budget used up")
             self.paced += 1
             return False
         except Exception as exc:
@@ -240,7 +249,8 @@ class OutboxWorker:
                 verdict.delay,
                 extra=extra,
             )
-            await self.store.retry_outbox(item, self.clock() + verdict.delay, verdict.reason)
+            delay = min(verdict.delay, MAX_DUE_AHEAD)  # see bot.store.sql.MAX_DUE_AHEAD
+            await self.store.retry_outbox(item, self.clock() + delay, verdict.reason)
             self.retried += 1
             return False
         await self.store.finish_outbox(item, self.clock(), self.debounce)
