@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.auth import AuthError, AuthUnavailable, Principal
+from bot.http import intake
 from bot.http.errors import error
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
@@ -98,7 +99,7 @@ async def authenticate(request: web.Request) -> Principal:
 
 
 async def read_body(request: web.Request) -> object:
-    """The JSON body, read up to the configured cap (413 past it)."""
+    """The JSON body, read up to the configured cap (413 past it; 408, 503: intake)."""
     cap = request.app[keys.SETTINGS].api_max_body_bytes
     # aiohttp reports a missing Content-Type as application/octet-stream; a bodiless
     # `POST …/close` sends none, and is JSON's empty object here.
@@ -107,11 +108,10 @@ async def read_body(request: web.Request) -> object:
         raise _refuse(415, "content type must be application/json")
     if request.content_length is not None and request.content_length > cap:
         raise _refuse(413, f"body is larger than the {cap}-byte limit")
-    raw = bytearray()
-    while chunk := await request.content.read(65536):
-        raw += chunk
-        if len(raw) > cap:
-            raise _refuse(413, f"body is larger than the {cap}-byte limit")
+    try:  # under the in-flight budget and the body timeout, like webhooks
+        raw = await intake.read_body(request, cap=cap)
+    except intake.BodyRefused as refused:
+        raise _refuse(refused.status, refused.message, refused.headers) from None
     try:
         return parse_json(bytes(raw)) if raw else {}
     except NotJSON as exc:
