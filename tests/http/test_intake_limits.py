@@ -162,7 +162,7 @@ async def send_large(bot: Bot, size: int, source: str, signature: str | None) ->
             writer.write(chunk)
             await writer.drain()
         return await asyncio.wait_for(reader.readline(), 10)
-    except (ConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError):
         return b""
     finally:
         writer.close()
