@@ -252,3 +252,58 @@ async def test_a_declared_length_past_the_room_left_is_503_at_once(budgeted: Bot
         budget.give_back("127.0.0.1", 3 * MIB)
     assert b" 503 " in answer.split(b"\r\n")[0]
     assert b"Retry-After: 5" in answer
+
+
+def test_out_of_descriptors_at_accept_is_one_line_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """asyncio reports each failed accept() on EMFILE with a traceback; other loop
+    errors still reach the previous handler."""
+    import errno
+
+    from bot.http.server import _AcceptErrors
+
+    passed_on: list[dict[str, Any]] = []
+    handler = _AcceptErrors(lambda loop, context: passed_on.append(context))
+    emfile = OSError(errno.EMFILE, "Too many open files")
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level("INFO", logger="bot.http.server"):
+            for _ in range(500):
+                handler(
+                    loop, {"message": "socket.accept() out of system resource", "exception": emfile}
+                )
+            handler(loop, {"message": "something else"})
+    finally:
+        loop.close()
+    lines = [r for r in caplog.records if r.name == "bot.http.server"]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert handler.suppressed == 499
+    assert passed_on == [{"message": "something else"}]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"AUDIT_HEADER_TIMEOUT_SECONDS": "0"}, "AUDIT_HEADER_TIMEOUT_SECONDS"),
+        ({"AUDIT_BODY_TIMEOUT_SECONDS": "soon"}, "AUDIT_BODY_TIMEOUT_SECONDS"),
+        ({"AUDIT_MAX_BODY_BYTES_IN_FLIGHT": "x"}, "AUDIT_MAX_BODY_BYTES_IN_FLIGHT"),
+        ({"AUDIT_MAX_BODY_BYTES_PER_ADDRESS": "4096"}, "AUDIT_MAX_BODY_BYTES_PER_ADDRESS"),
+        (
+            {
+                "AUDIT_MAX_BODY_BYTES_IN_FLIGHT": "2048",
+                "AUDIT_MAX_BODY_BYTES": "1024",
+                "AUDIT_API_MAX_BODY_BYTES": "1024",
+                "AUDIT_MAX_BODY_BYTES_PER_ADDRESS": "4096",
+            },
+            "AUDIT_MAX_BODY_BYTES_PER_ADDRESS",
+        ),
+    ],
+)
+def test_bad_intake_settings_are_one_line_naming_the_variable(
+    env: dict[str, str], named: str
+) -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
