@@ -14,7 +14,7 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, metrics, openapi, webhooks
+from bot.http import access, api, errors, intake, metrics, openapi, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
 # Each feature module's `setup(app)`: routes, plus cleanup contexts of its own.
 FEATURES = [
     errors.setup,
+    intake.setup,
     api.setup_routes,
     metrics.setup,
     ops.setup,

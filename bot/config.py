@@ -21,6 +21,7 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DATABASE_URL = "sqlite:///./data/audit.db"
 DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
+MIB = 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,11 @@ class Settings:
     shutdown_grace: float = 25.0
     ready_max_lag: float = 300.0  # /readyz answers 503 when the outbox is this overdue
     max_live_streams: int = 1000  # open SSE tails at once; each holds a connection and polls
+    # Intake limits against slow or hostile clients (bot.http.server, bot.http.intake)
+    header_timeout: float = 10.0  # a request's headers must be complete within this
+    body_timeout: float = 30.0  # a request's whole body must arrive within this
+    max_body_bytes_in_flight: int = 64 * MIB  # body bytes being received, all clients
+    max_body_bytes_per_address: int = 32 * MIB  # the same, one client address
 
     @property
     def mode(self) -> str:
@@ -153,6 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
         ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
         max_live_streams=_int(env, "AUDIT_MAX_LIVE_STREAMS", minimum=0, default=1000) or 0,
+        **_intake_limits(env),
     )
 
 
@@ -187,6 +194,39 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value < 86400:
         raise ConfigError(f"{name} must be between 0 and 86400 seconds, not {raw!r}")
     return value
+
+
+def _intake_limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """Read timeouts and the in-flight body budget; a body the budget can never hold
+    (one client's share below the largest accepted body) is refused at start."""
+    limits: dict[str, Any] = {}
+    for key, name, default in (
+        ("header_timeout", "AUDIT_HEADER_TIMEOUT_SECONDS", 10.0),
+        ("body_timeout", "AUDIT_BODY_TIMEOUT_SECONDS", 30.0),
+    ):
+        limits[key] = _float(env, name, default)
+        if limits[key] <= 0:
+            raise ConfigError(f"{name} must be more than 0 seconds, not {env[name]!r}")
+    largest = max(
+        _int(env, "AUDIT_MAX_BODY_BYTES", default=GITHUB_MAX_PAYLOAD) or 0,
+        _int(env, "AUDIT_API_MAX_BODY_BYTES", default=MIB) or 0,
+    )
+    total = _int(env, "AUDIT_MAX_BODY_BYTES_IN_FLIGHT", minimum=1024, default=64 * MIB)
+    share = _int(env, "AUDIT_MAX_BODY_BYTES_PER_ADDRESS", minimum=1024, default=32 * MIB)
+    assert total is not None and share is not None
+    if share > total:
+        raise ConfigError(
+            f"AUDIT_MAX_BODY_BYTES_PER_ADDRESS ({share}) must not exceed "
+            f"AUDIT_MAX_BODY_BYTES_IN_FLIGHT ({total})"
+        )
+    if share < largest:
+        raise ConfigError(
+            f"AUDIT_MAX_BODY_BYTES_PER_ADDRESS ({share}) must be at least the largest "
+            f"accepted body (AUDIT_MAX_BODY_BYTES / AUDIT_API_MAX_BODY_BYTES: {largest})"
+        )
+    limits["max_body_bytes_in_flight"] = total
+    limits["max_body_bytes_per_address"] = share
+    return limits
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

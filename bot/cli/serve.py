@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.cli import settings_or_exit
 from bot.cli.listen import CannotListen, listen
 from bot.config import Settings
+from bot.http import server
 from bot.logs import setup_logging
 from bot.store.base import StoreError
 
@@ -45,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(app: web.Application, settings: Settings, sock: socket.socket) -> None:
-    web.run_app(
+    # `web.run_app` with a runner that adds header and body read timeouts (bot.http.server).
+    server.serve(
         app,
+        settings,
         sock=sock,
-        print=None,
         # Requests in flight get a short wait (webhooks answer in milliseconds; aiohttp
         # stops reading bodies at shutdown, so a stalled upload only waits this out),
         # then the outbox flush gets AUDIT_SHUTDOWN_GRACE_SECONDS: 5 + 25 s by default.

@@ -268,7 +268,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "in": "header",
         "name": "X-Hub-Signature-256",
         "description": "`sha256=` + the hex HMAC-SHA256 of the body keyed with "
-        "GITHUB_WEBHOOK_SECRET (the legacy SHA-1 `X-Hub-Signature` is accepted too).",
+        "GITHUB_WEBHOOK_SECRET (the legacy SHA-1 `X-Hub-Signature` alone is refused).",
     },
 }
 # Reading: anyone for public runs; a link token or credential for private ones.

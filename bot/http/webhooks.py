@@ -21,6 +21,7 @@ from bot import keys
 from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
+from bot.http import intake
 from bot.http.errors import ApiError
 from bot.http.openapi import RUN_ID, ApiDoc, json_content, ref
 from bot.workers.commit import commit
@@ -34,7 +35,7 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def verify_signature(headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
-    """gidgethub's own check of `X-Hub-Signature-256` (or the legacy SHA-1 header).
+    """gidgethub's own check of `X-Hub-Signature-256` on a body already read.
 
     Done here rather than through `Event.from_http` so the body can be parsed with
     orjson: GitHub's payloads are 10-30 KB and the stdlib parser was a quarter of
@@ -42,7 +43,9 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: str | None
     """
     if secret is None:
         return
-    signature = headers.get("X-Hub-Signature-256") or headers.get("X-Hub-Signature")
+    # Only the SHA-256 header: GitHub sends it beside the legacy SHA-1 `X-Hub-Signature`,
+    # so a request carrying SHA-1 alone is a downgrade and is refused.
+    signature = headers.get("X-Hub-Signature-256")
     if signature is None:
         raise ValidationFailure("signature is missing")
     if not signature.isascii():  # hmac.compare_digest raises TypeError on non-ASCII text
@@ -68,16 +71,12 @@ async def receive(request: web.Request) -> web.Response:
         raise ApiError(400, "missing or malformed X-GitHub-Event header")
     if not delivery or not _HEADER_TOKEN.fullmatch(delivery):
         raise ApiError(400, "missing or malformed X-GitHub-Delivery header")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"body is larger than the {cap}-byte limit") from None
     if request.content_type not in _CONTENT_TYPES:
         raise ApiError(415, "content type must be application/json")
-    try:
-        verify_signature(request.headers, body, settings.webhook_secret)
-    except ValidationFailure:
-        raise ApiError(401, "missing or invalid X-Hub-Signature-256") from None
+    try:  # signature checked while reading, under the in-flight budget (bot.http.intake)
+        body = await intake.read_signed_body(request, cap, settings.webhook_secret)
+    except intake.BodyRefused as refused:
+        raise ApiError(refused.status, refused.message, headers=refused.headers) from None
     try:
         data = decode_body(request.content_type, body)
     except (ValueError, KeyError, IndexError):

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.auth import AuthError, AuthUnavailable, Principal
+from bot.http import intake
 from bot.http.errors import ApiError
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
@@ -85,7 +86,7 @@ async def authenticate(request: web.Request) -> Principal:
 
 
 async def read_body(request: web.Request) -> object:
-    """The JSON body, read up to the configured cap (413 past it)."""
+    """The JSON body, read up to the configured cap (413 past it; 408, 503: intake)."""
     cap = request.app[keys.SETTINGS].api_max_body_bytes
     # aiohttp reports a missing Content-Type as application/octet-stream; a bodiless
     # `POST …/close` sends none, and is JSON's empty object here.
@@ -94,11 +95,10 @@ async def read_body(request: web.Request) -> object:
         raise ApiError(415, "content type must be application/json")
     if request.content_length is not None and request.content_length > cap:
         raise ApiError(413, f"body is larger than the {cap}-byte limit")
-    raw = bytearray()
-    while chunk := await request.content.read(65536):
-        raw += chunk
-        if len(raw) > cap:
-            raise ApiError(413, f"body is larger than the {cap}-byte limit")
+    try:  # under the in-flight budget and the body timeout, like webhooks
+        raw = await intake.read_body(request, cap=cap)
+    except intake.BodyRefused as refused:
+        raise ApiError(refused.status, refused.message, headers=refused.headers) from None
     try:
         return parse_json(bytes(raw)) if raw else {}
     except NotJSON as exc:

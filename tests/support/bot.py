@@ -18,6 +18,7 @@ from aiohttp import web
 from bot import keys
 from bot.app import create_app
 from bot.config import load_settings
+from bot.http import server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 SECRET = "test-webhook-secret"
@@ -62,8 +63,11 @@ class Bot:
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> Bot:
-        self.app = create_app(load_settings(self.env))
-        self.runner, self.url = await start_server(self.app)
+        settings = load_settings(self.env)
+        self.app = create_app(settings)
+        # served as `audit-bot serve` serves it: with the server's read timeouts
+        self.runner, port = await server.start(self.app, settings, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}"
         self.session = aiohttp.ClientSession()
         return self
 
