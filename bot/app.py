@@ -20,8 +20,10 @@ from bot.http import access, api, errors, metrics, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import json_content, ref, register, register_schemas
+from bot.live_credentials import is_loopback
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
+from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
 from bot.workers import retention
 from bot.workers.notify import RunNotifier
@@ -59,6 +61,7 @@ FEATURES = [
     redelivery.setup,
     reporter.setup,
     web_pages.setup,
+    web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
 ]
 
 
@@ -108,7 +111,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def _announce(settings: Settings) -> None:
-    if settings.unsigned_webhooks:
+    if settings.setup_mode and not is_loopback(settings.host):
+        log.warning("SETUP MODE: no webhook secret yet, so every webhook is refused until /setup")
+    elif settings.unsigned_webhooks:
         log.warning(
             "LOCAL MODE: GITHUB_WEBHOOK_SECRET is not set, so webhooks are accepted "
             "WITHOUT signature checks; listening on %s only",

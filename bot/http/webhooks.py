@@ -22,6 +22,7 @@ from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
 from bot.http.errors import error
+from bot.live_credentials import webhook_refusal, webhook_secret
 from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def decode_body(content_type: str, body: bytes) -> Any:
 async def receive(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     cap = settings.max_body_bytes
+    refusal = webhook_refusal(request.app)
+    if refusal is not None:  # setup mode beyond loopback: no secret to check yet
+        return error(503, refusal)
     if request.content_length is not None and request.content_length > cap:
         return error(413, f"body is larger than the {cap}-byte limit")
     event_name = request.headers.get("X-GitHub-Event")
@@ -74,7 +78,7 @@ async def receive(request: web.Request) -> web.Response:
     if request.content_type not in _CONTENT_TYPES:
         return error(415, "content type must be application/json")
     try:
-        verify_signature(request.headers, body, settings.webhook_secret)
+        verify_signature(request.headers, body, webhook_secret(request.app))
     except ValidationFailure:
         return error(401, "missing or invalid X-Hub-Signature-256")
     try:
@@ -193,6 +197,9 @@ register(
                 "401": json_content(ref("Error"), "a missing or wrong signature (secret set)"),
                 "413": json_content(ref("Error"), "the body is over AUDIT_MAX_BODY_BYTES"),
                 "415": json_content(ref("Error"), "the content type is not JSON or form data"),
+                "503": json_content(
+                    ref("Error"), "setup mode beyond loopback: no webhook secret stored yet"
+                ),
             },
         }
     },
