@@ -15,12 +15,12 @@ from bot.github import redelivery
 from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
+from bot.github.live_credentials import is_loopback
 from bot.github.repo_config import RepoConfigs
 from bot.http import access, api, errors, metrics, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import json_content, ref, register, register_schemas
-from bot.live_credentials import is_loopback
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.web import app_setup as web_setup

@@ -97,7 +97,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from `environ` (default `os.environ`), or raise `ConfigError`."""
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
     default_host = "0.0.0.0" if env.get("GITHUB_WEBHOOK_SECRET") else "127.0.0.1"
-    data_dir = _data_dir(env)
+    data_dir = data_dir_from(env)
     env = _with_stored_credentials(env, data_dir)
     secret = env.get("GITHUB_WEBHOOK_SECRET")
     app_id = _int(env, "GITHUB_APP_ID", minimum=1)
@@ -238,7 +238,7 @@ def _database_url(env: Mapping[str, str]) -> str:
     return raw
 
 
-def _data_dir(env: Mapping[str, str]) -> str:
+def data_dir_from(env: Mapping[str, str]) -> str:
     """Where setup keeps its files: AUDIT_DATA_DIR, else beside the SQLite database."""
     if "AUDIT_DATA_DIR" in env:
         return env["AUDIT_DATA_DIR"]

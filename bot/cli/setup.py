@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from bot.config import ConfigError, _data_dir
+from bot.config import ConfigError, data_dir_from
 from bot.github.stored_credentials import StoredCredentialsError, env_lines, load, path_in
 
 
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        data_dir = args.data_dir or _data_dir({k: v for k, v in os.environ.items() if v})
+        data_dir = args.data_dir or data_dir_from({k: v for k, v in os.environ.items() if v})
         stored = load(data_dir)
     except (ConfigError, StoredCredentialsError) as exc:
         print(f"audit-bot: {exc}", file=sys.stderr)

@@ -18,11 +18,11 @@ from aiohttp import web
 from gidgethub import ValidationFailure, sansio
 
 from bot import keys
+from bot.github.live_credentials import webhook_refusal, webhook_secret
 from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
 from bot.http.errors import error
-from bot.live_credentials import webhook_refusal, webhook_secret
 from bot.workers.commit import commit
 
 log = logging.getLogger(__name__)

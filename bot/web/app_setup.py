@@ -1,13 +1,13 @@
 """`/setup`: register the GitHub App in one click (GitHub's App manifest flow).
 
 Offered only in setup mode (no GitHub credentials, no webhook secret). At start the
-bot logs one line with `/setup?token=…` (the one-time token from bot.setup_state).
+bot logs one line with `/setup?token=…` (the one-time token from bot.github.setup_state).
 `GET /setup?token=…` shows what will be created and a form that POSTs the manifest
 (bot.github.manifest) to GitHub's web UI with a fresh `state`; GitHub sends the
 browser to `GET /setup/callback?code=…&state=…`, which spends the state, converts the
 code (`POST {api}/app-manifests/{code}/conversions`, no auth), stores the answer
 (bot.github.stored_credentials) and switches the running bot to App mode
-(bot.live_credentials). From then on `/setup` and its callback answer 404.
+(bot.github.live_credentials). From then on `/setup` and its callback answer 404.
 
 Who may start: a caller showing the token; without it, only a browser on this
 machine when the bot listens on loopback only and has no PUBLIC_URL (then nothing
@@ -30,6 +30,7 @@ from aiohttp import web
 from bot import keys
 from bot.config import Settings
 from bot.github.auth import USER_AGENT
+from bot.github.live_credentials import LIVE, LiveCredentials, is_loopback
 from bot.github.manifest import (
     EVENTS,
     PERMISSIONS,
@@ -37,9 +38,8 @@ from bot.github.manifest import (
     registration_url,
     web_url_from_api,
 )
+from bot.github.setup_state import SetupState
 from bot.github.stored_credentials import StoredCredentials, path_in, save
-from bot.live_credentials import LIVE, LiveCredentials, is_loopback
-from bot.setup_state import SetupState
 from bot.web import render
 from bot.web.html import Markup, Template, escape, join, link
 from bot.web.pages import STATIC

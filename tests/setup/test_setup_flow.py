@@ -225,3 +225,15 @@ async def test_print_env_and_environment_variables_win(
     # And a secret in the environment wins over the stored one.
     settings = load_settings(setup_env(tmp_path, github, GITHUB_WEBHOOK_SECRET="mine"))
     assert (settings.mode, settings.webhook_secret) == ("app", "mine")
+
+
+def test_an_unusable_stored_file_stops_the_start_without_quoting_it(tmp_path: Path) -> None:
+    from bot.config import ConfigError
+
+    (tmp_path / "github-app.json").write_text('{"id": 5, "pem": "SECRET-LOOKING"}')
+    with pytest.raises(ConfigError, match="is not a stored GitHub App") as caught:
+        load_settings({"AUDIT_DATA_DIR": str(tmp_path)})
+    assert "SECRET-LOOKING" not in str(caught.value)
+    # With credentials in the environment the file is not read at all.
+    env = {"AUDIT_DATA_DIR": str(tmp_path), "GITHUB_TOKEN": "t", "GITHUB_WEBHOOK_SECRET": "s"}
+    assert load_settings(env).mode == "token"
