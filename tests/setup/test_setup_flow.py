@@ -56,6 +56,7 @@ async def test_registers_switches_to_app_mode_at_once_and_keeps_it_across_a_rest
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SETUP:")]
     assert f"{bot.url}/setup?token={token}" in line
 
+    assert "failures" in (await bot.request("GET", "/api/outbox"))[1]  # local mode: all
     status, page = await get(bot, f"{bot.url}/setup?token={token}")
     assert status == 200
     action, manifest = registration_form(page)
@@ -89,6 +90,8 @@ async def test_registers_switches_to_app_mode_at_once_and_keeps_it_across_a_rest
         algorithms=["RS256"],
     )
     assert claims["iss"] == str(answer["id"])
+    # Signed webhooks now: the outbox rows need the admin token, as in any signed bot.
+    assert "failures" not in (await bot.request("GET", "/api/outbox"))[1]
     # Setup is over.
     assert (await get(bot, f"{bot.url}/setup?token={token}"))[0] == 404
     assert (await get(bot, callback))[0] == 404
