@@ -19,7 +19,8 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
 WORKDIR /app
 COPY --from=build /app /app
 # Settings only, never credentials: GITHUB_* secrets come from the environment at run time.
-# HOST=0.0.0.0 needs GITHUB_WEBHOOK_SECRET (the bot refuses unsigned webhooks off loopback).
+# HOST=0.0.0.0 needs GITHUB_WEBHOOK_SECRET, or no credentials at all (setup mode: /setup
+# registers the App into /data; webhooks are refused until then).
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
+from bot.github.live_credentials import is_loopback
 from bot.github.repo_config import RepoConfigs
 from bot.http import access, api, errors, intake, metrics, openapi, webhooks
 from bot.http import operations as ops
@@ -21,6 +22,7 @@ from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.store.base import Store
+from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
 from bot.workers import missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
@@ -61,6 +63,7 @@ FEATURES = [
     missed_deliveries.setup,
     reporter.setup,
     web_pages.setup,
+    web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
 ]
 
 
@@ -113,7 +116,9 @@ def _github(settings: Settings, session: aiohttp.ClientSession, store: Store) ->
 
 
 def _announce(settings: Settings) -> None:
-    if settings.unsigned_webhooks:
+    if settings.setup_mode and not is_loopback(settings.host):
+        log.warning("SETUP MODE: no webhook secret yet, so every webhook is refused until /setup")
+    elif settings.unsigned_webhooks:
         log.warning(
             "LOCAL MODE: GITHUB_WEBHOOK_SECRET is not set, so webhooks are accepted "
             "WITHOUT signature checks; listening on %s only",

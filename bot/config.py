@@ -37,6 +37,8 @@ class Settings:
     private_key: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
+    web_url: str | None = None  # GITHUB_WEB_URL, else derived from api_url (bot.web.setup)
+    data_dir: str = "./data"  # AUDIT_DATA_DIR, else the SQLite file's directory
     database_url: str = DEFAULT_DATABASE_URL
     public_url: str | None = None
     max_body_bytes: int = GITHUB_MAX_PAYLOAD
@@ -80,6 +82,11 @@ class Settings:
         return "dry-run"
 
     @property
+    def setup_mode(self) -> bool:
+        """No GitHub credentials and no webhook secret: `/setup` can register the App."""
+        return self.mode == "dry-run" and not self.webhook_secret
+
+    @property
     def unsigned_webhooks(self) -> bool:
         return not self.webhook_secret
 
@@ -95,6 +102,9 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from `environ` (default `os.environ`), or raise `ConfigError`."""
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
+    default_host = "0.0.0.0" if env.get("GITHUB_WEBHOOK_SECRET") else "127.0.0.1"
+    data_dir = data_dir_from(env)
+    env = _with_stored_credentials(env, data_dir)
     secret = env.get("GITHUB_WEBHOOK_SECRET")
     app_id = _int(env, "GITHUB_APP_ID", minimum=1)
     private_key = _private_key(env)
@@ -110,8 +120,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "GITHUB_WEBHOOK_SECRET is required when GitHub credentials are set: "
             "unsigned webhooks must not be able to make the bot write to GitHub"
         )
-    host = env.get("HOST", "0.0.0.0" if secret else "127.0.0.1")
-    if not secret and not _is_loopback(host):
+    host = env.get("HOST", default_host)
+    # Setup mode (no credentials, no secret) may listen beyond loopback: the webhook
+    # route then refuses every delivery until /setup has stored a secret.
+    if not secret and not _is_loopback(host) and (app_id is not None or token):
         raise ConfigError(
             f"HOST={host} exposes a bot that accepts unsigned webhooks; "
             "set GITHUB_WEBHOOK_SECRET or listen on 127.0.0.1"
@@ -128,6 +140,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         private_key=private_key,
         token=token,
         api_url=(_url(env, "GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+        web_url=(_url(env, "GITHUB_WEB_URL") or "").rstrip("/") or None,
+        data_dir=data_dir,
         database_url=_database_url(env),
         public_url=public_url.rstrip("/") if public_url else None,
         max_body_bytes=_int(env, "AUDIT_MAX_BODY_BYTES", minimum=1024, default=GITHUB_MAX_PAYLOAD),
@@ -262,6 +276,36 @@ def _database_url(env: Mapping[str, str]) -> str:
     if scheme == "sqlite" and not raw.startswith("sqlite:///"):
         raise ConfigError("DATABASE_URL for SQLite must look like sqlite:///path/to/file.db")
     return raw
+
+
+def data_dir_from(env: Mapping[str, str]) -> str:
+    """Where setup keeps its files: AUDIT_DATA_DIR, else beside the SQLite database."""
+    if "AUDIT_DATA_DIR" in env:
+        return env["AUDIT_DATA_DIR"]
+    database = _database_url(env)
+    if database.startswith("sqlite:///"):
+        return str(Path(database[len("sqlite:///") :]).parent)
+    return "./data"
+
+
+def _with_stored_credentials(env: Mapping[str, str], data_dir: str) -> dict[str, str]:
+    """The App `/setup` registered (bot.github.stored_credentials), under the environment.
+
+    Environment variables win: with any GitHub credential in the environment the stored
+    file is not read at all, so the two are never mixed.
+    """
+    given = ("GITHUB_APP_ID", "GITHUB_TOKEN", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH")
+    if any(name in env for name in given):
+        return dict(env)
+    from bot.github.stored_credentials import StoredCredentialsError, load
+
+    try:
+        stored = load(data_dir)
+    except StoredCredentialsError as exc:
+        raise ConfigError(str(exc)) from None
+    if stored is None:
+        return dict(env)
+    return {**stored.as_env(), **env}
 
 
 def _log_level(env: Mapping[str, str]) -> str:

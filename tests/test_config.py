@@ -35,7 +35,7 @@ def test_secret_opens_all_interfaces_by_default() -> None:
         ({"PORT": "70000"}, "PORT"),
         ({"GITHUB_APP_ID": "12"}, "GITHUB_PRIVATE_KEY"),
         ({"GITHUB_TOKEN": "t"}, "GITHUB_WEBHOOK_SECRET"),
-        ({"HOST": "0.0.0.0"}, "GITHUB_WEBHOOK_SECRET"),
+        ({"HOST": "0.0.0.0", "GITHUB_TOKEN": "t"}, "GITHUB_WEBHOOK_SECRET"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"DATABASE_URL": "sqlite:relative.db"}, "DATABASE_URL"),
         ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL"),

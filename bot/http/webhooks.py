@@ -18,6 +18,7 @@ from aiohttp import web
 from gidgethub import ValidationFailure, sansio
 
 from bot import keys
+from bot.github.live_credentials import webhook_refusal, webhook_secret
 from bot.handlers import plan_delivery
 from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
@@ -63,6 +64,9 @@ def decode_body(content_type: str, body: bytes) -> Any:
 async def receive(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     cap = settings.max_body_bytes
+    refusal = webhook_refusal(request.app)
+    if refusal is not None:  # setup mode beyond loopback: no secret to check yet
+        raise ApiError(503, refusal)
     if request.content_length is not None and request.content_length > cap:
         raise ApiError(413, f"body is larger than the {cap}-byte limit")
     event_name = request.headers.get("X-GitHub-Event")
@@ -74,7 +78,7 @@ async def receive(request: web.Request) -> web.Response:
     if request.content_type not in _CONTENT_TYPES:
         raise ApiError(415, "content type must be application/json")
     try:  # signature checked while reading, under the in-flight budget (bot.http.intake)
-        body = await intake.read_signed_body(request, cap, settings.webhook_secret)
+        body = await intake.read_signed_body(request, cap, webhook_secret(request.app))
     except intake.BodyRefused as refused:
         raise ApiError(refused.status, refused.message, headers=refused.headers) from None
     try:
@@ -197,6 +201,9 @@ DOC = ApiDoc(
                     "401": json_content(ref("Error"), "a missing or wrong signature (secret set)"),
                     "413": json_content(ref("Error"), "the body is over AUDIT_MAX_BODY_BYTES"),
                     "415": json_content(ref("Error"), "the content type is not JSON or form data"),
+                    "503": json_content(
+                        ref("Error"), "setup mode beyond loopback: no webhook secret stored yet"
+                    ),
                 },
             }
         },

@@ -224,6 +224,9 @@ class Sweep:
             ("GET", "/runs/{run_id}/live"): f"/runs/{public}/live".encode(),
             ("GET", "/repos/{owner}/{repo}/pull/{number}"): f"/repos/{PRIVATE}/pull/7".encode(),
             ("GET", "/static/{name}"): b"/static/audit.css",
+            ("GET", "/setup"): b"/setup?token=guess",
+            ("GET", "/setup/callback"): b"/setup/callback?code=c&state=s",
+            ("GET", "/setup/installed"): b"/setup/installed?installation_id=1",
         }
         self.templates = [  # routes with path parameters, `{}` for each
             ("GET", "/api/runs/{run_id}", b"/api/runs/{}"),
@@ -396,7 +399,7 @@ async def swept(make_bot: Any) -> Bot:
     )
 
 
-PAGE_ROUTES = (b"/runs/", b"/repos/")
+PAGE_ROUTES = (b"/runs/", b"/repos/", b"/setup")
 
 
 def problems(case: Case, status: int, content_type: bytes, body: bytes) -> list[str]:

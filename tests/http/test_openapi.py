@@ -33,7 +33,7 @@ from tests.support.reporter_kit import BASE_TX, STATIC, oidc_env, token_for, x40
 
 ADMIN = "admin-token-for-openapi-tests"
 # Routes a browser reads (HTML pages, their assets and live fragments), not the API.
-PAGE_PREFIXES = ("/runs", "/repos", "/static")
+PAGE_PREFIXES = ("/runs", "/repos", "/static", "/setup")
 
 
 @dataclass
@@ -458,6 +458,10 @@ async def test_webhook_answers_match_the_description(
     small = await make_bot(AUDIT_MAX_BODY_BYTES="4096")
     await Described(small, api.spec).call("POST", "/webhook", 413, **signed(opened))
     api.seen[("post", "/webhook")].add("413")
+    # Setup mode beyond loopback (no credentials, no secret): every delivery is refused.
+    closed = await make_bot(HOST="0.0.0.0", GITHUB_WEBHOOK_SECRET="", GITHUB_TOKEN="")
+    await Described(closed, api.spec).call("POST", "/webhook", 503, **signed(opened))
+    api.seen[("post", "/webhook")].add("503")
     api.assert_every_status_seen("POST", "/webhook")
 
 

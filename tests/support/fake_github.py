@@ -12,9 +12,11 @@ import base64
 import itertools
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -70,6 +72,13 @@ class FakeGitHub:
         r.add_get("/repos/{owner}/{repo}/contents/{path:.+}", self.get_contents)
         r.add_get("/app/hook/deliveries", self.list_deliveries)
         r.add_post("/app/hook/deliveries/{did}/attempts", self.redeliver)
+        # The manifest flow: GitHub's web UI (the registration form) and its conversion.
+        self.manifests: dict[str, dict[str, Any]] = {}  # code -> manifest, until converted
+        self.registered: list[dict[str, Any]] = []  # what each conversion answered
+        self.app_public_keys: dict[int, Any] = {}  # app id -> public key of its pem
+        r.add_post("/settings/apps/new", self.register_app)
+        r.add_post("/organizations/{org}/settings/apps/new", self.register_app)
+        r.add_post("/app-manifests/{code}/conversions", self.convert_manifest)
 
     # -- helpers for tests ---------------------------------------------------------
 
@@ -268,3 +277,94 @@ class FakeGitHub:
     async def redeliver(self, request: web.Request) -> web.Response:
         self.redelivered.append(int(request.match_info["did"]))
         return web.json_response({}, status=202)
+
+    # -- the manifest flow ---------------------------------------------------------
+
+    async def register_app(self, request: web.Request) -> web.Response:
+        """GitHub's web UI: check the posted manifest, send the browser back with a code."""
+        form = await request.post()
+        try:
+            manifest = json.loads(str(form.get("manifest", "")))
+        except ValueError:
+            return web.Response(status=422, text="manifest is not JSON")
+        problem = manifest_problem(manifest)
+        if problem:
+            return web.Response(status=422, text=f"invalid manifest: {problem}")
+        code = f"code{next(self.ids)}"
+        self.manifests[code] = {**manifest, "_org": request.match_info.get("org")}
+        query = {"code": code}
+        if "state" in request.query:
+            query["state"] = request.query["state"]
+        target = f"{manifest['redirect_url']}?{urlencode(query)}"
+        raise web.HTTPFound(target)
+
+    async def convert_manifest(self, request: web.Request) -> web.Response:
+        if "Authorization" in request.headers:  # GitHub wants none on this call
+            return web.json_response({"message": "unexpected credentials"}, status=400)
+        manifest = self.manifests.pop(request.match_info["code"], None)
+        if manifest is None:
+            return web.json_response({"message": "Validation Failed"}, status=422)
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,  # GitHub's pem is PKCS#1
+            serialization.NoEncryption(),
+        ).decode()
+        app_id = next(self.ids)
+        self.app_public_keys[app_id] = key.public_key()
+        slug = manifest["name"]
+        answer = {
+            "id": app_id,
+            "slug": slug,
+            "node_id": f"A_{app_id}",
+            "owner": {"login": manifest["_org"] or TOKEN_USER},
+            "name": manifest["name"],
+            "client_id": f"Iv1.fake{app_id}",
+            "client_secret": secrets.token_hex(20),
+            "webhook_secret": secrets.token_hex(20),
+            "pem": pem,
+            "html_url": f"{self.url}/apps/{slug}",
+            "permissions": manifest["default_permissions"],
+            "events": manifest["default_events"],
+        }
+        self.registered.append(answer)
+        return web.json_response(answer, status=201)
+
+
+REQUIRED_PERMISSIONS = {
+    "pull_requests": "write",
+    "checks": "write",
+    "contents": "read",
+    "actions": "read",
+    "metadata": "read",
+}
+REQUIRED_EVENTS = {"pull_request", "pull_request_review", "workflow_run", "workflow_job"}
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What GitHub (and the bot's needs) would object to in a manifest, or None."""
+    if not isinstance(manifest, dict):
+        return "not an object"
+    for key in ("name", "url", "hook_attributes", "redirect_url"):
+        if not manifest.get(key):
+            return f"{key} is missing"
+    urls = [manifest["url"], manifest["hook_attributes"].get("url", ""), manifest["redirect_url"]]
+    urls += [*manifest.get("callback_urls", []), manifest.get("setup_url", "https://x")]
+    if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        return "a URL is not http(s)"
+    if not manifest["hook_attributes"]["url"].endswith("/webhook"):
+        return "the hook does not go to /webhook"
+    if not manifest["redirect_url"].endswith("/setup/callback"):
+        return "the redirect is not /setup/callback"
+    if manifest.get("public") is not False:
+        return "the App must be private"
+    permissions = manifest.get("default_permissions") or {}
+    if any(permissions.get(k) != v for k, v in REQUIRED_PERMISSIONS.items()):
+        return f"permissions {permissions} lack one of {REQUIRED_PERMISSIONS}"
+    events = set(manifest.get("default_events") or ())
+    if not events >= REQUIRED_EVENTS or "installation" in events:
+        return f"events {sorted(events)} are not what the bot needs"
+    return None
