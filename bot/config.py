@@ -62,6 +62,9 @@ class Settings:
     shutdown_grace: float = 25.0
     ready_max_lag: float = 300.0  # /readyz answers 503 when the outbox is this overdue
     max_live_streams: int = 1000  # open SSE tails at once; each holds a connection and polls
+    max_exports: int = 100  # open NDJSON exports at once; each holds a connection
+    max_streams_per_client: int = 10  # exports and tails open at once from one client address
+    stream_write_timeout: float = 10.0  # a stream whose reader takes nothing this long is dropped
 
     @property
     def mode(self) -> str:
@@ -151,6 +154,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
         ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
         max_live_streams=_int(env, "AUDIT_MAX_LIVE_STREAMS", minimum=0, default=1000) or 0,
+        max_exports=_int(env, "AUDIT_MAX_EXPORTS", minimum=0, default=100) or 0,
+        max_streams_per_client=_int(env, "AUDIT_MAX_STREAMS_PER_CLIENT", minimum=1, default=10)
+        or 10,
+        stream_write_timeout=_positive(env, "AUDIT_STREAM_WRITE_TIMEOUT_SECONDS", 10.0),
     )
 
 
@@ -184,6 +191,14 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
     if not 0 <= value < 86400:
         raise ConfigError(f"{name} must be between 0 and 86400 seconds, not {raw!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds that must be above zero: a zero timeout would drop every reader at once."""
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0 seconds, not {env[name]!r}")
     return value
 
 

@@ -29,9 +29,23 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return answer
     except web.RequestPayloadError:  # a body whose gzip/deflate stream is broken, read lazily
         return error(400, "the body could not be read: its content encoding is broken")
+    except ConnectionError as exc:
+        if not _client_gone(request):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error(500, "internal error")
+        # The client left mid-answer: nothing went wrong here. 499 is never sent (the
+        # connection is gone); it is what the access log shows.
+        log.info("client left during %s %s: %s", request.method, request.path, exc or "")
+        return web.Response(status=499)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "internal error")
+
+
+def _client_gone(request: web.Request) -> bool:
+    """The connection to the client is closed: a `ConnectionError` was its leaving."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 class MalformedRequests(logging.Filter):

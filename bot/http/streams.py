@@ -7,6 +7,10 @@ resume point, then new ones as they commit: it wakes on this instance's notifier
 instance's commits don't notify this one. Each trail event carries its seq as the
 SSE `id`, so a reconnecting client's `Last-Event-ID` resumes exactly after the last
 event it saw: nothing missed, nothing repeated. The stream closes when the run ends.
+
+Both are bounded (`bot.http.stream_limits`): a slot cap per kind and per client
+address, backpressure on every write, and a write timeout that drops a reader who
+stopped reading. A reader leaving is logged at INFO, never as an error.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from bot import keys
-from bot.http.errors import error
+from bot.http.stream_limits import Slots, client_address, log_gone, too_many, write_within
 from bot.workers.scan import event_line
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
@@ -34,7 +38,12 @@ class LiveStreams:
 
     def __init__(self) -> None:
         self.closing = asyncio.Event()
-        self.open = 0
+        self.slots = Slots()
+
+    @property
+    def open(self) -> int:
+        """Live tails open now."""
+        return self.slots.open["live"]
 
     async def on_shutdown(self, app: web.Application) -> None:
         self.closing.set()
@@ -52,7 +61,19 @@ def setup(app: web.Application) -> None:
 async def ndjson(
     request: web.Request, run_id: str, after: int, limit: int | None
 ) -> web.StreamResponse:
+    """The trail as NDJSON, in a capped slot (see `_slot`)."""
+    settings = request.app[keys.SETTINGS]
+    with _slot(request, "export", settings.max_exports) as refused:
+        if refused is not None:
+            return refused
+        return await _export(request, run_id, after, limit)
+
+
+async def _export(
+    request: web.Request, run_id: str, after: int, limit: int | None
+) -> web.StreamResponse:
     store = request.app[keys.STORE]
+    timeout = request.app[keys.SETTINGS].stream_write_timeout
     response = web.StreamResponse(
         headers={"Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store"}
     )
@@ -64,16 +85,35 @@ async def ndjson(
             lines.append(event_line(event) + "\n")
             sent += 1
             if len(lines) >= NDJSON_FLUSH:
-                await response.write("".join(lines).encode())
+                await write_within(response, "".join(lines).encode(), timeout)
                 lines.clear()
             if limit is not None and sent >= limit:
                 break
         if lines:
-            await response.write("".join(lines).encode())
+            await write_within(response, "".join(lines).encode(), timeout)
         await response.write_eof()
-    except ConnectionResetError:  # the reader went away mid-stream: nothing went wrong here
-        pass
+    except ConnectionError as exc:  # the reader left or stopped reading
+        log_gone(request, exc, "export")
     return response
+
+
+@contextlib.contextmanager
+def _slot(request: web.Request, kind: str, total: int) -> Iterator[web.Response | None]:
+    """Hold a stream slot for the block, or yield the 503 to answer when none is free.
+
+    Each stream holds a connection (and a tail polls the store): caps per kind and
+    per client address keep a crowd of readers, or one client opening many, from
+    starving the webhooks.
+    """
+    live = request.app[LIVE]
+    address = client_address(request)
+    per_address = request.app[keys.SETTINGS].max_streams_per_client
+    reason = live.slots.refusal(kind, address, total, per_address)
+    if reason is not None:
+        yield too_many(reason)
+        return
+    with live.slots.hold(kind, address):
+        yield None
 
 
 def _sse(event: str | None, data: Any, ident: int | None = None) -> bytes:
@@ -88,18 +128,10 @@ def _sse(event: str | None, data: Any, ident: int | None = None) -> bytes:
 
 async def sse(request: web.Request, run_id: str, after: int) -> web.StreamResponse:
     """Stored events after `after`, then live ones, until the run ends or we shut down."""
-    live = request.app[LIVE]
-    if live.open >= request.app[keys.SETTINGS].max_live_streams:
-        # Each tail holds a connection and polls the store: a cap keeps a crowd of
-        # open pages (or a client that never closes) from starving the webhooks.
-        refused = error(503, "too many live tails are open; retry later")
-        refused.headers["Retry-After"] = "5"
-        return refused
-    live.open += 1
-    try:
+    with _slot(request, "live", request.app[keys.SETTINGS].max_live_streams) as refused:
+        if refused is not None:
+            return refused
         return await _tail(request, run_id, after)
-    finally:
-        live.open -= 1
 
 
 async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResponse:
@@ -107,6 +139,7 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
     store = app[keys.STORE]
     notifier = app[keys.NOTIFIER]
     closing = app[LIVE].closing
+    write_timeout = app[keys.SETTINGS].stream_write_timeout
     loop = asyncio.get_running_loop()
     response = web.StreamResponse(
         headers={
@@ -120,7 +153,7 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
     last_write = loop.time()
     closed = asyncio.ensure_future(closing.wait())
     try:
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        await write_within(response, f"retry: {RETRY_MS}\n\n".encode(), write_timeout)
         while True:
             # Register for the notification before looking, so a commit between the
             # look and the wait still wakes us.
@@ -129,17 +162,19 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
             await asyncio.sleep(0)
             sent = 0
             async for event in store.iter_events(run_id, last):
-                await response.write(_sse("trail", event.as_dict(), event.seq))
+                message = _sse("trail", event.as_dict(), event.seq)
+                await write_within(response, message, write_timeout)
                 last = event.seq
                 sent += 1
             state = await store.get_run(run_id)
             if sent and state is not None:
-                await response.write(_sse("run", state))
+                await write_within(response, _sse("run", state), write_timeout)
             if sent:
                 last_write = loop.time()
             if state is None or _ended(state, last):
                 woken.cancel()
-                await response.write(_sse("end", {"run_id": run_id, "seq": last}))
+                end = _sse("end", {"run_id": run_id, "seq": last})
+                await write_within(response, end, write_timeout)
                 break
             if closing.is_set():
                 woken.cancel()
@@ -151,14 +186,13 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
             if request.transport is None or request.transport.is_closing():
                 return response  # the reader left: free its slot now, not at a heartbeat
             if loop.time() - last_write >= HEARTBEAT_SECONDS:
-                await response.write(b": heartbeat\n\n")
+                await write_within(response, b": heartbeat\n\n", write_timeout)
                 last_write = loop.time()
-    except ConnectionResetError:  # the client went away; it resumes with Last-Event-ID
-        return response
+        await response.write_eof()
+    except ConnectionError as exc:  # the client left; it resumes with Last-Event-ID
+        log_gone(request, exc, "live tail")
     finally:
         closed.cancel()
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
     return response
 
 
