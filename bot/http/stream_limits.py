@@ -6,6 +6,9 @@ bot's memory and file descriptors. Three limits hold it:
 
 - a slot count per kind (exports, live tails) and per client address, taken before
   the response starts and given back when the handler returns, whatever happens;
+- a small kernel send buffer per stream socket (`SEND_BUFFER`), so a stalled reader
+  stops the stream after a window instead of absorbing megabytes into auto-tuned
+  kernel buffers (which cost memory, and CPU to produce);
 - backpressure: each write awaits `StreamResponse.write`, which waits for the
   transport to drain, so at most one write's bytes sit in user space per stream
   (plus the kernel's socket buffers);
@@ -16,7 +19,9 @@ bot's memory and file descriptors. Three limits hold it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +32,7 @@ from bot.http.errors import error
 
 log = logging.getLogger(__name__)
 
+SEND_BUFFER = 128 * 1024  # kernel send buffer of a stream's socket (Linux doubles it)
 RETRY_AFTER = "5"  # seconds a refused client waits; streams are long, slots come back slowly
 
 
@@ -69,6 +75,19 @@ class Slots:
 
 
 _NAMES = {"live": "live tails", "export": "exports"}
+
+
+def limit_send_buffer(request: web.Request) -> None:
+    """Cap the kernel's send buffer for this connection (it auto-tunes up to MiBs).
+
+    A fast reader is unaffected on a LAN; over a long path throughput is bounded
+    by `SEND_BUFFER` per round trip, a fair price for a public, unauthenticated stream.
+    """
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def client_address(request: web.Request) -> str:

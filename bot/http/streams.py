@@ -24,13 +24,21 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.http.stream_limits import Slots, client_address, log_gone, too_many, write_within
+from bot.http.stream_limits import (
+    Slots,
+    client_address,
+    limit_send_buffer,
+    log_gone,
+    too_many,
+    write_within,
+)
 from bot.workers.scan import event_line
 
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 POLL_SECONDS = 2.0  # look at the store this often even without a local notification
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 NDJSON_FLUSH = 256  # events per write
+SSE_FLUSH = 64  # trail messages per write: fewer, larger writes, each one a backpressure point
 
 
 class LiveStreams:
@@ -77,6 +85,7 @@ async def _export(
     response = web.StreamResponse(
         headers={"Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store"}
     )
+    limit_send_buffer(request)
     await response.prepare(request)
     lines: list[str] = []
     sent = 0
@@ -148,6 +157,7 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
             "X-Accel-Buffering": "no",
         }
     )
+    limit_send_buffer(request)
     await response.prepare(request)
     last = after
     last_write = loop.time()
@@ -160,12 +170,7 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
             timeout = min(POLL_SECONDS, max(0.0, last_write + HEARTBEAT_SECONDS - loop.time()))
             woken = asyncio.ensure_future(notifier.wait(run_id, timeout))
             await asyncio.sleep(0)
-            sent = 0
-            async for event in store.iter_events(run_id, last):
-                message = _sse("trail", event.as_dict(), event.seq)
-                await write_within(response, message, write_timeout)
-                last = event.seq
-                sent += 1
+            sent, last = await _send_stored(response, store, run_id, last, write_timeout)
             state = await store.get_run(run_id)
             if sent and state is not None:
                 await write_within(response, _sse("run", state), write_timeout)
@@ -194,6 +199,24 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
     finally:
         closed.cancel()
     return response
+
+
+async def _send_stored(
+    response: web.StreamResponse, store: Any, run_id: str, last: int, write_timeout: float
+) -> tuple[int, int]:
+    """The stored events after `last`, `SSE_FLUSH` to a write: (how many, the new last)."""
+    sent = 0
+    pending: list[bytes] = []
+    async for event in store.iter_events(run_id, last):
+        pending.append(_sse("trail", event.as_dict(), event.seq))
+        last = event.seq
+        sent += 1
+        if len(pending) >= SSE_FLUSH:
+            await write_within(response, b"".join(pending), write_timeout)
+            pending.clear()
+    if pending:
+        await write_within(response, b"".join(pending), write_timeout)
+    return sent, last
 
 
 def _ended(state: Mapping[str, Any], last: int) -> bool:
