@@ -488,6 +488,8 @@ async def measure(args: argparse.Namespace, proc: subprocess.Popen[bytes], port:
     )
     cases = []
     with ProcessPoolExecutor(1) as pool:
+        # warm-up, not reported: the pool's process, connections, the bot's first writes
+        await asyncio.get_running_loop().run_in_executor(pool, probe, ctx.url, args.rate, 2.0, 1)
         for index, (name, make) in enumerate(attacks(args)):
             case = await run_case(ctx, name, make, proc.pid, args, index, pool)
             print(

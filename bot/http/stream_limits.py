@@ -32,7 +32,7 @@ from bot.http.errors import error
 
 log = logging.getLogger(__name__)
 
-SEND_BUFFER = 128 * 1024  # kernel send buffer of a stream's socket (Linux doubles it)
+SEND_BUFFER = 64 * 1024  # kernel send buffer of a stream's socket (Linux doubles it)
 RETRY_AFTER = "5"  # seconds a refused client waits; streams are long, slots come back slowly
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from bot import keys
@@ -90,7 +90,7 @@ async def _export(
     lines: list[str] = []
     sent = 0
     try:
-        async for event in store.iter_events(run_id, after):
+        async for event in store.iter_events(run_id, after, NDJSON_FLUSH):
             lines.append(event_line(event) + "\n")
             sent += 1
             if len(lines) >= NDJSON_FLUSH:
@@ -131,7 +131,9 @@ def _sse(event: str | None, data: Any, ident: int | None = None) -> bytes:
         parts.append(f"id: {ident}")
     if event:
         parts.append(f"event: {event}")
-    parts.append("data: " + json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False), at a fraction of the CPU
+    # (every reader of a long run costs one serialisation per event, on the event loop)
+    parts.append("data: " + orjson.dumps(data).decode())
     return ("\n".join(parts) + "\n\n").encode()
 
 
@@ -207,7 +209,7 @@ async def _send_stored(
     """The stored events after `last`, `SSE_FLUSH` to a write: (how many, the new last)."""
     sent = 0
     pending: list[bytes] = []
-    async for event in store.iter_events(run_id, last):
+    async for event in store.iter_events(run_id, last, SSE_FLUSH):
         pending.append(_sse("trail", event.as_dict(), event.seq))
         last = event.seq
         sent += 1
