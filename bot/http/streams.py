@@ -37,7 +37,7 @@ from bot.workers.scan import event_line
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 POLL_SECONDS = 2.0  # look at the store this often even without a local notification
 RETRY_MS = 2000  # how long a browser waits before reconnecting
-NDJSON_FLUSH = 256  # events per write
+NDJSON_FLUSH = 64  # events per write
 SSE_FLUSH = 64  # trail messages per write: fewer, larger writes, each one a backpressure point
 
 
