@@ -91,7 +91,7 @@ async def _export(
     sent = 0
     try:
         async for event in store.iter_events(run_id, after, NDJSON_FLUSH):
-            lines.append(event_line(event) + "\n")
+            lines.append(_line(event))
             sent += 1
             if len(lines) >= NDJSON_FLUSH:
                 await write_within(response, "".join(lines).encode(), timeout)
@@ -123,6 +123,32 @@ def _slot(request: web.Request, kind: str, total: int) -> Iterator[web.Response 
         return
     with live.slots.hold(kind, address):
         yield None
+
+
+def _line(event: Any) -> str:
+    """`event_line` (the export format, keys sorted), by orjson when it gives the same bytes.
+
+    orjson is several times faster, and every export of a long run serialises each event
+    on the event loop. It differs from `json.dumps` only for floats (exponent spelling)
+    and integers past 64 bits, so events holding either take the `json` path.
+    """
+    data = event.as_dict()
+    if not _plain(data):
+        return event_line(event) + "\n"
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE).decode()
+
+
+def _plain(value: Any) -> bool:
+    """No floats and no integers orjson cannot hold, anywhere in `value`."""
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**64
+    return False
 
 
 def _sse(event: str | None, data: Any, ident: int | None = None) -> bytes:

@@ -257,3 +257,26 @@ async def test_stalled_readers_do_not_grow_a_real_bot_with_the_run(
     finally:
         process.stop_quietly()
     assert os.path.exists(tmp_path / "bot.log")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"text": 'héllo \u2028 \x7f \x01 \x1f "q" \\ <>& / 😀'},
+        {"n": 12345678901234, "nested": {"b": [1, None, True, {"z": "é"}], "a": "x"}},
+        {"f": 1e16, "g": 0.1, "big": 2**70},  # the json path: orjson would spell these apart
+    ],
+)
+def test_export_lines_are_the_export_format_byte_for_byte(data: dict[str, Any]) -> None:
+    from bot.trail import events as ev
+    from bot.workers.scan import event_line
+
+    event = ev.seal(
+        "01m8xqse5tdfa2hmatc7sfarkx",
+        1,
+        ev.NewEvent(ev.NOTE, data),
+        ev.Source("api", "x", "events"),
+        "2024-05-01T12:00:00.000Z",
+        "0" * 64,
+    )
+    assert streams._line(event) == event_line(event) + "\n"
