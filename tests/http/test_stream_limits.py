@@ -280,3 +280,49 @@ def test_export_lines_are_the_export_format_byte_for_byte(data: dict[str, Any]) 
         "0" * 64,
     )
     assert streams._line(event) == event_line(event) + "\n"
+
+
+async def test_json_errors_logs_a_connection_error_as_info_only_when_the_client_left(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A `ConnectionError` after the client left is its leaving (INFO); one while the
+    client is still there (a database connection, say) is still a logged 500."""
+    from aiohttp import web
+
+    from bot.http.errors import json_errors
+    from tests.support.bot import start_server
+
+    caplog.set_level(logging.INFO)
+    gone = asyncio.Event()
+
+    async def leaves(request: web.Request) -> web.StreamResponse:
+        while request.transport is not None and not request.transport.is_closing():
+            await asyncio.sleep(0.01)
+        gone.set()
+        raise ConnectionError("Connection lost")
+
+    async def breaks(request: web.Request) -> web.StreamResponse:
+        raise ConnectionError("database connection refused")
+
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_get("/leaves", leaves)
+    app.router.add_get("/breaks", breaks)
+    runner, url = await start_server(app)
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        loop = asyncio.get_running_loop()
+        sock = Client()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_sendall(sock, b"GET /leaves HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.1)
+        reset(sock)
+        await asyncio.wait_for(gone.wait(), 5)
+        await asyncio.sleep(0.1)
+        assert errors(caplog) == []
+        assert any("client left during GET /leaves" in r.getMessage() for r in caplog.records)
+        async with aiohttp.ClientSession() as session, session.get(url + "/breaks") as r:
+            assert r.status == 500
+        assert any(r.exc_info for r in caplog.records if r.levelno >= logging.ERROR)
+    finally:
+        await runner.cleanup()
