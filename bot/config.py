@@ -71,6 +71,9 @@ class Settings:
     body_timeout: float = 30.0  # a request's whole body must arrive within this
     max_body_bytes_in_flight: int = 64 * MIB  # body bytes being received, all clients
     max_body_bytes_per_address: int = 32 * MIB  # the same, one client address
+    max_exports: int = 100  # open NDJSON exports at once; each holds a connection
+    max_streams_per_client: int = 10  # exports and tails open at once from one client address
+    stream_write_timeout: float = 10.0  # a stream whose reader takes nothing this long is dropped
 
     @property
     def mode(self) -> str:
@@ -174,6 +177,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
         max_live_streams=_int(env, "AUDIT_MAX_LIVE_STREAMS", minimum=0, default=1000) or 0,
         **_intake_limits(env),
+        max_exports=_int(env, "AUDIT_MAX_EXPORTS", minimum=0, default=100) or 0,
+        max_streams_per_client=_int(env, "AUDIT_MAX_STREAMS_PER_CLIENT", minimum=1, default=10)
+        or 10,
+        stream_write_timeout=_positive(env, "AUDIT_STREAM_WRITE_TIMEOUT_SECONDS", 10.0),
     )
 
 
@@ -214,13 +221,8 @@ def _intake_limits(env: Mapping[str, str]) -> dict[str, Any]:
     """Read timeouts and the in-flight body budget; a body the budget can never hold
     (one client's share below the largest accepted body) is refused at start."""
     limits: dict[str, Any] = {}
-    for key, name, default in (
-        ("header_timeout", "AUDIT_HEADER_TIMEOUT_SECONDS", 10.0),
-        ("body_timeout", "AUDIT_BODY_TIMEOUT_SECONDS", 30.0),
-    ):
-        limits[key] = _float(env, name, default)
-        if limits[key] <= 0:
-            raise ConfigError(f"{name} must be more than 0 seconds, not {env[name]!r}")
+    limits["header_timeout"] = _positive(env, "AUDIT_HEADER_TIMEOUT_SECONDS", 10.0)
+    limits["body_timeout"] = _positive(env, "AUDIT_BODY_TIMEOUT_SECONDS", 30.0)
     largest = max(
         _int(env, "AUDIT_MAX_BODY_BYTES", default=GITHUB_MAX_PAYLOAD) or 0,
         _int(env, "AUDIT_API_MAX_BODY_BYTES", default=MIB) or 0,
@@ -241,6 +243,12 @@ def _intake_limits(env: Mapping[str, str]) -> dict[str, Any]:
     limits["max_body_bytes_in_flight"] = total
     limits["max_body_bytes_per_address"] = share
     return limits
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds that must be above zero: a zero timeout would drop every reader at once."""
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0 seconds, not {env[name]!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

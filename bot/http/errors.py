@@ -71,9 +71,23 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.RequestPayloadError:  # a body whose gzip/deflate stream is broken, read lazily
         broken = "the body could not be read: its content encoding is broken"
         return ApiError(400, broken).response()
+    except ConnectionError as exc:
+        if not _client_gone(request):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return ApiError(500, "internal error").response()
+        # The client left mid-answer: nothing went wrong here. 499 is never sent (the
+        # connection is gone); it is what the access log shows.
+        log.info("client left during %s %s: %s", request.method, request.path, exc or "")
+        return web.Response(status=499)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return ApiError(500, "internal error").response()
+
+
+def _client_gone(request: web.Request) -> bool:
+    """The connection to the client is closed: a `ConnectionError` was its leaving."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 class MalformedRequests(logging.Filter):
