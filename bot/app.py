@@ -9,11 +9,10 @@ import aiohttp
 from aiohttp import web
 
 from bot import keys, reporter
-from bot.config import Settings
+from bot.config import Settings, is_loopback
 from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
-from bot.github.live_credentials import is_loopback
 from bot.github.repo_config import RepoConfigs
 from bot.http import access, api, errors, intake, metrics, openapi, webhooks
 from bot.http import operations as ops

@@ -126,7 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     host = env.get("HOST", default_host)
     # Setup mode (no credentials, no secret) may listen beyond loopback: the webhook
     # route then refuses every delivery until /setup has stored a secret.
-    if not secret and not _is_loopback(host) and (app_id is not None or token):
+    if not secret and not is_loopback(host) and (app_id is not None or token):
         raise ConfigError(
             f"HOST={host} exposes a bot that accepts unsigned webhooks; "
             "set GITHUB_WEBHOOK_SECRET or listen on 127.0.0.1"
@@ -243,6 +243,8 @@ def _intake_limits(env: Mapping[str, str]) -> dict[str, Any]:
     limits["max_body_bytes_in_flight"] = total
     limits["max_body_bytes_per_address"] = share
     return limits
+
+
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     """Seconds that must be above zero: a zero timeout would drop every reader at once."""
     value = _float(env, name, default)
@@ -454,7 +456,8 @@ def _explorers(env: Mapping[str, str]) -> dict[str, str]:
         raise ConfigError(f"AUDIT_EXPLORERS: {exc}") from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: where an unsigned or unset-up bot may listen."""
     if host == "localhost":
         return True
     try:

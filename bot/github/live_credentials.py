@@ -9,10 +9,11 @@ route asks `webhook_refusal` first: a bot in setup mode listening beyond loopbac
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from bot.config import is_loopback
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -69,15 +70,6 @@ def webhook_refusal(app: web.Application) -> str | None:
     if live_for(app).refuse_webhooks:
         return "the bot is not set up yet: open /setup (see its start-up log line)"
     return None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _settings_key() -> web.AppKey[Settings]:

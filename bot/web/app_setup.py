@@ -28,9 +28,9 @@ import aiohttp
 from aiohttp import web
 
 from bot import keys
-from bot.config import Settings
+from bot.config import Settings, is_loopback
 from bot.github.auth import USER_AGENT
-from bot.github.live_credentials import LIVE, LiveCredentials, is_loopback
+from bot.github.live_credentials import LIVE, LiveCredentials
 from bot.github.manifest import (
     EVENTS,
     PERMISSIONS,
