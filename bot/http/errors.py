@@ -17,7 +17,7 @@ class ApiError(Exception):
 
     `json_errors` answers it as `{"error": message, **fields}` with `status` and
     `headers` (`Retry-After`, `WWW-Authenticate`, …). A route that answers HTML (the
-    run and PR pages) registers a renderer under `HTML_ERRORS`; `title` is the page's
+    run and PR pages) registers a renderer with `add_html_errors`; `title` is the page's
     heading when the error is shown as a page.
     """
 
@@ -46,13 +46,20 @@ class ApiError(Exception):
 
 # Renders an `ApiError` as an HTML page for the routes that answer HTML; None: JSON.
 HtmlErrors = Callable[[web.Request, ApiError], web.StreamResponse | None]
-HTML_ERRORS: web.AppKey[HtmlErrors] = web.AppKey("html_errors")
+HTML_ERRORS: web.AppKey[list[HtmlErrors]] = web.AppKey("html_errors")
+
+
+def add_html_errors(app: web.Application, renderer: HtmlErrors) -> None:
+    """Let `renderer` show the `ApiError`s of its own routes as pages."""
+    app.setdefault(HTML_ERRORS, []).append(renderer)
 
 
 def _answer(request: web.Request, exc: ApiError) -> web.StreamResponse:
-    html = request.app.get(HTML_ERRORS)
-    page = html(request, exc) if html is not None else None
-    return page if page is not None else exc.response()
+    for renderer in request.app.get(HTML_ERRORS, ()):
+        page = renderer(request, exc)
+        if page is not None:
+            return page
+    return exc.response()
 
 
 @web.middleware

@@ -40,6 +40,7 @@ from bot.github.manifest import (
 )
 from bot.github.setup_state import SetupState
 from bot.github.stored_credentials import StoredCredentials, path_in, save
+from bot.http.errors import ApiError, add_html_errors
 from bot.web import render
 from bot.web.html import Markup, Template, escape, join, link
 from bot.web.pages import STATIC
@@ -66,6 +67,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/setup", setup_page)
     app.router.add_get("/setup/callback", callback)
     app.router.add_get("/setup/installed", installed)
+    add_html_errors(app, html_errors)
     app.cleanup_ctx.append(_offer)
 
 
@@ -139,15 +141,24 @@ def _page(
 CARD = Template('<section class="card$tone"><h1>$heading</h1>$body</section>')
 
 
-def _refuse(request: web.Request, status: int, heading: str, *paragraphs: str) -> web.Response:
+def _refusal(status: int, heading: str, *paragraphs: str) -> ApiError:
+    """A refusal of a setup page, shown as a page by `html_errors`."""
+    return ApiError(status, " ".join(paragraphs), title=heading, paragraphs=list(paragraphs))
+
+
+def html_errors(request: web.Request, exc: ApiError) -> web.Response | None:
+    """The setup routes' refusals as pages in the setup style; None for other routes."""
+    if request.match_info.handler not in (setup_page, callback, installed):
+        return None
+    paragraphs = exc.fields.get("paragraphs") or [exc.message]
     body = join(Template("<p>$p</p>").render(p=p) for p in paragraphs)
+    heading = exc.title or "Refused"
     card = CARD.render(tone=" error", heading=heading, body=body)
-    return _page(request, f"{status} · {heading}", card, status)
+    return _page(request, f"{exc.status} · {heading}", card, exc.status)
 
 
-def _not_offered(request: web.Request) -> web.Response:
-    return _refuse(
-        request,
+def _not_offered() -> ApiError:
+    return _refusal(
         404,
         "No setup here",
         "This bot already has GitHub credentials (or a webhook secret), so there is "
@@ -173,10 +184,9 @@ def _local_only(request: web.Request) -> bool:
 async def setup_page(request: web.Request) -> web.Response:
     state = request.app[SETUP].state
     if state is None or state.done:
-        return _not_offered(request)
+        raise _not_offered()
     if not _allowed(request, state):
-        return _refuse(
-            request,
+        raise _refusal(
             403,
             "Setup needs its one-time token",
             "Open the setup URL the bot logged when it started (the line beginning "
@@ -189,23 +199,21 @@ async def setup_page(request: web.Request) -> web.Response:
     try:
         web_url = settings.web_url or web_url_from_api(settings.api_url)
     except ValueError:
-        return _refuse(
-            request,
+        raise _refusal(
             400,
             "Where is GitHub's web UI?",
             f"The web address cannot be derived from GITHUB_API_URL={settings.api_url}; "
             "set GITHUB_WEB_URL (for example https://github.example.com) and restart.",
-        )
+        ) from None
     org = (request.query.get("org") or "").strip() or None
     try:
         action = registration_url(web_url, org, state=state.new_state())
     except ValueError:
-        return _refuse(
-            request,
+        raise _refusal(
             400,
             "Not an organisation name",
             "An organisation name has letters, digits and single hyphens (at most 39).",
-        )
+        ) from None
     body = _register_card(settings, action, org, request.query.get("token") or "")
     return _page(request, "Register the audit bot on GitHub", body, web_url=web_url)
 
@@ -277,10 +285,9 @@ async def callback(request: web.Request) -> web.Response:
     flow = request.app[SETUP]
     state = flow.state
     if state is None or state.done:
-        return _not_offered(request)
+        raise _not_offered()
     if not state.take_state(request.query.get("state")):
-        return _refuse(
-            request,
+        raise _refusal(
             403,
             "This setup link is not valid",
             "Its state is wrong, expired or already used. Nothing was changed; start "
@@ -288,10 +295,10 @@ async def callback(request: web.Request) -> web.Response:
         )
     code = request.query.get("code") or ""
     if not _CODE.fullmatch(code):
-        return _refuse(request, 400, "No code from GitHub", "Nothing was changed.")
+        raise _refusal(400, "No code from GitHub", "Nothing was changed.")
     async with flow.lock:
         if state.done:
-            return _not_offered(request)
+            raise _not_offered()
         return await _convert_and_store(request, state, code)
 
 
@@ -300,31 +307,25 @@ async def _convert_and_store(request: web.Request, state: SetupState, code: str)
     settings = app[keys.SETTINGS]
     try:
         stored = await _convert(app[keys.SESSION], settings.api_url, code)
-    except _Refused as exc:
-        return _refuse(request, exc.status, exc.heading, exc.detail, "Nothing was stored.")
+    except ApiError as exc:
+        paragraphs = [*exc.fields["paragraphs"], "Nothing was stored."]
+        raise _refusal(exc.status, exc.title or "", *paragraphs) from None
     try:
         path = save(settings.data_dir, stored)
     except OSError as exc:
         log.error("setup: cannot store the App's credentials in %s: %s", settings.data_dir, exc)
-        return _refuse(
-            request,
+        raise _refusal(
             500,
             "Cannot store the credentials",
             f"The data directory {settings.data_dir} is not writable ({exc.strerror}). "
             "The App exists on GitHub; delete it there and start again.",
-        )
+        ) from None
     app[LIVE].switch_to_app(app, stored)
     state.finish()
     log.info(
         "setup: registered GitHub App %s (id %s); stored in %s", stored.slug, stored.app_id, path
     )
     return _page(request, "The audit bot is registered", _done_card(settings, stored))
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, heading: str, detail: str) -> None:
-        super().__init__(heading)
-        self.status, self.heading, self.detail = status, heading, detail
 
 
 async def _convert(session: aiohttp.ClientSession, api_url: str, code: str) -> StoredCredentials:
@@ -336,21 +337,21 @@ async def _convert(session: aiohttp.ClientSession, api_url: str, code: str) -> S
             reply = await response.json(content_type=None) if status == 201 else None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("setup: the manifest conversion failed: %s", type(exc).__name__)
-        raise _Refused(502, "GitHub did not answer", "Try again in a minute.") from None
+        raise _refusal(502, "GitHub did not answer", "Try again in a minute.") from None
     if status != 201:
         log.warning("setup: GitHub answered %s to the manifest conversion", status)
         if 400 <= status < 500:
-            raise _Refused(
+            raise _refusal(
                 400,
                 "GitHub refused the code",
                 f"GitHub answered {status}: the code is wrong, used or expired (codes "
                 "live an hour). Start again from the setup URL.",
             )
-        raise _Refused(502, "GitHub did not answer", f"GitHub answered {status}.")
+        raise _refusal(502, "GitHub did not answer", f"GitHub answered {status}.")
     try:
         return StoredCredentials.from_conversion(reply)
     except ValueError as exc:
-        raise _Refused(502, "GitHub's answer is not usable", str(exc)) from None
+        raise _refusal(502, "GitHub's answer is not usable", str(exc)) from None
 
 
 DONE = Template(

@@ -18,7 +18,7 @@ from bot.http.access import (
     reader_for,
     visible_runs,
 )
-from bot.http.errors import HTML_ERRORS, ApiError
+from bot.http.errors import ApiError, add_html_errors
 from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
@@ -224,7 +224,7 @@ async def _pr_runs(
 def setup(app: web.Application) -> None:
     app[STATIC] = Static()
     app[VERIFIED] = VerifiedTrails()
-    app[HTML_ERRORS] = html_errors
+    add_html_errors(app, html_errors)
     app.router.add_get("/runs/{run_id}", run_page)
     app.router.add_get("/runs/{run_id}/live", run_live)
     app.router.add_get(r"/repos/{owner}/{repo}/pull/{number}", pr_page)
