@@ -16,14 +16,14 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, metrics, webhooks
+from bot.http import access, api, errors, log_routes, metrics, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import json_content, ref, register, register_schemas
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
 from bot.web import pages as web_pages
-from bot.workers import retention
+from bot.workers import log_integrator, retention
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
 
@@ -59,6 +59,8 @@ FEATURES = [
     redelivery.setup,
     reporter.setup,
     web_pages.setup,
+    log_integrator.setup,
+    log_routes.setup,
 ]
 
 

@@ -63,6 +63,10 @@ class Settings:
     shutdown_grace: float = 25.0
     ready_max_lag: float = 300.0  # /readyz answers 503 when the outbox is this overdue
     max_live_streams: int = 1000  # open SSE tails at once; each holds a connection and polls
+    # Transparency log: the checkpoint signing key (PEM; None: generated into the data
+    # directory at first start) and the log's name in its checkpoints
+    log_signing_key: str | None = field(default=None, repr=False)
+    log_origin: str = "localhost/audit-bot"
 
     @property
     def mode(self) -> str:
@@ -153,6 +157,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shutdown_grace=_float(env, "AUDIT_SHUTDOWN_GRACE_SECONDS", 25.0),
         ready_max_lag=_float(env, "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS", 300.0),
         max_live_streams=_int(env, "AUDIT_MAX_LIVE_STREAMS", minimum=0, default=1000) or 0,
+        log_signing_key=_log_signing_key(env),
+        log_origin=_log_origin(env, public_url),
     )
 
 
@@ -360,6 +366,37 @@ def _explorers(env: Mapping[str, str]) -> dict[str, str]:
         return parse_explorers(dict(pairs))
     except InvalidInput as exc:
         raise ConfigError(f"AUDIT_EXPLORERS: {exc}") from None
+
+
+def _log_signing_key(env: Mapping[str, str]) -> str | None:
+    """AUDIT_LOG_SIGNING_KEY: an Ed25519 key as PEM text, or the path of a PEM file."""
+    raw = env.get("AUDIT_LOG_SIGNING_KEY")
+    if raw is None:
+        return None
+    text = raw.strip().replace("\\n", "\n")
+    if not text.startswith("-----BEGIN"):
+        try:
+            text = Path(text).read_text()
+        except OSError as exc:
+            raise ConfigError(f"AUDIT_LOG_SIGNING_KEY cannot be read: {exc.strerror}") from None
+    from bot.trail.checkpoint import CheckpointError, signer_from_pem
+
+    try:
+        signer_from_pem("check", text.encode())
+    except CheckpointError as exc:
+        raise ConfigError(f"AUDIT_LOG_SIGNING_KEY: {exc} (PEM text or a path)") from None
+    return text
+
+
+def _log_origin(env: Mapping[str, str], public_url: str | None) -> str:
+    """AUDIT_LOG_ORIGIN, else `<PUBLIC_URL's host>/audit-bot`: the log's name."""
+    origin = env.get("AUDIT_LOG_ORIGIN")
+    if origin is None:
+        host = urlsplit(public_url).hostname if public_url else None
+        return f"{host or 'localhost'}/audit-bot"
+    if any(c.isspace() for c in origin) or "+" in origin:
+        raise ConfigError(f"AUDIT_LOG_ORIGIN must be one word without '+', not {origin!r}")
+    return origin
 
 
 def _is_loopback(host: str) -> bool:
