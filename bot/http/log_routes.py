@@ -146,6 +146,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+PUBLIC: list[dict[str, list[str]]] = [{}]  # anyone: the log is public
 _NO_LOG = openapi.json_content(openapi.ref("Error"), "the log has no checkpoint yet")
 
 
@@ -158,6 +159,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
             "operationId": "logCheckpoint",
+            "security": PUBLIC,
             "responses": {
                 "200": {"description": "origin, size, base64 root, signatures", "content": _TEXT},
                 "404": _NO_LOG,
@@ -168,6 +170,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The checkpoints' verifier key (`name+keyhash+key`)",
             "operationId": "logKey",
+            "security": PUBLIC,
             "responses": {"200": {"description": "the verifier key", "content": _TEXT}},
         }
     },
@@ -175,6 +178,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RFC 9162 consistency proof between two signed checkpoint sizes",
             "operationId": "logConsistency",
+            "security": PUBLIC,
             "parameters": [
                 _size_param("from", "the older checkpoint's size (0: the empty tree)", True),
                 _size_param("to", "the newer checkpoint's size", True),
