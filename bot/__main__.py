@@ -27,11 +27,11 @@ def _missing_dependency(exc: ModuleNotFoundError) -> NoReturn:
 
 
 try:
-    from bot.cli import export, import_, rebuild, report, serve, verify
+    from bot.cli import export, import_, log, rebuild, report, serve, verify
 except ModuleNotFoundError as exc:
     _missing_dependency(exc)
 
-COMMANDS = [serve, export, import_, verify, rebuild, report]
+COMMANDS = [serve, export, import_, verify, rebuild, report, log]
 
 
 def main(argv: list[str] | None = None) -> int:
