@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from bot.config import Settings
@@ -38,10 +39,8 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
     if not create:
         raise FileNotFoundError(f"no log signing key at {path} and AUDIT_LOG_SIGNING_KEY unset")
     signer = generate_signer(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(signer_to_pem(signer))
+    if not _publish(path, signer_to_pem(signer)):  # another instance made one first: use it
+        return signer_from_pem(name, path.read_bytes())
     log.warning(
         "GENERATED a new transparency log signing key at %s (mode 0600): back it up, or set "
         "AUDIT_LOG_SIGNING_KEY; verifier key %s",
@@ -49,3 +48,25 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
         signer.verifier.key,
     )
     return signer
+
+
+def _publish(path: Path, pem: bytes) -> bool:
+    """Write the key at `path` atomically (mode 0600); False if one was already there.
+
+    Written to a private temporary file, then hard-linked into place: instances starting
+    at once on one data directory never read a half-written key nor overwrite another's.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)
+    return True
