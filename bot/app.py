@@ -14,7 +14,7 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, intake, metrics, openapi, webhooks
+from bot.http import access, api, errors, intake, log_routes, metrics, openapi, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
@@ -23,7 +23,7 @@ from bot.store import open_store_for
 from bot.store.base import Store
 from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
-from bot.workers import missed_deliveries, retention, scan
+from bot.workers import log_integrator, missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
 
@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(scan.scan_pool)  # closed before the store it reads
     for feature in FEATURES:
         feature(app)
-    openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, DOC])
+    openapi.setup(
+        app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, log_routes.DOC, DOC]
+    )
     return app
 
 
@@ -63,6 +65,8 @@ FEATURES = [
     reporter.setup,
     web_pages.setup,
     web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
+    log_integrator.setup,
+    log_routes.setup,
 ]
 
 

@@ -74,6 +74,10 @@ class Settings:
     max_exports: int = 100  # open NDJSON exports at once; each holds a connection
     max_streams_per_client: int = 10  # exports and tails open at once from one client address
     stream_write_timeout: float = 10.0  # a stream whose reader takes nothing this long is dropped
+    # Transparency log: the checkpoint signing key (PEM; None: generated into the data
+    # directory at first start) and the log's name in its checkpoints
+    log_signing_key: str | None = field(default=None, repr=False)
+    log_origin: str = "localhost/audit-bot"
 
     @property
     def mode(self) -> str:
@@ -181,6 +185,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_streams_per_client=_int(env, "AUDIT_MAX_STREAMS_PER_CLIENT", minimum=1, default=10)
         or 10,
         stream_write_timeout=_positive(env, "AUDIT_STREAM_WRITE_TIMEOUT_SECONDS", 10.0),
+        log_signing_key=_log_signing_key(env),
+        log_origin=_log_origin(env, public_url),
     )
 
 
@@ -454,6 +460,37 @@ def _explorers(env: Mapping[str, str]) -> dict[str, str]:
         return parse_explorers(dict(pairs))
     except InvalidInput as exc:
         raise ConfigError(f"AUDIT_EXPLORERS: {exc}") from None
+
+
+def _log_signing_key(env: Mapping[str, str]) -> str | None:
+    """AUDIT_LOG_SIGNING_KEY: an Ed25519 key as PEM text, or the path of a PEM file."""
+    raw = env.get("AUDIT_LOG_SIGNING_KEY")
+    if raw is None:
+        return None
+    text = raw.strip().replace("\\n", "\n")
+    if not text.startswith("-----BEGIN"):
+        try:
+            text = Path(text).read_text()
+        except OSError as exc:
+            raise ConfigError(f"AUDIT_LOG_SIGNING_KEY cannot be read: {exc.strerror}") from None
+    from bot.trail.checkpoint import CheckpointError, signer_from_pem
+
+    try:
+        signer_from_pem("check", text.encode())
+    except CheckpointError as exc:
+        raise ConfigError(f"AUDIT_LOG_SIGNING_KEY: {exc} (PEM text or a path)") from None
+    return text
+
+
+def _log_origin(env: Mapping[str, str], public_url: str | None) -> str:
+    """AUDIT_LOG_ORIGIN, else `<PUBLIC_URL's host>/audit-bot`: the log's name."""
+    origin = env.get("AUDIT_LOG_ORIGIN")
+    if origin is None:
+        host = urlsplit(public_url).hostname if public_url else None
+        return f"{host or 'localhost'}/audit-bot"
+    if any(c.isspace() for c in origin) or "+" in origin:
+        raise ConfigError(f"AUDIT_LOG_ORIGIN must be one word without '+', not {origin!r}")
+    return origin
 
 
 def is_loopback(host: str) -> bool:

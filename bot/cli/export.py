@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repo", metavar="OWNER/NAME", help="export every run of a repository")
     parser.add_argument("--since", metavar="DATE", help="with --repo: runs started at or after")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
+        "--bundle", metavar="FILE", help="with RUN: write a self-contained, signed JSON bundle"
+    )
 
 
 def _check(args: argparse.Namespace) -> RunFilter | str | int:
@@ -91,6 +94,12 @@ async def _write_run(store: TrailStore, run_id: str, out: TextIO, progress: Prog
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.bundle:
+        if args.target is None or args.repo or not is_run_id(args.target):
+            return fail("--bundle goes with one RUN ID")
+        from bot.cli.log_bundle import export_bundle
+
+        return asyncio.run(export_bundle(args))
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="\n") as out:
             return asyncio.run(export(args, out))

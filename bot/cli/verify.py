@@ -24,6 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "verify", main, HELP, DESCRIPTION)
     parser.add_argument("target", nargs="?", metavar="RUN", help="the run to verify")
     parser.add_argument("--all", action="store_true", help="verify every run")
+    parser.add_argument("--bundle", metavar="FILE", help="check a bundle offline (no database)")
+    parser.add_argument("--key", metavar="KEY", help="with --bundle: the verifier key you trust")
+    parser.add_argument("--checkpoint", metavar="OLDER.txt", help="with --bundle: an older one")
+    parser.add_argument(
+        "--log", action="store_true", help="check every stored checkpoint against the leaves"
+    )
 
 
 async def verify(args: argparse.Namespace) -> int:
@@ -60,4 +66,10 @@ async def verify(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from bot.cli import log_verify
+
+    if args.bundle:
+        return log_verify.verify_bundle_file(args)
+    if args.log:
+        return asyncio.run(log_verify.verify_log(args))
     return asyncio.run(verify(args))

@@ -229,7 +229,70 @@ class OpsStore(Protocol):
     async def pruned_info(self, run_id: str) -> PrunedRun | None: ...
 
 
-class Store(TrailStore, OutboxStore, OpsStore, Protocol):
+@dataclass(frozen=True)
+class LogHead:
+    """The transparency log's tree after an integration: its size and root."""
+
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed checkpoint the bot published (every one is kept)."""
+
+    size: int
+    root: bytes
+    note: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class LeafRecord:
+    """One leaf of the log, and the hash its event has now (None once retention removed
+    the event): `verify --log` compares the two."""
+
+    index: int
+    run_id: str
+    seq: int
+    hash: str
+    event_hash: str | None
+
+
+class LogStore(Protocol):
+    """The transparency log (`bot.trail.merkle`): leaves in the order the store gives,
+    perfect-subtree nodes, and the signed checkpoints. Never pruned."""
+
+    async def integrate(self, batch_limit: int) -> LogHead:
+        """Append up to `batch_limit` committed events not yet logged, in one transaction.
+
+        The log's head is locked for the transaction (PostgreSQL: a row lock), so two
+        instances integrating at once queue up and one size never gets two roots.
+        """
+        ...
+
+    async def log_size(self) -> int: ...
+
+    async def get_nodes(self, addresses: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of these (level, index) nodes, in one query."""
+        ...
+
+    async def save_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        """Keep a published checkpoint; a second one for the same size is ignored."""
+        ...
+
+    async def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+    async def checkpoints(self) -> list[CheckpointRecord]:
+        """Every stored checkpoint, smallest size first."""
+        ...
+
+    async def leaf_index(self, run_id: str, seq: int) -> int | None: ...
+
+    async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]: ...
+
+
+class Store(TrailStore, OutboxStore, OpsStore, LogStore, Protocol):
     """The whole store, opened once by the app: every narrow contract above, plus its
     lifecycle. Code that needs one concern should ask for that protocol instead."""
 

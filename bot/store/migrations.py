@@ -82,3 +82,38 @@ def newer_than_bot(current: int, known: int) -> str:
     return (
         f"the database schema is version {current}, newer than this bot ({known}): upgrade the bot"
     )
+
+
+# Migration 7 in both dialects: the transparency log (`bot.store.log`). `{hash}` is the
+# dialect's byte-string type (BLOB, BYTEA). Leaves and nodes are never deleted: retention
+# removes events, and a removed run's leaf still proves it was logged. `events.leaf_index`
+# marks an event as logged; the partial index finds the ones still waiting.
+LOG_TABLES = """
+    CREATE TABLE log_leaves (
+        idx BIGINT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX log_leaves_run ON log_leaves (run_id, seq);
+    CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx BIGINT NOT NULL,
+        hash {hash} NOT NULL,
+        PRIMARY KEY (level, idx)
+    ){without_rowid};
+    CREATE TABLE log_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        size BIGINT NOT NULL,
+        frontier TEXT NOT NULL
+    );
+    INSERT INTO log_head (id, size, frontier) VALUES (1, 0, '');
+    CREATE TABLE log_checkpoints (
+        size BIGINT PRIMARY KEY,
+        root TEXT NOT NULL,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE events ADD COLUMN leaf_index BIGINT;
+    CREATE INDEX events_unlogged ON events (recorded_at, run_id, seq) WHERE leaf_index IS NULL;
+"""

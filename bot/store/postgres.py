@@ -31,10 +31,14 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from bot.store import log as tlog
 from bot.store import sql
 from bot.store.base import (
     Cap,
+    CheckpointRecord,
     CommentRecord,
+    LeafRecord,
+    LogHead,
     OutboxItem,
     PrunedRun,
     RunExists,
@@ -317,6 +321,44 @@ class PostgresStore:
             if state != stored:
                 await _tx(conn).update_run(state)
         return stored, state
+
+    # -- the transparency log (bot.store.log) -------------------------------------------
+
+    async def integrate(self, batch_limit: int) -> LogHead:
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    return await tlog.integrate(conn, Q, batch_limit)
+            except _RETRY_CONFLICT as exc:
+                if attempt == _MAX_ATTEMPTS:
+                    raise StoreError("log integration still conflicting") from exc
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        raise AssertionError("unreachable")
+
+    async def log_size(self) -> int:
+        return int(await self.pool.fetchval(tlog.HEAD_SIZE))
+
+    async def get_nodes(self, addresses: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        async with self.pool.acquire() as conn:
+            return await tlog.get_nodes(conn, Q, addresses)
+
+    async def save_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        await self.pool.execute(Q(tlog.CHECKPOINT_INSERT), size, root.hex(), note, utc_now())
+
+    async def latest_checkpoint(self) -> CheckpointRecord | None:
+        row = await self.pool.fetchrow(tlog.CHECKPOINT_LATEST)
+        return tlog.checkpoint_record(row) if row else None
+
+    async def checkpoints(self) -> list[CheckpointRecord]:
+        return [tlog.checkpoint_record(r) for r in await self.pool.fetch(tlog.CHECKPOINTS)]
+
+    async def leaf_index(self, run_id: str, seq: int) -> int | None:
+        value = await self.pool.fetchval(Q(tlog.LEAF_INDEX), run_id, seq)
+        return None if value is None else int(value)
+
+    async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]:
+        rows = await self.pool.fetch(Q(tlog.LEAVES), start, limit)
+        return [tlog.leaf_record(r) for r in rows]
 
 
 # PostgreSQL's dialect: `lower(repo)` indexes, row locks for many writers.

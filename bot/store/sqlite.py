@@ -25,8 +25,18 @@ from typing import Any, TypeVar
 import orjson
 
 from bot.store import base, rows, sql, sqlite_path
+from bot.store import log as tlog
 from bot.store import sqlite_schema as schema
-from bot.store.base import Cap, CommentRecord, OutboxItem, PrunedRun, RunFilter
+from bot.store.base import (
+    Cap,
+    CheckpointRecord,
+    CommentRecord,
+    LeafRecord,
+    LogHead,
+    OutboxItem,
+    PrunedRun,
+    RunFilter,
+)
 from bot.store.slots import Windows, next_free
 from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import apply_now, run_to_completion
@@ -411,6 +421,47 @@ class SQLiteStore:
             return stored, state
 
         return await self._write(rebuild)
+
+    # -- the transparency log (bot.store.log) -------------------------------------------
+
+    async def integrate(self, batch_limit: int) -> LogHead:
+        return await self._write(
+            lambda conn: run_to_completion(tlog.integrate(SQLiteDb(conn), Q, batch_limit))
+        )
+
+    async def log_size(self) -> int:
+        return await self._read(lambda conn: conn.execute(tlog.HEAD_SIZE).fetchone()[0])
+
+    async def get_nodes(self, addresses: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return await self._read(
+            lambda conn: run_to_completion(tlog.get_nodes(SQLiteDb(conn), Q, addresses))
+        )
+
+    async def save_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        values = (size, root.hex(), note, utc_now())
+        await self._write(lambda conn: conn.execute(Q(tlog.CHECKPOINT_INSERT), values))
+
+    async def latest_checkpoint(self) -> CheckpointRecord | None:
+        def read(conn: sqlite3.Connection) -> CheckpointRecord | None:
+            row = conn.execute(tlog.CHECKPOINT_LATEST).fetchone()
+            return tlog.checkpoint_record(row) if row else None
+
+        return await self._read(read)
+
+    async def checkpoints(self) -> list[CheckpointRecord]:
+        return await self._read(
+            lambda conn: [tlog.checkpoint_record(r) for r in conn.execute(tlog.CHECKPOINTS)]
+        )
+
+    async def leaf_index(self, run_id: str, seq: int) -> int | None:
+        return await self._read(
+            lambda conn: conn.execute(Q(tlog.LEAF_INDEX), (run_id, seq)).fetchone()[0]
+        )
+
+    async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]:
+        return await self._read(
+            lambda conn: [tlog.leaf_record(r) for r in conn.execute(Q(tlog.LEAVES), (start, limit))]
+        )
 
 
 # SQLite's dialect: `?n` parameters, `COLLATE NOCASE` repository columns, one writer.

@@ -86,6 +86,8 @@ SQLITE_MIGRATIONS: list[str] = [
     """,
     # 6: one summary row per PR however its runs spell the repository
     shared.MERGE_SUMMARY_KEYS,
+    # 7: the transparency log: leaves, perfect-subtree nodes, its head, checkpoints
+    shared.LOG_TABLES.format(hash="BLOB", without_rowid=" WITHOUT ROWID"),
 ]
 
 

@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class RunNotifier:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._on_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every commit that added events (the log integrator)."""
+        self._on_commit.append(callback)
 
     def publish(self, run_ids: Iterable[str]) -> None:
+        for callback in self._on_commit:
+            callback()
         for run_id in run_ids:
             for waiter in self._waiters.get(run_id, ()):
                 waiter.set()
