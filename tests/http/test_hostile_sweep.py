@@ -227,6 +227,10 @@ class Sweep:
             ("GET", "/setup"): b"/setup?token=guess",
             ("GET", "/setup/callback"): b"/setup/callback?code=c&state=s",
             ("GET", "/setup/installed"): b"/setup/installed?installation_id=1",
+            ("GET", "/api/log/checkpoint"): b"/api/log/checkpoint",
+            ("GET", "/api/log/key"): b"/api/log/key",
+            ("GET", "/api/log/proof/consistency"): b"/api/log/proof/consistency?from=0&to=1",
+            ("GET", "/api/runs/{run_id}/proof"): f"/api/runs/{private}/proof".encode(),
         }
         self.templates = [  # routes with path parameters, `{}` for each
             ("GET", "/api/runs/{run_id}", b"/api/runs/{}"),
@@ -235,6 +239,7 @@ class Sweep:
             ("POST", "/api/runs/{run_id}/close", b"/api/runs/{}/close"),
             ("GET", "/runs/{run_id}", b"/runs/{}"),
             ("GET", "/runs/{run_id}/live", b"/runs/{}/live"),
+            ("GET", "/api/runs/{run_id}/proof", b"/api/runs/{}/proof"),
             ("GET", "/static/{name}", b"/static/{}"),
             ("GET", "/repos/{owner}/{repo}/pull/{number}", b"/repos/{}/{}/pull/{}"),
         ]

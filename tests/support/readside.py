@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.store.sql import EVENTS_INSERT
 from bot.trail import events as ev
 from bot.trail.intents import Append, ById, Command, OpenRun, RunSpec
 from bot.workers.commit import commit
@@ -173,7 +174,7 @@ def add_notes_directly(path: Path, run_id: str, count: int) -> str:
                     event.hash,
                 )
 
-        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        conn.executemany(EVENTS_INSERT.replace("$", "?"), rows())
         conn.execute(
             "UPDATE runs SET last_seq = ?, head_hash = ?, state = ? WHERE id = ?",
             (seq, head, json.dumps(state, separators=(",", ":")), run_id),
