@@ -86,6 +86,13 @@ SQLITE_MIGRATIONS: list[str] = [
     """,
     # 6: one summary row per PR however its runs spell the repository
     shared.MERGE_SUMMARY_KEYS,
+    # 7: the read rule in the query: public runs listed without touching private ones,
+    # and a pruned run keeps its visibility (its 410 is for those who could read it)
+    f"""
+    CREATE INDEX runs_public ON runs (id) WHERE private = 0;
+    CREATE INDEX runs_public_repo ON runs (repo, pr, id) WHERE private = 0;
+    {shared.PRUNED_PRIVATE_COLUMN} INTEGER;
+    """,
 ]
 
 
