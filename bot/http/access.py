@@ -290,10 +290,10 @@ async def may_read_pr(request: web.Request, repo: str, pr: int) -> bool:
 
     A PR with no runs has nothing to show; a private PR's is as closed as its runs.
     """
-    latest = await request.app[keys.STORE].list_runs(RunFilter(repo=repo, pr=pr, limit=1))
-    if not latest:
-        return False
-    return is_public(latest[0]) or (await reader_for(request)).may_read_pr(repo, pr)
+    reader = await reader_for(request)
+    where = RunFilter(repo=repo, pr=pr, limit=1)
+    readable = await request.app[keys.STORE].list_runs(replace(where, readable=reader.scope(where)))
+    return bool(readable)
 
 
 async def visible_runs(

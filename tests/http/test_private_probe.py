@@ -35,6 +35,7 @@ from tests.support.readside import close_pr, open_agent_run, open_pr
 
 PRIVATE = "octo-org/secret-thing"
 ALSO_PRIVATE = "octo-org/other-secret"
+UNKNOWN = "octo-org/visibility-unknown"
 DAY = 86400.0
 
 
@@ -67,7 +68,7 @@ async def mixed_runs(bot: Bot) -> dict[str, tuple[str, int, bool]]:
         runs[await open_run(bot, PRIVATE, pr, True)] = (PRIVATE, pr, False)
         runs[await open_run(bot, ALSO_PRIVATE, pr, True)] = (ALSO_PRIVATE, pr, False)
         runs[await open_agent_run(bot, pr=pr)] = (REPO, pr, True)
-        runs[await open_run(bot, REPO, pr, None)] = (REPO, pr, False)  # unknown: private
+        runs[await open_run(bot, UNKNOWN, pr, None)] = (UNKNOWN, pr, False)  # unknown: private
     await close_pr(bot, 2, repo=PRIVATE)
     await close_pr(bot, 1)
     return runs
@@ -86,7 +87,7 @@ def with_token(path: str, token: str | None) -> str:
 
 
 def filters() -> Iterable[str]:
-    repos = [None, REPO, REPO.upper(), PRIVATE, ALSO_PRIVATE, "nobody/none"]
+    repos = [None, REPO, REPO.upper(), PRIVATE, ALSO_PRIVATE, UNKNOWN, "nobody/none"]
     for repo, pr, kind, status, since, limit in itertools.product(
         repos, [None, 1, 2], [None, "agent"], [None, "merged"], [None, "2019-05-16"], [1, 3]
     ):
