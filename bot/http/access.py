@@ -13,10 +13,16 @@ Runs of public repositories are readable by anyone. A run of a private repositor
 
 A caller who may not read a run is told it does not exist (404), never 403, so run
 IDs of private repositories cannot be probed; a run retention removed answers 410
-(when and why, never where). `readable_run` is that rule for one run, `visible_runs`
-for a listing and `may_read_pr` for a PR's summary: the read API, its streams, the
-summary and the pages all ask here. Without a link key (neither
-``AUDIT_LINK_KEY`` nor a webhook secret) no link tokens exist at all.
+(when and why, never where) to a caller who could have read it, and the same 404 as
+a missing run to anyone else (a run pruned before its visibility was kept counts as
+private). `readable_run` is that rule for one run, `visible_runs` for a listing and
+`may_read_pr` for a PR's summary: the read API, its streams, the summary and the
+pages all ask here. A listing applies the rule inside the store's query
+(`Reader.scope`), so its items and its cursor are made of readable runs only and its
+cost does not depend on how many runs the caller may not read. In a listing a link
+token opens only what it names: a PR token the listing filtered to that PR (the "all
+runs" link); a run token opens its run's own pages and API. Without a link key
+(neither ``AUDIT_LINK_KEY`` nor a webhook secret) no link tokens exist at all.
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ log = logging.getLogger(__name__)
 
 LINK_PARAM = "t"
 _TOKEN_HEX = 32  # 128 bits: unguessable, short enough for a URL
-SCAN_ROUNDS = 10  # pages of hidden (private) runs skipped before answering a short page
 
 
 def _mac(key: str, message: str) -> str:
@@ -124,6 +129,27 @@ class Reader:
             return False
         return _same(self.token, pr_link_token(self.link_key, repo, pr))
 
+    def scope(self, where: RunFilter) -> tuple[str, ...] | None:
+        """The read rule for a listing, as `RunFilter.readable`: None when every run the
+        filter matches is readable, else the LIKE patterns of the repositories whose
+        non-public runs this caller may read besides public ones."""
+        if self.admin:
+            return None
+        if where.repo is not None:
+            principal = self.principal
+            if principal is not None and principal.may_write(where.repo):
+                return None
+            if where.pr is not None and self.may_read_pr(where.repo, where.pr):
+                return None
+        return _credential_patterns(self.principal)
+
+    def may_read_pruned(self, gone: Any) -> bool:
+        """Whether this caller could have read a run retention removed (`PrunedRun`)."""
+        private = None if gone.private is None else bool(gone.private)
+        return self.may_read(
+            {"id": gone.run_id, "repo": gone.repo, "pr": gone.pr, "private": private}
+        )
+
     def run_query(self, run: Mapping[str, Any]) -> str:
         """The query string for a link to `run` that this reader may hand on.
 
@@ -138,6 +164,28 @@ class Reader:
         if not private or not self.link_key or not self.may_read_pr(repo, pr):
             return ""
         return _query(pr_link_token(self.link_key, repo, pr))
+
+
+def _credential_patterns(principal: Any) -> tuple[str, ...] | None:
+    """The repositories a reporter credential covers, as SQL LIKE patterns on the
+    lower-case name (None: all of them). A glob with a character class (`[...]`) has no
+    LIKE spelling and opens nothing in a listing (its repository's runs still open
+    one at a time, and in a listing filtered to that repository)."""
+    if principal is None:
+        return ()
+    if principal.kind == "admin":
+        return None
+    patterns = []
+    for name in principal.repositories:
+        text = str(name).strip().lower()
+        literal = principal.kind == "oidc"
+        if not literal and "[" in text:
+            continue
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if not literal:
+            escaped = escaped.replace("*", "%").replace("?", "_")
+        patterns.append(escaped)
+    return tuple(patterns)
 
 
 # Per-request cache key (aiohttp ≥ 3.13 has typed request keys).
@@ -208,22 +256,24 @@ async def readable_run(request: web.Request, run_id: str) -> dict[str, Any]:
     if not is_run_id(run_id):
         raise ApiError(404, "no such run")
     run = await store.get_run(run_id)
-    if run is None:  # 410 when retention removed it
-        raise await missing_run(store, run_id)
-    if not (await reader_for(request)).may_read(run):
+    reader = await reader_for(request)
+    if run is None:  # 410 when retention removed it and this caller could have read it
+        raise await missing_run(store, run_id, reader)
+    if not reader.may_read(run):
         raise ApiError(404, "no such run")
     return run
 
 
-async def missing_run(store: Any, run_id: str) -> ApiError:
+async def missing_run(store: Any, run_id: str, reader: Reader) -> ApiError:
     """The refusal for a run the store does not hold: 410 if retention removed it.
 
-    The body says when and why but not which repository: the run may have been
-    private, and its id alone must not reveal where it lived.
+    Only to a caller who could have read the run: anyone else gets the 404 of a run
+    that never existed, so a pruned private run's ID, head hash and length stay
+    hidden. The body says when and why but not which repository.
     """
     pruned_info = getattr(store, "pruned_info", None)  # a bare test store may lack it
     gone = await pruned_info(run_id) if pruned_info is not None else None
-    if gone is None:
+    if gone is None or not reader.may_read_pruned(gone):
         return ApiError(404, "no such run")
     return ApiError(
         410,
@@ -240,31 +290,28 @@ async def may_read_pr(request: web.Request, repo: str, pr: int) -> bool:
 
     A PR with no runs has nothing to show; a private PR's is as closed as its runs.
     """
-    latest = await request.app[keys.STORE].list_runs(RunFilter(repo=repo, pr=pr, limit=1))
-    if not latest:
-        return False
-    return is_public(latest[0]) or (await reader_for(request)).may_read_pr(repo, pr)
+    reader = await reader_for(request)
+    where = RunFilter(repo=repo, pr=pr, limit=1)
+    readable = await request.app[keys.STORE].list_runs(replace(where, readable=reader.scope(where)))
+    return bool(readable)
 
 
 async def visible_runs(
-    store: Any, where: RunFilter, reader: Reader, rounds: int = SCAN_ROUNDS
+    store: Any, where: RunFilter, reader: Reader
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Up to `where.limit` readable runs, and the cursor for the next page.
 
-    One readable run past the page is looked for, so a page that ends the list
-    says so (no cursor) instead of sending the client to fetch an empty page.
+    The store applies the read rule (`Reader.scope`) in its query, so private runs
+    are never read for a caller who may not read them: the page, whether it has a
+    cursor, and what it costs are the same as if those runs did not exist. One run
+    past the page is asked for, so a page that ends the list says so (no cursor).
     """
-    found: list[dict[str, Any]] = []
-    before = where.before
     wanted = where.limit + 1
-    for _ in range(rounds):
-        batch = await store.list_runs(replace(where, before=before, limit=wanted))
-        for run in batch:
-            before = run["id"]
-            if reader.may_read(run):
-                found.append(run)
-                if len(found) == wanted:
-                    return found[:-1], found[-2]["id"]
-        if len(batch) < wanted:
-            return found, None
-    return found, before
+    batch = await store.list_runs(replace(where, limit=wanted, readable=reader.scope(where)))
+    found = [run for run in batch if reader.may_read(run)]  # the query's rule, checked again
+    if len(found) != len(batch):
+        log.error("a listing's query returned runs its reader may not read; dropped")
+        return found[: where.limit], None
+    if len(found) == wanted:
+        return found[:-1], found[-2]["id"]
+    return found, None

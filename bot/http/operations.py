@@ -2,9 +2,9 @@
 
 The counts are harmless (they are on /metrics too); the itemised list names
 repositories and pull requests, which may be private. So the list needs the admin
-token (`Authorization: Bearer $AUDIT_ADMIN_TOKEN`) when one is set; with none set it
-is served only in local mode (no webhook secret, loopback only), and otherwise the
-answer carries the counts alone and says how to see more.
+token (`Authorization: Bearer $AUDIT_ADMIN_TOKEN`); without it (none sent, or none
+set, local mode included) the answer carries the counts alone and says how to see
+more, like the read rule of `bot.http.access`, which has no local-mode exception.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 from aiohttp import web
 
 from bot import keys
-from bot.github import live_credentials as live
 from bot.http import access, openapi
 from bot.http.errors import ApiError
 from bot.workers.outbox import outbox_lag
@@ -28,7 +27,7 @@ def _may_see_items(request: web.Request) -> bool | None:
     """
     settings = request.app[keys.SETTINGS]
     if not access.has_admin_token(settings):
-        return live.webhook_secret(request.app) is None  # local mode, until /setup
+        return False  # nobody may list rows: they name (maybe private) repositories
     header = request.headers.get("Authorization")
     if access.is_admin(settings, header):
         return True
@@ -63,7 +62,7 @@ _ROW_KEY = {"key": _ROW, "repo": _ROW, "pr": {"type": "integer"}}  # which row
 _SCHEMAS = {
     "Outbox": {
         "type": "object",
-        "description": "Counts for anyone; the rows with the admin token (or in local mode).",
+        "description": "Counts for anyone; the rows with the admin token only.",
         "required": ["pending", "failed", "lag_seconds"],
         "additionalProperties": False,
         "oneOf": [{"required": ["note"]}, {"required": ["retrying", "failures"]}],

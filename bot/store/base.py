@@ -72,6 +72,7 @@ class PrunedRun:
     kind: str
     last_seq: int
     head_hash: str
+    private: int | None  # 0 public, 1 private, None unknown (pruned before version 8)
     pruned_at: str
     reason: str
 
@@ -85,6 +86,11 @@ class RunFilter:
     since: str | None = None  # runs started at or after this ISO time
     before: str | None = None  # cursor: run ids strictly older than this one
     limit: int = 50
+    # Whose read this is: None for the bot's own reads (every run); otherwise only public
+    # runs, plus non-public runs whose lower-case repository matches one of these SQL
+    # LIKE patterns (`bot.http.access.Reader.scope`). The rule is applied in the query,
+    # so a page and its cursor are made of readable runs only.
+    readable: tuple[str, ...] | None = None
 
 
 class TrailStore(Protocol):

@@ -76,6 +76,10 @@ MERGE_SUMMARY_KEYS = """
     WHERE kind = 'summary' AND key <> 'summary:' || lower(repo) || '#' || pr;
 """
 
+# Migration 8 in both dialects: a pruned run keeps whether it was private (NULL, as for
+# runs pruned before, is treated as private).
+PRUNED_PRIVATE_COLUMN = "ALTER TABLE pruned_runs ADD COLUMN private"
+
 
 def newer_than_bot(current: int, known: int) -> str:
     """Why a database cannot be used: its schema is newer than this bot's migrations."""

@@ -85,8 +85,8 @@ def outbox_status_from(
 
 # Retention. The selections differ by dialect (how repositories compare); both return
 # `PRUNE_COLUMNS`, the idle one followed by the last event's `recorded_at`.
-PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash"
-PRUNED_COLUMNS = "run_id, repo, pr, kind, last_seq, head_hash, pruned_at, reason"
+PRUNE_COLUMNS = "r.id, r.repo, r.pr, r.kind, r.last_seq, r.head_hash, r.private"
+PRUNED_COLUMNS = "run_id, repo, pr, kind, last_seq, head_hash, private, pruned_at, reason"
 
 
 def iso_time(ts: float) -> str:

@@ -100,11 +100,29 @@ def runs_query(where: RunFilter) -> tuple[str, list[Any]]:
         clauses.append(f"started_at >= {param(where.since)}")
     if where.before is not None:
         clauses.append(f"id < {param(where.before)}")
+    if where.readable is not None:
+        clauses.append(_readable(where.readable, param))
     sql = "SELECT state FROM runs"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += f" ORDER BY id DESC LIMIT {param(where.limit)}"
     return sql, params
+
+
+def _readable(patterns: tuple[str, ...], param: Any) -> str:
+    """The read rule as a clause: public runs, plus those of repositories `patterns` match.
+
+    `private = 0` is written as a literal so the partial indexes of migration 8
+    (`runs_public`, `runs_public_repo`) serve it: an anonymous page reads public rows
+    only, however many private runs there are. Unknown visibility (NULL) is private.
+    """
+    if not patterns:
+        return PUBLIC
+    matches = " OR ".join(f"lower(repo) LIKE {param(p)} ESCAPE '\\'" for p in patterns)
+    return f"({PUBLIC} OR {matches})"
+
+
+PUBLIC = "private = 0"
 
 
 # -- deliveries (the dedupe of webhooks and idempotency keys) ------------------------
@@ -247,7 +265,7 @@ PRUNE_TAKE_RUN = "SELECT 1 FROM runs WHERE id = $1 AND is_open = 0{skip_locked}"
 PRUNE_EVENTS = "DELETE FROM events WHERE run_id = $1"
 PRUNE_RUN = "DELETE FROM runs WHERE id = $1"
 PRUNED_INSERT = (
-    f"INSERT INTO pruned_runs ({PRUNED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    f"INSERT INTO pruned_runs ({PRUNED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 PRUNED_GET = f"SELECT {PRUNED_COLUMNS} FROM pruned_runs WHERE run_id = $1"
 PR_HAS_RUNS = "SELECT 1 FROM runs WHERE {repo} = {repo_param} AND pr = $2 LIMIT 1"

@@ -88,6 +88,13 @@ SQLITE_MIGRATIONS: list[str] = [
     shared.MERGE_SUMMARY_KEYS,
     # 7: the transparency log: leaves, perfect-subtree nodes, its head, checkpoints
     shared.LOG_TABLES.format(hash="BLOB", without_rowid=" WITHOUT ROWID"),
+    # 8: the read rule in the query: public runs listed without touching private ones,
+    # and a pruned run keeps its visibility (its 410 is for those who could read it)
+    f"""
+    CREATE INDEX runs_public ON runs (id) WHERE private = 0;
+    CREATE INDEX runs_public_repo ON runs (repo, pr, id) WHERE private = 0;
+    {shared.PRUNED_PRIVATE_COLUMN} INTEGER;
+    """,
 ]
 
 
