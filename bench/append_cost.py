@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.store.sqlite import SQLiteStore  # noqa: E402
-from bot.trail import events as ev  # noqa: E402
-from bot.trail.intents import Append, ById, Command, OpenRun, RunSpec  # noqa: E402
-from bot.trail.money import CATEGORIES  # noqa: E402
+from bot.store.sqlite import SQLiteStore
+from bot.trail import events as ev
+from bot.trail.intents import Append, ById, Command, OpenRun, RunSpec
+from bot.trail.money import CATEGORIES
 
 BATCH = 500
 

@@ -23,9 +23,9 @@ from bot.store.rows import iso_time
 from bot.trail import events as ev
 from bot.trail import intents as it
 from bot.trail.money import check_currency_room
-from bot.trail.validation import InvalidInput
 from bot.trail.ordered import recorded_after
 from bot.trail.state import State, apply, is_open, new_state
+from bot.trail.validation import InvalidInput
 
 T = TypeVar("T")
 
