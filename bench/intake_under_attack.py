@@ -51,6 +51,8 @@ from webhook_throughput import (  # bench/ is on sys.path: its helpers, not copi
     wait_ready,
 )
 
+from bot.trail.money import CATEGORIES
+
 SECRET = "bench-attack-secret"
 ADMIN = "bench-admin-token"
 GITHUB_TIMEOUT = 10.0  # GitHub gives up on a delivery after this long
@@ -323,14 +325,18 @@ async def fill_runs(ctx: Context, events: int, currencies: int) -> None:
             notes = [{"type": "note", "text": f"step {i}"} for i in range(start, start + BATCH)]
             await _append(session, ctx.url, ctx.big_run, notes[: events - start])
         ctx.wide_run = await _new_run(session, ctx.url, {**spec, "name": "many currencies"})
-        codes = [_currency(i) for i in range(currencies)]
-        for start in range(0, len(codes), BATCH):
+        # One request a currency, in every category, until the bot refuses one (its
+        # per-run currency limit); then a full timeline of notes.
+        for i in range(currencies):
             spends = [
-                {"type": "spend", "amount": "0.01", "currency": c, "category": "api"}
-                for c in codes[start : start + BATCH]
+                {"type": "spend", "amount": "0.01", "currency": _currency(i), "category": c}
+                for c in CATEGORIES
             ]
             if not await _append(session, ctx.url, ctx.wide_run, spends, strict=False):
                 break  # past what the bot allows: the widest run it will hold
+        notes = [{"type": "note", "text": f"wide step {i}"} for i in range(BATCH)]
+        for _ in range(max(1, 1000 // BATCH)):
+            await _append(session, ctx.url, ctx.wide_run, notes)
 
 
 def _currency(i: int) -> str:

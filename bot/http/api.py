@@ -18,6 +18,7 @@ from bot.http.access import (
     visible_runs,
 )
 from bot.http.errors import ApiError
+from bot.http.off_loop import json_answer
 from bot.store.base import RunFilter
 from bot.trail.budget import run_over_budget
 from bot.trail.proofs import explorer_url
@@ -74,13 +75,18 @@ async def get_run(request: web.Request) -> web.Response:
     """The run's state (the fold of its trail), with budget status and proof links."""
     query.reject_unknown(request.query, (LINK_PARAM,))
     run = await readable_run(request, request.match_info["run_id"])
-    body = with_links(run, await reader_for(request))
-    body["over_budget"] = run_over_budget(run)
-    body["proofs"] = [
-        {**proof, "explorer_url": explorer_url(str(proof.get("network")), proof.get("tx"))}
-        for proof in run.get("proofs") or []
-    ]
-    return web.json_response(body)
+    reader = await reader_for(request)
+
+    def build() -> dict[str, Any]:  # proportional to the run's state: off the loop
+        body = with_links(run, reader)
+        body["over_budget"] = run_over_budget(run)
+        body["proofs"] = [
+            {**proof, "explorer_url": explorer_url(str(proof.get("network")), proof.get("tx"))}
+            for proof in run.get("proofs") or []
+        ]
+        return body
+
+    return await json_answer(build)
 
 
 async def run_events(request: web.Request) -> web.StreamResponse:

@@ -129,11 +129,14 @@ def header_key(request: web.Request, body_key: str | None) -> str | None:
 
 
 async def _commit(request: web.Request, command: Command) -> CommandResult:
-    """Commit `command`; a key reused for a different request is a 422."""
+    """Commit `command`; a key reused for a different request is a 422, and so is an
+    event the run cannot take (past `MAX_CURRENCIES_PER_RUN`), with nothing written."""
     try:
         return await commit(request.app, command)
     except IdempotencyConflict:
         raise _key_reused() from None
+    except InvalidInput as refused:
+        raise InvalidBody([refused]) from None
 
 
 def _key_reused() -> ApiError:
@@ -278,6 +281,8 @@ async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
     installation_id, private = await _pr_context(request, plan.repo, plan.pr)
     try:
         return await commit(request.app, plan.command(installation_id, private))
+    except InvalidInput as refused:
+        raise InvalidBody([refused]) from None
     except IdempotencyConflict:
         if installation_id is None and private is None:
             raise _key_reused() from None

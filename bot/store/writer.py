@@ -22,8 +22,10 @@ from bot.store.base import IdempotencyConflict
 from bot.store.rows import iso_time
 from bot.trail import events as ev
 from bot.trail import intents as it
+from bot.trail.money import check_currency_room
 from bot.trail.ordered import recorded_after
 from bot.trail.state import State, apply, is_open, new_state
+from bot.trail.validation import InvalidInput
 
 T = TypeVar("T")
 
@@ -127,7 +129,9 @@ class CommandWriter:
         }
         opened = ev.NewEvent(ev.RUN_OPENED, data, at=intent.opened_at)
         # The run's row is written once, already holding every event of this command.
-        state, sealed = self._seal_onto(new_state(run_id), [opened, *intent.events], source)
+        state, sealed = self._seal_onto(new_state(run_id), [opened], source)
+        state, more = self._seal_onto(state, intent.events, source)
+        sealed += more
         await self.tx.insert_run(intent.key, state)
         await self.tx.insert_events(sealed)
         self._touched(state, events=len(sealed))
@@ -161,7 +165,9 @@ class CommandWriter:
     ) -> tuple[State, list[ev.Event]]:
         """Chain `new_events` after the run's head and fold them in: the new state and rows."""
         sealed = []
-        for new in new_events:
+        for index, new in enumerate(new_events):
+            if source.kind == "api" and new.type == ev.SPEND:
+                _room_for(state, new, index)
             # Never before the run's previous event, even if the clock stepped back.
             recorded_at = recorded_after(self.now_iso, state.get("updated_at"))
             event = ev.seal(
@@ -241,6 +247,15 @@ def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     coro.close()
     raise RuntimeError("a synchronous Tx suspended: it must not await real I/O")
+
+
+def _room_for(state: State, new: ev.NewEvent, index: int) -> None:
+    """A reporter's spend in a currency new to a run already at the limit is refused
+    (`InvalidInput` at ``events[index].currency``), the whole command with it."""
+    try:
+        check_currency_room(state.get("spend") or {}, str(new.data.get("currency")))
+    except InvalidInput as refused:
+        raise refused.under(f"events[{index}]") from None
 
 
 def _job_completed(state: State, job_id: int | None) -> bool:

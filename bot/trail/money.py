@@ -25,6 +25,11 @@ MAX_INTEGER_DIGITS = 30
 MAX_DECIMAL_PLACES = 18
 MAX_AMOUNT_CHARS = 100  # checked before parsing, so a huge string costs nothing
 MAX_TOKENS = 10**15
+# Currencies one run may spend in through the reporter API. Each is a row of the spend
+# table and a chart on the run page, so a run cannot make its page (or its stored state)
+# grow without bound. CI minutes from webhooks (USD) are never refused: a run holds at
+# most this many reported currencies plus USD.
+MAX_CURRENCIES_PER_RUN = 20
 
 CATEGORIES = ("llm", "ci", "payment", "api", "other")
 SPEND_FIELDS = (
@@ -245,6 +250,21 @@ def _optional_amount(data: Mapping[str, object], key: str) -> str | None:
     """An optional amount field as its canonical string."""
     amount = validation.optional(data, key, parse_amount)
     return None if amount is None else canonical_amount(amount)
+
+
+def check_currency_room(spend: Mapping[str, object], currency: str) -> None:
+    """Refuse a currency new to a run that already spends in `MAX_CURRENCIES_PER_RUN`.
+
+    `spend` is the run's totals by currency (its state's ``spend``); a currency it
+    already holds is always fine. Raises ``InvalidInput`` at path ``currency``.
+    """
+    if currency in spend or len(spend) < MAX_CURRENCIES_PER_RUN:
+        return
+    raise InvalidInput(
+        "currency",
+        f"this run already spends in {MAX_CURRENCIES_PER_RUN} currencies, the most one run "
+        f"may hold; {currency} would be one more (report it in another run)",
+    )
 
 
 # --- totals --------------------------------------------------------------

@@ -33,6 +33,11 @@ PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
 
 State = dict[str, Any]
 
+# Payment proofs kept in a run's state: the newest ones. The state is rewritten whole
+# on every append, so it must not grow with the trail; every proof stays in the trail
+# (`GET /api/runs/{id}/events`), where it was hashed.
+MAX_PROOFS_IN_STATE = 100
+
 
 def new_state(run_id: str) -> State:
     return {
@@ -259,7 +264,7 @@ def _spend(state: State, data: Mapping[str, Any], at: str) -> None:
 def _proof(state: State, data: Mapping[str, Any], at: str) -> None:
     proofs = [p for p in state["proofs"] if p.get("tx") is None or p.get("tx") != data.get("tx")]
     proofs.append({**data, "at": at})
-    state["proofs"] = proofs
+    state["proofs"] = proofs[-MAX_PROOFS_IN_STATE:]
 
 
 def _note(state: State, data: Mapping[str, Any], at: str) -> None:

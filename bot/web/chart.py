@@ -11,6 +11,9 @@ only for pixel positions; every amount shown is the exact decimal.
 A trail can hold any number of spend events, so they are gathered into at most
 `MAX_STEPS` steps per currency while the trail streams past (`SpendSeries`): the
 page costs the same memory and the same few kilobytes of SVG however long the run.
+A run can hold many currencies, so only the `MAX_CHARTS` with the most spend events
+are drawn; the others are named in one line under them (their totals are in the
+spend table).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from bot.web.html import Markup, Template, join
 
 WIDTH, HEIGHT = 640, 160
 TOP = 8
+MAX_CHARTS = 4  # charts on one page: the currencies with the most spend events
+MAX_NAMED = 10  # currencies named in the line that summarises the ones not charted
 MAX_STEPS = 400  # per currency: a step lands < 2 * WIDTH / MAX_STEPS = 3.2 px early at most
 COLOURS = {
     "llm": "#7c3aed",
@@ -163,11 +168,29 @@ def spend_chart(
     end: str | None = None,
     uid: str = "spend",
 ) -> Markup:
-    """The charts of a run's spend over its `last_seq` events; empty if it has none."""
-    return join(
+    """The charts of a run's spend over its `last_seq` events; empty if it has none.
+
+    At most `MAX_CHARTS`: the currencies with the most spend events (in currency
+    order); the rest are summarised in one line.
+    """
+    series = spend.series()
+    busiest = sorted(series, key=lambda s: (-s[2], s[0]))[:MAX_CHARTS]
+    drawn = {currency for currency, _, _ in busiest}
+    figures = join(
         _figure(currency, steps, count, max(last_seq, steps[-1].seq), start, end, f"{uid}-{i}")
-        for i, (currency, steps, count) in enumerate(spend.series())
+        for i, (currency, steps, count) in enumerate(s for s in series if s[0] in drawn)
     )
+    rest = [currency for currency, _, _ in series if currency not in drawn]
+    return Markup(figures + _not_charted(rest)) if rest else figures
+
+
+def _not_charted(rest: Sequence[str]) -> Markup:
+    """One line naming (some of) the currencies without a chart."""
+    named = ", ".join(rest[:MAX_NAMED]) + (", …" if len(rest) > MAX_NAMED else "")
+    return Template(
+        '<p class="quiet not-charted">$n more currenc$y not charted ($named): '
+        "their totals are in the table above.</p>"
+    ).render(n=f"{len(rest):,}", y="y" if len(rest) == 1 else "ies", named=named)
 
 
 def _figure(

@@ -19,6 +19,7 @@ from bot.http.access import (
     visible_runs,
 )
 from bot.http.errors import ApiError, add_html_errors
+from bot.http.off_loop import json_answer, off_loop
 from bot.store.base import RunFilter
 from bot.web import render
 from bot.web.html import Markup
@@ -169,7 +170,8 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
 async def run_page(request: web.Request) -> web.Response:
     state = await _readable(request, (LINK_PARAM,))
     view = await _view(request, state)
-    return html(render.run_page(view, request.app[STATIC].assets))
+    # Up to MAX_ROWS rows, the charts and tables: rendered off the event loop.
+    return html(await off_loop(render.run_page, view, request.app[STATIC].assets))
 
 
 async def run_live(request: web.Request) -> web.Response:
@@ -178,8 +180,8 @@ async def run_live(request: web.Request) -> web.Response:
     after = query.integer(request.query.get("after"), "after", 0, 2**62, 0)
     view = await _view(request, state)
     newer = [e for e in view.recent if e.seq > after]
-    return web.json_response(
-        {
+    return await json_answer(
+        lambda: {
             "seq": view.count,
             "count": render.count_text(view.count),
             "open": view.state.get("ended_at") is None,

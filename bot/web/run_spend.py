@@ -13,6 +13,8 @@ from bot.web.chart import spend_chart
 from bot.web.html import Markup, Template, escape, join, link
 from bot.web.run_view import RunView
 
+MAX_SPEND_ROWS = 25  # currencies in the spend table; the rest are counted in one line
+MAX_PROOF_ROWS = 50  # proofs in the table, the newest; the rest are counted in one line
 SPEND_ROW = Template(
     '<tr><th scope="row">$currency</th><td class="num">$spent</td><td class="num">$budget</td>'
     "<td>$flag</td></tr>"
@@ -26,7 +28,8 @@ def spend_section(view: RunView) -> Markup:
     if not spend and not budget:
         return Markup('<p class="quiet">No spend recorded.</p>')
     rows = []
-    for currency in sorted(set(spend) | set(budget)):
+    currencies = sorted(set(spend) | set(budget))
+    for currency in currencies[:MAX_SPEND_ROWS]:
         spent = spend.get(currency, "0")
         limit = budget.get(currency)
         over = limit is not None and stored_exceeds(spent, limit)
@@ -47,6 +50,8 @@ def spend_section(view: RunView) -> Markup:
         '<table class="money"><thead><tr><th scope="col">Currency</th><th scope="col">Spent</th>'
         '<th scope="col">Budget</th><th scope="col"></th></tr></thead><tbody>$rows</tbody></table>'
     ).render(rows=join(rows))
+    if len(currencies) > MAX_SPEND_ROWS:
+        table = Markup(table + _more(len(currencies) - MAX_SPEND_ROWS, "currenc", "y", "ies"))
     tokens = state.get("tokens") or {}
     extra = Markup("")
     if tokens.get("input") or tokens.get("output"):
@@ -74,7 +79,7 @@ def proofs_section(state: Mapping[str, Any]) -> Markup:
     if not proofs:
         return Markup('<p class="quiet">No proofs recorded.</p>')
     rows = []
-    for proof in proofs:
+    for proof in proofs[-MAX_PROOF_ROWS:]:
         network = str(proof.get("network") or "")
         tx = proof.get("tx")
         label = f"{tx[:10]}…{tx[-6:]}" if isinstance(tx, str) and len(tx) > 20 else (tx or "—")
@@ -93,8 +98,19 @@ def proofs_section(state: Mapping[str, Any]) -> Markup:
                 at=time_tag(proof.get("at")),
             )
         )
+    hidden = len(proofs) - MAX_PROOF_ROWS
     return Template(
-        '<div class="table-wrap"><table class="proof-table"><thead><tr><th scope="col">Network'
+        '$more<div class="table-wrap"><table class="proof-table"><thead><tr><th scope="col">Network'
         '</th><th scope="col">Transaction</th><th scope="col">Amount</th><th scope="col">'
         'Status</th><th scope="col">Time</th></tr></thead><tbody>$rows</tbody></table></div>'
-    ).render(rows=join(rows))
+    ).render(
+        rows=join(rows),
+        more=_more(hidden, "earlier proof", "", "s") if hidden > 0 else "",
+    )
+
+
+def _more(n: int, stem: str, one: str, many: str) -> Markup:
+    """One line counting what a bounded table leaves out; the whole is in the JSON."""
+    return Template('<p class="quiet">$n more $what not shown: see the run\'s JSON.</p>').render(
+        n=f"{n:,}", what=stem + (one if n == 1 else many)
+    )
