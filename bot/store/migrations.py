@@ -82,3 +82,70 @@ def newer_than_bot(current: int, known: int) -> str:
     return (
         f"the database schema is version {current}, newer than this bot ({known}): upgrade the bot"
     )
+
+
+# Migration 7 in both dialects: the per-day spend rollup (`bot.trail.spend_rollup`),
+# one row per (run, UTC day, category, model, currency), the amount as four exact
+# integer parts. `{repo_type}` is the dialect's repository column; the backfill reads
+# every stored spend event once, `{json}` extracting a field of its data, `{day}` its
+# day number and `{pos}` finding the decimal point in the canonical amount text.
+SPEND_DAILY_TABLE = """CREATE TABLE spend_daily (
+        run_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        month INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        model TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        repo {repo_type},
+        pr BIGINT,
+        kind TEXT NOT NULL,
+        private SMALLINT NOT NULL,
+        hi BIGINT NOT NULL,
+        units BIGINT NOT NULL,
+        nano BIGINT NOT NULL,
+        atto BIGINT NOT NULL,
+        PRIMARY KEY (run_id, day, category, model, currency)
+    )"""
+_SPEND_SPLIT = """SELECT s.*,
+        CASE WHEN {pos}(s.a, '.') > 0 THEN substr(s.a, 1, {pos}(s.a, '.') - 1)
+             ELSE s.a END AS whole,
+        substr(CASE WHEN {pos}(s.a, '.') > 0 THEN substr(s.a, {pos}(s.a, '.') + 1)
+             ELSE '' END || '000000000000000000', 1, 18) AS frac
+        FROM (SELECT e.run_id, e.at, {json_amount} AS a,
+              coalesce({json_category}, 'other') AS category,
+              coalesce({json_model}, '') AS model, {json_currency} AS currency,
+              r.repo, r.pr, r.kind, CASE WHEN r.private = 0 THEN 0 ELSE 1 END AS private
+              FROM events e JOIN runs r ON r.id = e.run_id
+              WHERE e.type = 'spend' AND {json_amount} IS NOT NULL) s"""
+SPEND_DAILY_BACKFILL = (
+    """INSERT INTO spend_daily (run_id, day, month, category, model, currency, repo, pr,
+        kind, private, hi, units, nano, atto)
+    SELECT run_id, {day} AS d,
+        CAST(substr(at, 1, 4) AS INTEGER) * 12 + CAST(substr(at, 6, 2) AS INTEGER) - 1 AS m,
+        category, model, currency, repo, pr, kind, private,
+        sum(CASE WHEN length(whole) > 15
+            THEN CAST(substr(whole, 1, length(whole) - 15) AS BIGINT) ELSE 0 END),
+        sum(CAST(substr(whole, {greatest}(length(whole) - 14, 1)) AS BIGINT)),
+        sum(CAST(substr(frac, 1, 9) AS BIGINT)),
+        sum(CAST(substr(frac, 10, 9) AS BIGINT))
+    FROM ("""
+    + _SPEND_SPLIT
+    + """) p
+    GROUP BY run_id, d, m, category, model, currency, repo, pr, kind, private"""
+)
+
+
+def spend_daily_migration(
+    repo_type: str, index_repo: str, json_field: str, day: str, pos: str, greatest: str
+) -> str:
+    """Migration 7 in one dialect: the table, its index and the backfill."""
+    fields = {f"json_{name}": json_field.format(name) for name in SPEND_ROLLUP_FIELDS}
+    backfill = SPEND_DAILY_BACKFILL.format(day=day, pos=pos, greatest=greatest, **fields)
+    return f"""
+    {SPEND_DAILY_TABLE.format(repo_type=repo_type)};
+    CREATE INDEX spend_daily_repo ON spend_daily ({index_repo}, day);
+    {backfill};
+    """
+
+
+SPEND_ROLLUP_FIELDS = ("amount", "category", "model", "currency")

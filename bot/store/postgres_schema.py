@@ -99,6 +99,15 @@ POSTGRES_MIGRATIONS: list[str] = [
     """,
     # 6: one summary row per PR however its runs spell the repository
     shared.MERGE_SUMMARY_KEYS,
+    # 7: the per-day spend rollup (GET /api/spend), backfilled from the stored events
+    shared.spend_daily_migration(
+        repo_type="TEXT NOT NULL",
+        index_repo="lower(repo)",
+        json_field="(e.data::json ->> '{}')",
+        day="(CAST(substr(at, 1, 10) AS date) - DATE '1970-01-01')",
+        pos="strpos",
+        greatest="greatest",
+    ),
 ]
 
 

@@ -9,12 +9,14 @@ parameters. A statement only one store runs stays in that store's module.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.store.base import RunFilter
 from bot.store.rows import EVENT_COLUMNS, PRUNE_COLUMNS, PRUNED_COLUMNS
+from bot.trail.spend_rollup import SpendQuery
 
 
 @dataclass(frozen=True)
@@ -276,3 +278,80 @@ TURN_CLAIM = (
 SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = $1 AND at <= $2"
 SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = $1 ORDER BY at"
 SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ($1, $2)"
+
+
+# -- the per-day spend rollup (`bot.trail.spend_rollup`) -------------------------------
+
+SPEND_COLUMNS = (
+    "run_id, day, month, category, model, currency, repo, pr, kind, private, hi, units, nano, atto"
+)
+# `Tx.add_spend`: one spend event's amount added to its (run, day, category, model,
+# currency) row, in the transaction that inserts the event
+SPEND_ADD = (
+    f"INSERT INTO spend_daily ({SPEND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+    "$9, $10, $11, $12, $13, $14) ON CONFLICT (run_id, day, category, model, currency) "
+    "DO UPDATE SET hi = spend_daily.hi + excluded.hi, "
+    "units = spend_daily.units + excluded.units, nano = spend_daily.nano + excluded.nano, "
+    "atto = spend_daily.atto + excluded.atto"
+)
+PRUNE_SPEND = "DELETE FROM spend_daily WHERE run_id = $1"
+
+_SPEND_BUCKET = {"day": "day", "week": "day - (day + 3) % 7", "month": "month", "all": "0"}
+_SPEND_KEY = {
+    "kind": "kind",
+    "category": "category",
+    "model": "model",
+    "repo": "{repo}",
+    "pr": "pr",
+    "run": "run_id",
+}
+
+
+def _spend_where(query: SpendQuery, params: list[Any]) -> str:
+    """The rows a spend query covers: its scope, days, currency and what it may read."""
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    clauses = []
+    if query.repo is not None:
+        param(query.repo)  # always $1: `repo_param`
+        clauses.append("{repo} = {repo_param}")
+    elif query.owner is not None:
+        owner = query.owner.lower()
+        clauses.append(f"{{repo}} >= {param(owner + '/')} AND {{repo}} < {param(owner + '0')}")
+    clauses.append(f"day >= {param(query.since_day)} AND day < {param(query.until_day)}")
+    if query.currency is not None:
+        clauses.append(f"currency = {param(query.currency)}")
+    if not query.all_private:
+        readable = ["private = 0"]
+        readable += [f"{{repo}} = {param(repo.lower())}" for repo in query.private_repos]
+        readable += [
+            f"({{repo}} = {param(repo.lower())} AND pr = {param(pr)})"
+            for repo, pr in query.private_prs
+        ]
+        clauses.append("(" + " OR ".join(readable) + ")")
+    return " AND ".join(clauses)
+
+
+def spend_query(query: SpendQuery) -> tuple[str, list[Any]]:
+    """The spend buckets: (bucket, key, repo, currency, hi, units, nano, atto, runs)."""
+    params: list[Any] = []
+    where = _spend_where(query, params)
+    bucket = _SPEND_BUCKET[query.interval]
+    key = _SPEND_KEY[query.by]
+    repo = "{repo}" if query.by in ("pr", "run") else "NULL"
+    statement = (
+        f"SELECT {bucket}, {key}, {repo}, currency, sum(hi), sum(units), sum(nano), "
+        f"sum(atto), count(DISTINCT run_id) FROM spend_daily WHERE {where} "
+        "GROUP BY 1, 2, 3, 4"
+    )
+    return statement, params
+
+
+def spend_private_query(query: SpendQuery) -> tuple[str, list[Any]]:
+    """The private (repository, PR) pairs a spend query would cover if it could read them."""
+    params: list[Any] = []
+    where = _spend_where(dataclasses.replace(query, all_private=True), params)
+    return f"SELECT DISTINCT {{repo}}, pr FROM spend_daily WHERE {where} AND private = 1", params

@@ -86,6 +86,15 @@ SQLITE_MIGRATIONS: list[str] = [
     """,
     # 6: one summary row per PR however its runs spell the repository
     shared.MERGE_SUMMARY_KEYS,
+    # 7: the per-day spend rollup (GET /api/spend), backfilled from the stored events
+    shared.spend_daily_migration(
+        repo_type="TEXT NOT NULL COLLATE NOCASE",
+        index_repo="repo",
+        json_field="json_extract(e.data, '$.{}')",
+        day="CAST(julianday(substr(at, 1, 10)) - 2440587.5 AS INTEGER)",
+        pos="instr",
+        greatest="max",
+    ),
 ]
 
 
