@@ -14,7 +14,7 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, intake, metrics, openapi, webhooks
+from bot.http import access, api, errors, intake, metrics, openapi, spend, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(scan.scan_pool)  # closed before the store it reads
     for feature in FEATURES:
         feature(app)
-    openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, DOC])
+    openapi.setup(app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, spend.DOC, DOC])
     return app
 
 
@@ -56,6 +56,7 @@ FEATURES = [
     errors.setup,
     intake.setup,
     api.setup_routes,
+    spend.setup,
     metrics.setup,
     ops.setup,
     retention.setup,
