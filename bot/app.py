@@ -23,6 +23,7 @@ from bot.store import open_store_for
 from bot.store.base import Store
 from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
+from bot.web import spend_pages
 from bot.workers import missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
@@ -63,6 +64,7 @@ FEATURES = [
     missed_deliveries.setup,
     reporter.setup,
     web_pages.setup,
+    spend_pages.setup,  # after web_pages: uses its assets
     web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
 ]
 
