@@ -149,3 +149,74 @@ def spend_daily_migration(
 
 
 SPEND_ROLLUP_FIELDS = ("amount", "category", "model", "currency")
+
+
+# The coarse rollup: one row per (repository, day, kind, category, model, currency,
+# private flag) for the common queries (`by` kind, category, model or repository),
+# which then read a few rows a day instead of one a run. Its `runs_*` counters count a
+# run once per bucket: `spend_marks` remembers which (run, day|week|month, dimension)
+# a run has already been counted for, and the first spend of that pair adds 1 to the
+# row it lands in (`r`: any spend, `c`: per category, `m`: per model).
+SPEND_COUNTERS = tuple(f"{dim}_{period}" for dim in "rcm" for period in "dwm")
+SPEND_ROLLUP_TABLE = f"""CREATE TABLE spend_rollup (
+        repo_key TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL,
+        model TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        private SMALLINT NOT NULL,
+        repo TEXT NOT NULL,
+        month INTEGER NOT NULL,
+        hi BIGINT NOT NULL,
+        units BIGINT NOT NULL,
+        nano BIGINT NOT NULL,
+        atto BIGINT NOT NULL,
+        {", ".join(f"{c} BIGINT NOT NULL" for c in SPEND_COUNTERS)},
+        PRIMARY KEY (repo_key, day, kind, category, model, currency, private)
+    )"""
+SPEND_MARKS_TABLE = """CREATE TABLE spend_marks (
+        run_id TEXT NOT NULL,
+        mark TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        PRIMARY KEY (run_id, mark, currency)
+    )"""
+_PERIODS = {"d": "day", "w": "(day - (day + 3) % 7)", "m": "month"}
+_DIMS = {"r": "''", "c": "category", "m": "model"}
+
+
+def _first_flags() -> str:
+    """Per fine row: 1 where it is a run's first of its (period, dimension, currency)."""
+    flags = []
+    for dim, value in _DIMS.items():
+        for period, expr in _PERIODS.items():
+            part = f"run_id, {expr}, currency" + (f", {value}" if dim != "r" else "")
+            flags.append(
+                f"CASE WHEN row_number() OVER (PARTITION BY {part} ORDER BY day, category, "
+                f"model) = 1 THEN 1 ELSE 0 END AS {dim}_{period}"
+            )
+    return ", ".join(flags)
+
+
+SPEND_ROLLUP_BACKFILL = f"""INSERT INTO spend_rollup (repo_key, day, kind, category, model,
+        currency, private, repo, month, hi, units, nano, atto, {", ".join(SPEND_COUNTERS)})
+    SELECT lower(repo), day, kind, category, model, currency, private, min(repo), month,
+        sum(hi), sum(units), sum(nano), sum(atto),
+        {", ".join(f"sum({c})" for c in SPEND_COUNTERS)}
+    FROM (SELECT spend_daily.*, {_first_flags()} FROM spend_daily) f
+    GROUP BY lower(repo), day, kind, category, model, currency, private, month"""
+SPEND_MARKS_BACKFILL = "INSERT INTO spend_marks (run_id, mark, currency) " + " UNION ".join(
+    f"SELECT run_id, '{period}' || {expr} || ':{dim}:' || {value}, currency FROM spend_daily"
+    for dim, value in _DIMS.items()
+    for period, expr in _PERIODS.items()
+)
+
+
+def spend_rollup_migration(rollup_suffix: str) -> str:
+    """The coarse rollup and its marks, filled from `spend_daily` (migration 7's end)."""
+    return f"""
+    {SPEND_ROLLUP_TABLE}{rollup_suffix};
+    {SPEND_MARKS_TABLE}{rollup_suffix};
+    {SPEND_ROLLUP_BACKFILL};
+    {SPEND_MARKS_BACKFILL};
+    """

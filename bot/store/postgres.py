@@ -149,7 +149,7 @@ class PostgresStore:
         return [json.loads(r[0]) for r in await self.pool.fetch(Q(query), *params)]
 
     async def spend(self, query: SpendQuery) -> list[Bucket]:
-        statement, params = sql.spend_query(query)
+        statement, params = sql.coarse_spend_query(query) or sql.spend_query(query)
         found = await self.pool.fetch(Q(statement), *params)
         return buckets_from_rows(query.interval, query.by, found)
 

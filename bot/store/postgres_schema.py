@@ -107,7 +107,8 @@ POSTGRES_MIGRATIONS: list[str] = [
         day="(CAST(substr(at, 1, 10) AS date) - DATE '1970-01-01')",
         pos="strpos",
         greatest="greatest",
-    ),
+    )
+    + shared.spend_rollup_migration(""),
 ]
 
 

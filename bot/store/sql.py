@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.store.base import RunFilter
+from bot.store.migrations import SPEND_COUNTERS
 from bot.store.rows import EVENT_COLUMNS, PRUNE_COLUMNS, PRUNED_COLUMNS
 from bot.trail.spend_rollup import SpendQuery
 
@@ -294,7 +295,24 @@ SPEND_ADD = (
     "units = spend_daily.units + excluded.units, nano = spend_daily.nano + excluded.nano, "
     "atto = spend_daily.atto + excluded.atto"
 )
-PRUNE_SPEND = "DELETE FROM spend_daily WHERE run_id = $1"
+# a run's marks go with it; its spend stays in both rollups (history outlives retention)
+PRUNE_SPEND = "DELETE FROM spend_marks WHERE run_id = $1"
+# ($1 run, $2 mark, $3 currency): one row back when the run is counted for the first time
+SPEND_MARK = (
+    "INSERT INTO spend_marks (run_id, mark, currency) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
+_ROLLUP_COLUMNS = (
+    "repo_key, day, kind, category, model, currency, private, repo, month, "
+    "hi, units, nano, atto, " + ", ".join(SPEND_COUNTERS)
+)
+_ADDED = ("hi", "units", "nano", "atto", *SPEND_COUNTERS)
+SPEND_ROLLUP_ADD = (
+    f"INSERT INTO spend_rollup ({_ROLLUP_COLUMNS}) VALUES ("
+    + ", ".join(f"${n}" for n in range(1, 23))
+    + ") ON CONFLICT (repo_key, day, kind, category, model, currency, private) DO UPDATE SET "
+    + ", ".join(f"{c} = spend_rollup.{c} + excluded.{c}" for c in _ADDED)
+)
 
 _SPEND_BUCKET = {"day": "day", "week": "day - (day + 3) % 7", "month": "month", "all": "0"}
 _SPEND_KEY = {
@@ -355,3 +373,42 @@ def spend_private_query(query: SpendQuery) -> tuple[str, list[Any]]:
     params: list[Any] = []
     where = _spend_where(dataclasses.replace(query, all_private=True), params)
     return f"SELECT DISTINCT {{repo}}, pr FROM spend_daily WHERE {where} AND private = 1", params
+
+
+_COARSE_BY = {"kind": "r", "repo": "r", "category": "c", "model": "m"}
+_PERIOD_OF = {"day": "d", "week": "w", "month": "m"}
+
+
+def coarse_spend_query(query: SpendQuery) -> tuple[str, list[Any]] | None:
+    """`spend_query` over the coarse rollup, when it can answer (else None): grouped by
+    kind, category, model or repository, in day, week or month buckets, with private
+    rows either all readable or readable per repository (not per PR)."""
+    if query.by not in _COARSE_BY or query.interval not in _PERIOD_OF or query.private_prs:
+        return None
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    clauses = []
+    if query.repo is not None:
+        clauses.append(f"repo_key = {param(query.repo.lower())}")
+    elif query.owner is not None:
+        owner = query.owner.lower()
+        clauses.append(f"repo_key >= {param(owner + '/')} AND repo_key < {param(owner + '0')}")
+    clauses.append(f"day >= {param(query.since_day)} AND day < {param(query.until_day)}")
+    if query.currency is not None:
+        clauses.append(f"currency = {param(query.currency)}")
+    if not query.all_private:
+        readable = ["private = 0"]
+        readable += [f"repo_key = {param(repo.lower())}" for repo in query.private_repos]
+        clauses.append("(" + " OR ".join(readable) + ")")
+    key = "repo_key" if query.by == "repo" else query.by
+    runs = f"{_COARSE_BY[query.by]}_{_PERIOD_OF[query.interval]}"
+    statement = (
+        f"SELECT {_SPEND_BUCKET[query.interval]}, {key}, NULL, currency, sum(hi), "
+        f"sum(units), sum(nano), sum(atto), sum({runs}) FROM spend_rollup "
+        f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4"
+    )
+    return statement, params

@@ -203,7 +203,7 @@ class SQLiteStore:
         )
 
     async def spend(self, query: SpendQuery) -> list[Bucket]:
-        statement, params = sql.spend_query(query)
+        statement, params = sql.coarse_spend_query(query) or sql.spend_query(query)
         found = await self._read(lambda conn: conn.execute(Q(statement), params).fetchall())
         return buckets_from_rows(query.interval, query.by, found)
 

@@ -94,7 +94,8 @@ SQLITE_MIGRATIONS: list[str] = [
         day="CAST(julianday(substr(at, 1, 10)) - 2440587.5 AS INTEGER)",
         pos="instr",
         greatest="max",
-    ),
+    )
+    + shared.spend_rollup_migration(" WITHOUT ROWID"),
 ]
 
 

@@ -99,9 +99,13 @@ class SqlTx:
 
     async def add_spend(self, state: State, events: Sequence[Event]) -> None:
         """Add the spend among `events` (of the run `state`) to the per-day rollup."""
-        rows = [row.values() for row in rollup_rows(state, events)]
-        if rows:
-            await self.db.executemany(self.q(sql.SPEND_ADD), rows)
+        for row in rollup_rows(state, events):
+            await self.db.execute(self.q(sql.SPEND_ADD), *row.values())
+            counted = []
+            for mark in row.marks():
+                new = await self.db.fetchval(self.q(sql.SPEND_MARK), row.run_id, mark, row.currency)
+                counted.append(1 if new else 0)
+            await self.db.execute(self.q(sql.SPEND_ROLLUP_ADD), *row.coarse_values(counted))
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
         await self.db.execute(self.q(sql.BOT_LOG_INSERT), at, kind, source, data)

@@ -117,6 +117,32 @@ class RollupRow:
     nano: int
     atto: int
 
+    def marks(self) -> list[str]:
+        """What this spend may count the run for, in `SPEND_COUNTERS` order: per
+        dimension (any, category, model), per period (day, week, month)."""
+        periods = (f"d{self.day}", f"w{week_start(self.day)}", f"m{self.month}")
+        dims = ("r:", f"c:{self.category}", f"m:{self.model}")
+        return [f"{period}:{dim}" for dim in dims for period in periods]
+
+    def coarse_values(self, counted: Sequence[int]) -> tuple[Any, ...]:
+        """A `spend_rollup` row (SQL `SPEND_ROLLUP_ADD` order) adding this spend."""
+        return (
+            self.repo.lower(),
+            self.day,
+            self.kind,
+            self.category,
+            self.model,
+            self.currency,
+            self.private,
+            self.repo,
+            self.month,
+            self.hi,
+            self.units,
+            self.nano,
+            self.atto,
+            *counted,
+        )
+
     def values(self) -> tuple[Any, ...]:
         return (
             self.run_id,

@@ -3,6 +3,7 @@ summed exactly, private rows counted only when the query may read them."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -97,10 +98,17 @@ async def test_buckets_and_totals_are_exact_and_private_is_left_out(store_url: s
 
 async def test_migration_backfills_the_rollup_from_stored_events(store_url: str) -> None:
     store = await filled(store_url)
-    before = await store.spend(query(owner="acme", interval="day", by="pr", all_private=True))
+    asked = [
+        query(owner="acme", interval=interval, by=by, all_private=True)
+        for interval in ("day", "week", "month")
+        for by in ("kind", "category", "model", "repo", "pr")
+    ]
+    before = [await store.spend(q) for q in asked]
     await store.close()
     statements = [
         "DROP TABLE spend_daily",
+        "DROP TABLE spend_rollup",
+        "DROP TABLE spend_marks",
         "DELETE FROM schema_version WHERE version = 7",
     ]
     if store_url.startswith("sqlite"):
@@ -119,7 +127,32 @@ async def test_migration_backfills_the_rollup_from_stored_events(store_url: str)
     again = open_store_for(store_url, debounce=0.0)
     await again.open()
     try:
-        after = await again.spend(query(owner="acme", interval="day", by="pr", all_private=True))
-        assert after == before and len(after) > 5
+        after = [await again.spend(q) for q in asked]
+        assert after == before and all(len(buckets) > 3 for buckets in after)
     finally:
         await again.close()
+
+
+async def test_the_coarse_rollup_answers_what_the_per_run_rows_answer(store_url: str) -> None:
+    """by kind, category, model or repository the coarse table answers; by PR (or with a
+    PR's token) the per-run rows do: the figures, runs counted once a bucket, agree."""
+    store = await filled(store_url)
+    try:
+        from bot.store import sql
+
+        for interval in ("day", "week", "month"):
+            for by in ("kind", "category", "model", "repo"):
+                q = query(owner="acme", interval=interval, by=by, all_private=True)
+                assert sql.coarse_spend_query(q) is not None
+                coarse = await store.spend(q)
+                # a PR grant that opens nothing new forces the per-run rows
+                fine = await store.spend(
+                    dataclasses.replace(q, all_private=False, private_prs=(("x/y", 1),))
+                )
+                public = await store.spend(dataclasses.replace(q, all_private=False))
+                assert [(b.start, b.key.lower(), b.currency, b.amount, b.runs) for b in public] == [
+                    (b.start, b.key.lower(), b.currency, b.amount, b.runs) for b in fine
+                ], (interval, by)
+                assert len(coarse) >= len(public)
+    finally:
+        await store.close()
