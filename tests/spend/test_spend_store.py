@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from bot.store import open_store_for
+from bot.store.base import RunFilter
 from bot.trail.spend_rollup import (
     SpendQuery,
     amount_from_parts,
@@ -154,5 +155,29 @@ async def test_the_coarse_rollup_answers_what_the_per_run_rows_answer(store_url:
                     (b.start, b.key.lower(), b.currency, b.amount, b.runs) for b in fine
                 ], (interval, by)
                 assert len(coarse) >= len(public)
+    finally:
+        await store.close()
+
+
+async def test_retention_removes_a_runs_events_not_its_spend_history(store_url: str) -> None:
+    import time
+
+    from bot.trail import events as ev
+    from bot.trail import intents as it
+
+    store = await filled(store_url)
+    try:
+        q = query(owner="other", by="pr", interval="month")
+        before = await store.spend(q)
+        [run] = await store.list_runs(RunFilter(repo=OTHER_OWNER))
+        source = ev.Source("api", "close-it", "close", None)
+        closed = ev.NewEvent(ev.RUN_CLOSED, {"status": "closed"})
+        await store.apply(it.Command(source, [it.Append(it.ById(run["id"]), [closed])]))
+        gone = await store.prune_runs(time.time() + 400 * 86400, 30, None)
+        assert run["id"] in {g.run_id for g in gone}
+        assert await store.get_run(run["id"]) is None
+        assert await store.spend(q) == before and before  # the spend history stays
+        kinds = await store.spend(dataclasses.replace(q, by="kind"))
+        assert [b.amount for b in kinds] == [b.amount for b in before]
     finally:
         await store.close()
