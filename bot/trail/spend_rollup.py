@@ -1,9 +1,12 @@
-"""The per-day spend rollup: what one spend event adds to it, and how sums come back.
+"""The per-day spend rollups: what one spend event adds to them, and how sums come back.
 
 Every spend event adds its amount to one row of `spend_daily`, keyed by
 (run, UTC day, category, model, currency) and carrying what a query filters or groups
-on (repository, PR, run kind, private flag). `GET /api/spend`, the repository pages
-and `audit-bot spend` sum these rows instead of reading events.
+on (repository, PR, run kind, private flag), and to one row of the coarser
+`spend_rollup`, keyed by (repository, day, kind, category, model, currency, private),
+whose run counters `RollupRow.marks` keeps exact (a run counted once per bucket).
+`GET /api/spend`, the repository pages and `audit-bot spend` sum these rows instead
+of reading events.
 
 Exactness. Amounts have at most 30 integer digits and 18 decimal places
 (`bot.trail.money`), too many for one 64-bit integer and SQLite has no decimal type,
