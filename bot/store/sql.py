@@ -297,10 +297,11 @@ SPEND_ADD = (
 )
 # a run's marks go with it; its spend stays in both rollups (history outlives retention)
 PRUNE_SPEND = "DELETE FROM spend_marks WHERE run_id = $1"
-# ($1 run, $2 mark, $3 currency): one row back when the run is counted for the first time
-SPEND_MARK = (
-    "INSERT INTO spend_marks (run_id, mark, currency) VALUES ($1, $2, $3) "
-    "ON CONFLICT DO NOTHING RETURNING 1"
+# ($1 run, $2 currency, $3…$11 the nine marks): the marks new to the run come back
+SPEND_MARKS_ADD = (
+    "INSERT INTO spend_marks (run_id, mark, currency) VALUES "
+    + ", ".join(f"($1, ${n}, $2)" for n in range(3, 12))
+    + " ON CONFLICT DO NOTHING RETURNING mark"
 )
 _ROLLUP_COLUMNS = (
     "repo_key, day, kind, category, model, currency, private, repo, month, "

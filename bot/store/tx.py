@@ -101,10 +101,10 @@ class SqlTx:
         """Add the spend among `events` (of the run `state`) to the per-day rollup."""
         for row in rollup_rows(state, events):
             await self.db.execute(self.q(sql.SPEND_ADD), *row.values())
-            counted = []
-            for mark in row.marks():
-                new = await self.db.fetchval(self.q(sql.SPEND_MARK), row.run_id, mark, row.currency)
-                counted.append(1 if new else 0)
+            marks = row.marks()
+            added = self.q(sql.SPEND_MARKS_ADD)
+            new = {r[0] for r in await self.db.fetch(added, row.run_id, row.currency, *marks)}
+            counted = [1 if mark in new else 0 for mark in marks]
             await self.db.execute(self.q(sql.SPEND_ROLLUP_ADD), *row.coarse_values(counted))
 
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
