@@ -75,6 +75,7 @@ async def test_owner_page_lists_repositories_private_only_for_readers(
     await admin.goto(f"{bot.url}/repos/Acme")
     text = await admin.locator("main").inner_text()
     assert "Secret" in text and "1000.00 USD" in text
+    assert await admin.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await admin.screenshot(path=str(ARTIFACTS / "spend-owner-phone.png"), full_page=True)
     wide = await browser.new_context(
         viewport=DESKTOP, extra_http_headers={"Authorization": f"Bearer {ADMIN}"}
