@@ -228,7 +228,8 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
 
 BODY = Template(
     '<div class="run-head"><h1>$name</h1><span class="quiet">spend</span></div>'
-    '<dl class="facts spend-facts"><div><dt>This month (UTC)</dt><dd id="month-spend">$month</dd></div>'
+    '<dl class="facts spend-facts">'
+    '<div><dt>This month (UTC)</dt><dd id="month-spend">$month</dd></div>'
     '<div><dt>Last $weeks weeks</dt><dd id="period-spend">$period</dd></div>'
     "<div><dt>Export</dt><dd>$csv</dd></div></dl>"
     '<section class="card weekly-chart"><h2>Spend per week</h2>$chart</section>'
