@@ -27,11 +27,11 @@ def _missing_dependency(exc: ModuleNotFoundError) -> NoReturn:
 
 
 try:
-    from bot.cli import export, import_, log, rebuild, report, serve, setup, verify
+    from bot.cli import export, import_, log, rebuild, report, serve, setup, spend, verify
 except ModuleNotFoundError as exc:
     _missing_dependency(exc)
 
-COMMANDS = [serve, export, import_, verify, rebuild, report, setup, log]
+COMMANDS = [serve, export, import_, verify, rebuild, report, setup, log, spend]
 
 
 def main(argv: list[str] | None = None) -> int:

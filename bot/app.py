@@ -14,7 +14,7 @@ from bot.github.auth import Credentials
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
 from bot.github.repo_config import RepoConfigs
-from bot.http import access, api, errors, intake, log_routes, metrics, openapi, webhooks
+from bot.http import access, api, errors, intake, log_routes, metrics, openapi, spend, webhooks
 from bot.http import operations as ops
 from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
@@ -23,6 +23,7 @@ from bot.store import open_store_for
 from bot.store.base import Store
 from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
+from bot.web import spend_pages
 from bot.workers import log_integrator, missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
@@ -48,7 +49,8 @@ def create_app(settings: Settings) -> web.Application:
     for feature in FEATURES:
         feature(app)
     openapi.setup(
-        app, [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, log_routes.DOC, DOC]
+        app,
+        [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, log_routes.DOC, spend.DOC, DOC],
     )
     return app
 
@@ -58,12 +60,14 @@ FEATURES = [
     errors.setup,
     intake.setup,
     api.setup_routes,
+    spend.setup,
     metrics.setup,
     ops.setup,
     retention.setup,
     missed_deliveries.setup,
     reporter.setup,
     web_pages.setup,
+    spend_pages.setup,  # after web_pages: uses its assets
     web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
     log_integrator.setup,
     log_routes.setup,

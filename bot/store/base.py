@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.trail.events import Event
 from bot.trail.intents import Command, CommandResult
+from bot.trail.spend_rollup import Bucket, SpendQuery
 from bot.trail.state import State
 
 SUMMARY = "summary"  # outbox kind: refresh a PR's summary comment
@@ -114,6 +115,14 @@ class TrailStore(Protocol):
     def iter_events(
         self, run_id: str, after: int = 0, batch: int = 500
     ) -> AsyncIterator[Event]: ...
+
+    async def spend(self, query: SpendQuery) -> list[Bucket]:
+        """The per-day rollup summed into buckets (`bot.trail.spend_rollup`), exactly."""
+        ...
+
+    async def spend_private_scopes(self, query: SpendQuery) -> list[tuple[str, int | None]]:
+        """The private (repository, PR) pairs with spend in the query's scope and days."""
+        ...
 
     async def known_deliveries(self, ids: Sequence[str]) -> set[str]:
         """Which of these delivery (source) ids have been applied."""

@@ -121,3 +121,141 @@ LOG_TABLES = """
     ALTER TABLE events ADD COLUMN leaf_index BIGINT;
     CREATE INDEX events_unlogged ON events (recorded_at, run_id, seq) WHERE leaf_index IS NULL;
 """
+
+
+# Migration 9 in both dialects: the per-day spend rollup (`bot.trail.spend_rollup`),
+# one row per (run, UTC day, category, model, currency), the amount as four exact
+# integer parts. `{repo_type}` is the dialect's repository column; the backfill reads
+# every stored spend event once, `{json}` extracting a field of its data, `{day}` its
+# day number and `{pos}` finding the decimal point in the canonical amount text.
+SPEND_DAILY_TABLE = """CREATE TABLE spend_daily (
+        run_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        month INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        model TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        repo {repo_type},
+        pr BIGINT,
+        kind TEXT NOT NULL,
+        private SMALLINT NOT NULL,
+        hi BIGINT NOT NULL,
+        units BIGINT NOT NULL,
+        nano BIGINT NOT NULL,
+        atto BIGINT NOT NULL,
+        PRIMARY KEY (run_id, day, category, model, currency)
+    )"""
+_SPEND_SPLIT = """SELECT s.*,
+        CASE WHEN {pos}(s.a, '.') > 0 THEN substr(s.a, 1, {pos}(s.a, '.') - 1)
+             ELSE s.a END AS whole,
+        substr(CASE WHEN {pos}(s.a, '.') > 0 THEN substr(s.a, {pos}(s.a, '.') + 1)
+             ELSE '' END || '000000000000000000', 1, 18) AS frac
+        FROM (SELECT e.run_id, e.at, {json_amount} AS a,
+              coalesce({json_category}, 'other') AS category,
+              coalesce({json_model}, '') AS model, {json_currency} AS currency,
+              r.repo, r.pr, r.kind, CASE WHEN r.private = 0 THEN 0 ELSE 1 END AS private
+              FROM events e JOIN runs r ON r.id = e.run_id
+              WHERE e.type = 'spend' AND {json_amount} IS NOT NULL) s"""
+SPEND_DAILY_BACKFILL = (
+    """INSERT INTO spend_daily (run_id, day, month, category, model, currency, repo, pr,
+        kind, private, hi, units, nano, atto)
+    SELECT run_id, {day} AS d,
+        CAST(substr(at, 1, 4) AS INTEGER) * 12 + CAST(substr(at, 6, 2) AS INTEGER) - 1 AS m,
+        category, model, currency, repo, pr, kind, private,
+        sum(CASE WHEN length(whole) > 15
+            THEN CAST(substr(whole, 1, length(whole) - 15) AS BIGINT) ELSE 0 END),
+        sum(CAST(substr(whole, {greatest}(length(whole) - 14, 1)) AS BIGINT)),
+        sum(CAST(substr(frac, 1, 9) AS BIGINT)),
+        sum(CAST(substr(frac, 10, 9) AS BIGINT))
+    FROM ("""
+    + _SPEND_SPLIT
+    + """) p
+    GROUP BY run_id, d, m, category, model, currency, repo, pr, kind, private"""
+)
+
+
+def spend_daily_migration(
+    repo_type: str, index_repo: str, json_field: str, day: str, pos: str, greatest: str
+) -> str:
+    """Migration 9 in one dialect: the table, its index and the backfill."""
+    fields = {f"json_{name}": json_field.format(name) for name in SPEND_ROLLUP_FIELDS}
+    backfill = SPEND_DAILY_BACKFILL.format(day=day, pos=pos, greatest=greatest, **fields)
+    return f"""
+    {SPEND_DAILY_TABLE.format(repo_type=repo_type)};
+    CREATE INDEX spend_daily_repo ON spend_daily ({index_repo}, day);
+    {backfill};
+    """
+
+
+SPEND_ROLLUP_FIELDS = ("amount", "category", "model", "currency")
+
+
+# The coarse rollup: one row per (repository, day, kind, category, model, currency,
+# private flag) for the common queries (`by` kind, category, model or repository),
+# which then read a few rows a day instead of one a run. Its `runs_*` counters count a
+# run once per bucket: `spend_marks` remembers which (run, day|week|month, dimension)
+# a run has already been counted for, and the first spend of that pair adds 1 to the
+# row it lands in (`r`: any spend, `c`: per category, `m`: per model).
+SPEND_COUNTERS = tuple(f"{dim}_{period}" for dim in "rcm" for period in "dwm")
+SPEND_ROLLUP_TABLE = f"""CREATE TABLE spend_rollup (
+        repo_key TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL,
+        model TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        private SMALLINT NOT NULL,
+        repo TEXT NOT NULL,
+        month INTEGER NOT NULL,
+        hi BIGINT NOT NULL,
+        units BIGINT NOT NULL,
+        nano BIGINT NOT NULL,
+        atto BIGINT NOT NULL,
+        {", ".join(f"{c} BIGINT NOT NULL" for c in SPEND_COUNTERS)},
+        PRIMARY KEY (repo_key, day, kind, category, model, currency, private)
+    )"""
+SPEND_MARKS_TABLE = """CREATE TABLE spend_marks (
+        run_id TEXT NOT NULL,
+        mark TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        PRIMARY KEY (run_id, mark, currency)
+    )"""
+_PERIODS = {"d": "day", "w": "(day - (day + 3) % 7)", "m": "month"}
+_DIMS = {"r": "''", "c": "category", "m": "model"}
+
+
+def _first_flags() -> str:
+    """Per fine row: 1 where it is a run's first of its (period, dimension, currency)."""
+    flags = []
+    for dim, value in _DIMS.items():
+        for period, expr in _PERIODS.items():
+            part = f"run_id, {expr}, currency" + (f", {value}" if dim != "r" else "")
+            flags.append(
+                f"CASE WHEN row_number() OVER (PARTITION BY {part} ORDER BY day, category, "
+                f"model) = 1 THEN 1 ELSE 0 END AS {dim}_{period}"
+            )
+    return ", ".join(flags)
+
+
+SPEND_ROLLUP_BACKFILL = f"""INSERT INTO spend_rollup (repo_key, day, kind, category, model,
+        currency, private, repo, month, hi, units, nano, atto, {", ".join(SPEND_COUNTERS)})
+    SELECT lower(repo), day, kind, category, model, currency, private, min(repo), month,
+        sum(hi), sum(units), sum(nano), sum(atto),
+        {", ".join(f"sum({c})" for c in SPEND_COUNTERS)}
+    FROM (SELECT spend_daily.*, {_first_flags()} FROM spend_daily) f
+    GROUP BY lower(repo), day, kind, category, model, currency, private, month"""
+SPEND_MARKS_BACKFILL = "INSERT INTO spend_marks (run_id, mark, currency) " + " UNION ".join(
+    f"SELECT run_id, '{period}' || {expr} || ':{dim}:' || {value}, currency FROM spend_daily"
+    for dim, value in _DIMS.items()
+    for period, expr in _PERIODS.items()
+)
+
+
+def spend_rollup_migration(rollup_suffix: str) -> str:
+    """The coarse rollup and its marks, filled from `spend_daily` (migration 9's end)."""
+    return f"""
+    {SPEND_ROLLUP_TABLE}{rollup_suffix};
+    {SPEND_MARKS_TABLE}{rollup_suffix};
+    {SPEND_ROLLUP_BACKFILL};
+    {SPEND_MARKS_BACKFILL};
+    """

@@ -61,6 +61,7 @@ from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import CommandWriter
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
+from bot.trail.spend_rollup import Bucket, SpendQuery, buckets_from_rows
 from bot.trail.state import State, new_state
 from bot.trail.state import apply as apply_event
 
@@ -150,6 +151,15 @@ class PostgresStore:
     async def list_runs(self, where: RunFilter) -> list[State]:
         query, params = sql.runs_query(where)
         return [json.loads(r[0]) for r in await self.pool.fetch(Q(query), *params)]
+
+    async def spend(self, query: SpendQuery) -> list[Bucket]:
+        statement, params = sql.coarse_spend_query(query) or sql.spend_query(query)
+        found = await self.pool.fetch(Q(statement), *params)
+        return buckets_from_rows(query.interval, query.by, found)
+
+    async def spend_private_scopes(self, query: SpendQuery) -> list[tuple[str, int | None]]:
+        statement, params = sql.spend_private_query(query)
+        return [(str(r[0]), r[1]) for r in await self.pool.fetch(Q(statement), *params)]
 
     async def get_events(
         self, run_id: str, after: int = 0, limit: int | None = None
@@ -301,6 +311,7 @@ class PostgresStore:
                 tx = _tx(conn)
                 await tx.insert_run(key, state)
                 await tx.insert_events(events)
+                await tx.add_spend(state, events)
         except asyncpg.exceptions.UniqueViolationError as exc:
             if exc.constraint_name == "runs_pkey":  # imported meanwhile by someone else
                 raise RunExists(run_id) from None

@@ -108,6 +108,16 @@ POSTGRES_MIGRATIONS: list[str] = [
     CREATE INDEX runs_public_repo ON runs (lower(repo), pr, id) WHERE private = 0;
     {shared.PRUNED_PRIVATE_COLUMN} SMALLINT;
     """,
+    # 9: the per-day spend rollup (GET /api/spend), backfilled from the stored events
+    shared.spend_daily_migration(
+        repo_type="TEXT NOT NULL",
+        index_repo="lower(repo)",
+        json_field="(e.data::json ->> '{}')",
+        day="(CAST(substr(at, 1, 10) AS date) - DATE '1970-01-01')",
+        pos="strpos",
+        greatest="greatest",
+    )
+    + shared.spend_rollup_migration(""),
 ]
 
 

@@ -9,12 +9,15 @@ parameters. A statement only one store runs stays in that store's module.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.store.base import RunFilter
+from bot.store.migrations import SPEND_COUNTERS
 from bot.store.rows import EVENT_COLUMNS, PRUNE_COLUMNS, PRUNED_COLUMNS
+from bot.trail.spend_rollup import SpendQuery
 
 
 @dataclass(frozen=True)
@@ -294,3 +297,137 @@ TURN_CLAIM = (
 SLOTS_DELETE_OLD = "DELETE FROM write_slots WHERE installation = $1 AND at <= $2"
 SLOTS_SELECT = "SELECT at FROM write_slots WHERE installation = $1 ORDER BY at"
 SLOTS_INSERT = "INSERT INTO write_slots (installation, at) VALUES ($1, $2)"
+
+
+# -- the per-day spend rollup (`bot.trail.spend_rollup`) -------------------------------
+
+SPEND_COLUMNS = (
+    "run_id, day, month, category, model, currency, repo, pr, kind, private, hi, units, nano, atto"
+)
+# `Tx.add_spend`: one spend event's amount added to its (run, day, category, model,
+# currency) row, in the transaction that inserts the event
+SPEND_ADD = (
+    f"INSERT INTO spend_daily ({SPEND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+    "$9, $10, $11, $12, $13, $14) ON CONFLICT (run_id, day, category, model, currency) "
+    "DO UPDATE SET hi = spend_daily.hi + excluded.hi, "
+    "units = spend_daily.units + excluded.units, nano = spend_daily.nano + excluded.nano, "
+    "atto = spend_daily.atto + excluded.atto"
+)
+# a run's marks go with it; its spend stays in both rollups (history outlives retention)
+PRUNE_SPEND = "DELETE FROM spend_marks WHERE run_id = $1"
+# ($1 run, $2 currency, $3…$11 the nine marks): the marks new to the run come back
+SPEND_MARKS_ADD = (
+    "INSERT INTO spend_marks (run_id, mark, currency) VALUES "
+    + ", ".join(f"($1, ${n}, $2)" for n in range(3, 12))
+    + " ON CONFLICT DO NOTHING RETURNING mark"
+)
+_ROLLUP_COLUMNS = (
+    "repo_key, day, kind, category, model, currency, private, repo, month, "
+    "hi, units, nano, atto, " + ", ".join(SPEND_COUNTERS)
+)
+_ADDED = ("hi", "units", "nano", "atto", *SPEND_COUNTERS)
+SPEND_ROLLUP_ADD = (
+    f"INSERT INTO spend_rollup ({_ROLLUP_COLUMNS}) VALUES ("
+    + ", ".join(f"${n}" for n in range(1, 23))
+    + ") ON CONFLICT (repo_key, day, kind, category, model, currency, private) DO UPDATE SET "
+    + ", ".join(f"{c} = spend_rollup.{c} + excluded.{c}" for c in _ADDED)
+)
+
+_SPEND_BUCKET = {"day": "day", "week": "day - (day + 3) % 7", "month": "month", "all": "0"}
+_SPEND_KEY = {
+    "kind": "kind",
+    "category": "category",
+    "model": "model",
+    "repo": "{repo}",
+    "pr": "pr",
+    "run": "run_id",
+}
+
+
+def _spend_where(query: SpendQuery, params: list[Any]) -> str:
+    """The rows a spend query covers: its scope, days, currency and what it may read."""
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    clauses = []
+    if query.repo is not None:
+        param(query.repo)  # always $1: `repo_param`
+        clauses.append("{repo} = {repo_param}")
+    elif query.owner is not None:
+        owner = query.owner.lower()
+        clauses.append(f"{{repo}} >= {param(owner + '/')} AND {{repo}} < {param(owner + '0')}")
+    clauses.append(f"day >= {param(query.since_day)} AND day < {param(query.until_day)}")
+    if query.currency is not None:
+        clauses.append(f"currency = {param(query.currency)}")
+    if not query.all_private:
+        readable = ["private = 0"]
+        readable += [f"{{repo}} = {param(repo.lower())}" for repo in query.private_repos]
+        readable += [
+            f"({{repo}} = {param(repo.lower())} AND pr = {param(pr)})"
+            for repo, pr in query.private_prs
+        ]
+        clauses.append("(" + " OR ".join(readable) + ")")
+    return " AND ".join(clauses)
+
+
+def spend_query(query: SpendQuery) -> tuple[str, list[Any]]:
+    """The spend buckets: (bucket, key, repo, currency, hi, units, nano, atto, runs)."""
+    params: list[Any] = []
+    where = _spend_where(query, params)
+    bucket = _SPEND_BUCKET[query.interval]
+    key = _SPEND_KEY[query.by]
+    repo = "{repo}" if query.by in ("pr", "run") else "NULL"
+    statement = (
+        f"SELECT {bucket}, {key}, {repo}, currency, sum(hi), sum(units), sum(nano), "
+        f"sum(atto), count(DISTINCT run_id) FROM spend_daily WHERE {where} "
+        "GROUP BY 1, 2, 3, 4"
+    )
+    return statement, params
+
+
+def spend_private_query(query: SpendQuery) -> tuple[str, list[Any]]:
+    """The private (repository, PR) pairs a spend query would cover if it could read them."""
+    params: list[Any] = []
+    where = _spend_where(dataclasses.replace(query, all_private=True), params)
+    return f"SELECT DISTINCT {{repo}}, pr FROM spend_daily WHERE {where} AND private = 1", params
+
+
+_COARSE_BY = {"kind": "r", "repo": "r", "category": "c", "model": "m"}
+_PERIOD_OF = {"day": "d", "week": "w", "month": "m"}
+
+
+def coarse_spend_query(query: SpendQuery) -> tuple[str, list[Any]] | None:
+    """`spend_query` over the coarse rollup, when it can answer (else None): grouped by
+    kind, category, model or repository, in day, week or month buckets, with private
+    rows either all readable or readable per repository (not per PR)."""
+    if query.by not in _COARSE_BY or query.interval not in _PERIOD_OF or query.private_prs:
+        return None
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    clauses = []
+    if query.repo is not None:
+        clauses.append(f"repo_key = {param(query.repo.lower())}")
+    elif query.owner is not None:
+        owner = query.owner.lower()
+        clauses.append(f"repo_key >= {param(owner + '/')} AND repo_key < {param(owner + '0')}")
+    clauses.append(f"day >= {param(query.since_day)} AND day < {param(query.until_day)}")
+    if query.currency is not None:
+        clauses.append(f"currency = {param(query.currency)}")
+    if not query.all_private:
+        readable = ["private = 0"]
+        readable += [f"repo_key = {param(repo.lower())}" for repo in query.private_repos]
+        clauses.append("(" + " OR ".join(readable) + ")")
+    key = "repo_key" if query.by == "repo" else query.by
+    runs = f"{_COARSE_BY[query.by]}_{_PERIOD_OF[query.interval]}"
+    statement = (
+        f"SELECT {_SPEND_BUCKET[query.interval]}, {key}, NULL, currency, sum(hi), "
+        f"sum(units), sum(nano), sum(atto), sum({runs}) FROM spend_rollup "
+        f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4"
+    )
+    return statement, params

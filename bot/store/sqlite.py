@@ -42,6 +42,7 @@ from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import apply_now, run_to_completion
 from bot.trail.events import Event, utc_now
 from bot.trail.intents import Command, CommandResult
+from bot.trail.spend_rollup import Bucket, SpendQuery, buckets_from_rows
 from bot.trail.state import State, fold
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,16 @@ class SQLiteStore:
         return await self._read(
             lambda conn: [orjson.loads(r[0]) for r in conn.execute(Q(query), params).fetchall()]
         )
+
+    async def spend(self, query: SpendQuery) -> list[Bucket]:
+        statement, params = sql.coarse_spend_query(query) or sql.spend_query(query)
+        found = await self._read(lambda conn: conn.execute(Q(statement), params).fetchall())
+        return buckets_from_rows(query.interval, query.by, found)
+
+    async def spend_private_scopes(self, query: SpendQuery) -> list[tuple[str, int | None]]:
+        statement, params = sql.spend_private_query(query)
+        found = await self._read(lambda conn: conn.execute(Q(statement), params).fetchall())
+        return [(str(repo), pr) for repo, pr in found]
 
     async def get_events(
         self, run_id: str, after: int = 0, limit: int | None = None
@@ -404,6 +415,7 @@ class SQLiteStore:
             except sqlite3.IntegrityError:
                 raise base.StoreError(f"an open run already holds the key {key}") from None
             run_to_completion(tx.insert_events(events))
+            run_to_completion(tx.add_spend(state, events))
             return state
 
         return await self._write(insert)

@@ -95,6 +95,16 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE INDEX runs_public_repo ON runs (repo, pr, id) WHERE private = 0;
     {shared.PRUNED_PRIVATE_COLUMN} INTEGER;
     """,
+    # 9: the per-day spend rollup (GET /api/spend), backfilled from the stored events
+    shared.spend_daily_migration(
+        repo_type="TEXT NOT NULL COLLATE NOCASE",
+        index_repo="repo",
+        json_field="json_extract(e.data, '$.{}')",
+        day="CAST(julianday(substr(at, 1, 10)) - 2440587.5 AS INTEGER)",
+        pos="instr",
+        greatest="max",
+    )
+    + shared.spend_rollup_migration(" WITHOUT ROWID"),
 ]
 
 

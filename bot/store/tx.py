@@ -24,6 +24,7 @@ from bot.store.rows import (
 )
 from bot.store.sql import Dialect
 from bot.trail.events import Event
+from bot.trail.spend_rollup import rollup_rows
 from bot.trail.state import State
 
 
@@ -96,6 +97,16 @@ class SqlTx:
         rows = [event_values(event, self.dumps) for event in events]
         await self.db.executemany(self.q(sql.EVENTS_INSERT), rows)
 
+    async def add_spend(self, state: State, events: Sequence[Event]) -> None:
+        """Add the spend among `events` (of the run `state`) to the per-day rollup."""
+        for row in rollup_rows(state, events):
+            await self.db.execute(self.q(sql.SPEND_ADD), *row.values())
+            marks = row.marks()
+            added = self.q(sql.SPEND_MARKS_ADD)
+            new = {r[0] for r in await self.db.fetch(added, row.run_id, row.currency, *marks)}
+            counted = [1 if mark in new else 0 for mark in marks]
+            await self.db.execute(self.q(sql.SPEND_ROLLUP_ADD), *row.coarse_values(counted))
+
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None:
         await self.db.execute(self.q(sql.BOT_LOG_INSERT), at, kind, source, data)
 
@@ -123,6 +134,7 @@ async def prune_runs(
         if not await db.fetchval(q(sql.PRUNE_TAKE_RUN), gone.run_id):
             continue  # another instance holds it (PostgreSQL): theirs to remove
         await db.execute(q(sql.PRUNE_EVENTS), gone.run_id)
+        await db.execute(q(sql.PRUNE_SPEND), gone.run_id)
         await db.execute(q(sql.PRUNE_RUN), gone.run_id)
         await db.execute(q(sql.PRUNED_INSERT), *dataclasses.astuple(gone))
         await db.execute(q(sql.BOT_LOG_INSERT), *pruned_log(gone))

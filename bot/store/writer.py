@@ -52,6 +52,10 @@ class Tx(Protocol):
 
     async def insert_events(self, events: Sequence[ev.Event]) -> None: ...
 
+    async def add_spend(self, state: State, events: Sequence[ev.Event]) -> None:
+        """Add the spend among a run's new events to the per-day rollup."""
+        ...
+
     async def insert_bot_log(self, at: str, kind: str, source: str, data: str) -> None: ...
 
     async def touch_outbox(
@@ -134,6 +138,7 @@ class CommandWriter:
         sealed += more
         await self.tx.insert_run(intent.key, state)
         await self.tx.insert_events(sealed)
+        await self.tx.add_spend(state, sealed)
         self._touched(state, events=len(sealed))
         self.result.opened.append(run_id)
 
@@ -157,6 +162,7 @@ class CommandWriter:
         if new_events:
             state, sealed = self._seal_onto(state, new_events, source)
             await self.tx.insert_events(sealed)
+            await self.tx.add_spend(state, sealed)
             await self.tx.update_run(state)
         self._touched(state, events=len(new_events))
 

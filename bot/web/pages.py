@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -204,7 +205,12 @@ async def pr_page(request: web.Request) -> web.Response:
     links = {r["id"]: f"/runs/{r['id']}{reader.run_query(r)}" for r in runs}
     github = render.github_web(request.app[keys.SETTINGS].api_url)
     repo = str(runs[0].get("repo") or repo)
-    return html(render.pr_page(repo, pr, runs, links, github, request.app[STATIC].assets, more))
+    # the repository's spend page, carrying a PR token so that PR's private spend shows
+    repo_link = f"/repos/{repo}" + (
+        f"?{urlencode({LINK_PARAM: reader.token})}" if reader.token else ""
+    )
+    assets = request.app[STATIC].assets
+    return html(render.pr_page(repo, pr, runs, links, github, assets, more, repo_link))
 
 
 async def _pr_runs(

@@ -180,6 +180,7 @@ def pr_page(
     github: str,
     assets: Assets,
     more: bool,
+    repo_link: str | None = None,
 ) -> Markup:
     total = Totals()
     for run in runs:
@@ -210,7 +211,8 @@ def pr_page(
         '<p class="subtitle">$title</p>'
         '<dl class="facts"><div><dt>Pull request</dt><dd>$prlink</dd></div>'
         '<div><dt>Runs</dt><dd id="run-count">$n</dd></div>'
-        '<div><dt>Total spend</dt><dd id="total-spend">$totals</dd></div></dl>'
+        '<div><dt>Total spend</dt><dd id="total-spend">$totals</dd></div>'
+        "<div><dt>Repository spend</dt><dd>$spendlink</dd></div></dl>"
         '<section class="card"><div class="table-wrap"><table class="runs"><thead><tr>'
         '<th scope="col">Run</th>'
         '<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Head</th>'
@@ -224,10 +226,11 @@ def pr_page(
         prlink=link(pr_url, f"{repo}#{pr} on GitHub"),
         n=len(runs),
         totals=totals,
+        spendlink=link(repo_link or f"/repos/{repo}", f"{repo} spend over time"),
         rows=join(rows),
         more=Markup('<p class="quiet">Older runs not shown.</p>') if more else "",
     )
-    crumbs = Template("$repo › #$pr").render(repo=repo, pr=pr)
+    crumbs = Template("$repo › #$pr").render(repo=link(repo_link or f"/repos/{repo}", repo), pr=pr)
     return page(f"{repo}#{pr} · runs", body, assets, crumbs=crumbs)
 
 
