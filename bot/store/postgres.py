@@ -40,6 +40,8 @@ from bot.store.base import (
     RunExists,
     RunFilter,
     StoreError,
+    StoreHealth,
+    StoreUnavailable,
 )
 from bot.store.postgres_schema import check_readable, migrate_postgres
 from bot.store.rows import (
@@ -76,6 +78,14 @@ _RETRY_CONNECTION = (
     ConnectionError,
 )
 _MAX_ATTEMPTS = 12
+# The server cannot write now (disk full, I/O error, a read-only standby after a
+# failover): answered 503 with Retry-After, like SQLite's storage faults.
+_UNAVAILABLE = (
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.PostgresSystemError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 
 
 class PostgresStore:
@@ -89,6 +99,7 @@ class PostgresStore:
         self.pool_size = pool_size
         self.read_only = read_only  # verify, export: no migration, read-only transactions
         self._pool: asyncpg.Pool | None = None
+        self.health = StoreHealth()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -122,13 +133,29 @@ class PostgresStore:
 
     # -- commands ------------------------------------------------------------------
 
+    def check_health(self) -> str | None:
+        """Why the last write failed (cleared by the next that succeeds), or None."""
+        return self.health.problem
+
     async def apply(self, command: Command) -> CommandResult:
+        try:
+            result = await self._apply(command)
+        except _UNAVAILABLE + _RETRY_CONNECTION as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.health.write_failed(reason)
+            raise StoreUnavailable(f"storage unavailable: {reason}") from None
+        self.health.write_succeeded()
+        return result
+
+    async def _apply(self, command: Command) -> CommandResult:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     writer = CommandWriter(_tx(conn), self.clock(), self.debounce)
                     return await writer.apply(command)
             except _RETRY_CONFLICT + _RETRY_CONNECTION as exc:
+                if attempt == _MAX_ATTEMPTS and isinstance(exc, _RETRY_CONNECTION):
+                    raise
                 if attempt == _MAX_ATTEMPTS:
                     raise StoreError(
                         f"command {command.source.id} still conflicting after {attempt} attempts"
