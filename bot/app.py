@@ -143,7 +143,7 @@ async def readyz(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     problem = store.check_health()  # writes failing, checkpoints failing, file lost
     if problem is not None:
-        return web.json_response({"status": f"store not writable: {problem}"}, status=503)
+        return web.json_response({"status": f"store not ready: {problem}"}, status=503)
     try:
         status = await store.outbox_status()
     except Exception:
@@ -203,7 +203,7 @@ DOC = ApiDoc(
                     "503": json_content(
                         ref("Health"),
                         "not ready: `status` says why (`store unreachable`, `store not "
-                        "writable: …`, or the outbox lag with `outbox`)",
+                        "ready: …`, or the outbox lag with `outbox`)",
                     ),
                 },
             }

@@ -71,15 +71,17 @@ class StoreHealth:
         """Why the store is not ready, or None."""
         return self.gone or self.write_failure or self.checkpoint_failure
 
-    def report(self, reason: str, what: str = "storage write failed") -> None:
-        """Log `what: reason` unless the same line was logged within the interval."""
+    def report(self, reason: str, what: str = "storage write failed", key: str = "") -> None:
+        """Log `what: reason` unless the same failure (`key`, by default the line) was
+        logged within the interval."""
         line = f"{what}: {reason}"
+        key = key or line
         now = self.clock()
         with self._lock:
-            last = self._logged.get(line)
+            last = self._logged.get(key)
             if last is not None and now - last < self.interval:
                 return
-            self._logged[line] = now
+            self._logged[key] = now
         _log.error("%s", line)
 
     def write_failed(self, reason: str) -> None:
@@ -97,9 +99,10 @@ class StoreHealth:
             self.write_failure = None
             self.failed_writes = 0
 
-    def checkpoint_failed(self, reason: str) -> None:
-        self.checkpoint_failure = reason
-        self.report(reason, "WAL checkpoint failed")
+    def checkpoint_failed(self, reason: str, growth: str) -> None:
+        """Checkpoints fail (`reason`) and the WAL has grown past its bound (`growth`)."""
+        self.checkpoint_failure = f"WAL checkpoints fail ({reason}); {growth}"
+        self.report(f"{reason}; {growth}", "WAL checkpoint failed", key=f"checkpoint: {reason}")
 
     def checkpoint_succeeded(self) -> None:
         if self.checkpoint_failure is not None:

@@ -6,7 +6,7 @@
   (same device and inode) and its `-wal` file still exists. A file replaced or
   unlinked under the bot, or a `-wal` deleted, would otherwise take every later
   commit into a file nobody reads again, and lose it at the next restart.
-- `Checkpointer`: `PRAGMA wal_checkpoint(PASSIVE)` at most once per interval after a
+- `Checkpointer`: `PRAGMA wal_checkpoint(PASSIVE)` at most every 5 s, after a
   commit, its result checked. Failing checkpoints while the `-wal` grows past a bound
   (an immutable database file, say) are reported instead of growing without end.
 """
@@ -114,7 +114,7 @@ class Checkpointer:
         health: StoreHealth,
         fault: Callable[[str], None],
         *,
-        interval: float = 1.0,
+        interval: float = 5.0,
         wal_limit: int = 64 * 1024 * 1024,
     ) -> None:
         self.wal = wal
@@ -147,8 +147,7 @@ class Checkpointer:
         except OSError:
             size = 0
         if size > self.wal_limit:
-            self.health.checkpoint_failed(
-                f"{reason}; the WAL is {size // 1024} KiB, over {self.wal_limit // 1024} KiB"
-            )
+            growth = f"the WAL is {size // 1024} KiB, over {self.wal_limit // 1024} KiB"
+            self.health.checkpoint_failed(reason, growth)
         else:
-            self.health.report(reason, "WAL checkpoint failed")
+            self.health.report(reason, "WAL checkpoint failed", key=f"checkpoint: {reason}")
