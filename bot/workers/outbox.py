@@ -151,6 +151,11 @@ class OutboxWorker:
         # storage fault does not leave them leased until the lease runs out.
         self._unsettled: dict[str, tuple[float, Callable[[], Awaitable[None]]]] = {}
 
+    @property
+    def unsettled(self) -> int:
+        """Rows whose outcome waits for the store to take writes again."""
+        return len(self._unsettled)
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bot import keys
 from bot.store.sqlite import SQLiteStore
 from tests.support.bot import Bot, load_payload, sign
 from tests.support.fake_github import FakeGitHub
@@ -204,6 +205,7 @@ async def test_outbox_row_is_not_left_leased_when_its_outcome_cannot_be_written(
     store.fault = failing("commit", FAULTS["enospc"])
     await asyncio.sleep(2.0)
     assert github.comments_on("Codertocat/Hello-World", 2)  # posted on GitHub
+    assert bot.app[keys.OUTBOX].unsettled == 1  # held, to be written again, not forgotten
     store.fault = None
     # Well within the 120 s lease: the outcome is written again once the disk has room.
     await bot.settle(timeout=15.0)
