@@ -63,6 +63,7 @@ class StoreHealth:
         self.checkpoint_failure: str | None = None
         self.gone: str | None = None
         self.failed_writes = 0
+        self.failed_at = float("-inf")  # `clock()` of the last failed write
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -84,10 +85,12 @@ class StoreHealth:
             self._logged[key] = now
         _log.error("%s", line)
 
-    def write_failed(self, reason: str) -> None:
+    def write_failed(self, reason: str, key: str = "") -> None:
+        """A write failed; `key` names the kind of failure for the log (default: reason)."""
         self.failed_writes += 1
+        self.failed_at = self.clock()
         self.write_failure = reason
-        self.report(reason, "storage write failed, answering 503 until a write succeeds")
+        self.report(reason, "storage write failed, answering 503 until a write succeeds", key)
 
     def write_succeeded(self) -> None:
         if self.write_failure is not None:

@@ -171,6 +171,8 @@ class OutboxWorker:
                 log.warning(
                     "outbox not flushed within %.0f s; the rest resumes on start", flush_within
                 )
+            except StoreUnavailable as exc:  # logged by the store; no traceback
+                log.warning("outbox not flushed (%s); pending rows resume on start", exc)
             except Exception:  # the store went away: the rows stay for the next start
                 log.exception("outbox flush failed; pending rows resume on start")
         self._stopping = True

@@ -210,3 +210,53 @@ async def test_outbox_row_is_not_left_leased_when_its_outcome_cannot_be_written(
     # Well within the 120 s lease: the outcome is written again once the disk has room.
     await bot.settle(timeout=15.0)
     assert len(github.comments_on("Codertocat/Hello-World", 2)) == 1
+
+
+async def test_postgres_read_only_server_is_503_then_recovers(
+    postgres_url: str, make_bot: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real server-side fault: the database turned read-only (as a standby after a
+    failover is), the bot's sessions dropped so its pool reconnects into it."""
+    import asyncpg
+
+    caplog.set_level(logging.INFO)
+    bot = await make_bot(DATABASE_URL=postgres_url)
+    admin = await asyncpg.connect(postgres_url)
+    database = await admin.fetchval("SELECT current_database()")
+
+    async def set_read_only(on: bool) -> None:
+        change = "SET default_transaction_read_only = on" if on else "RESET ALL"
+        await admin.execute(f'ALTER DATABASE "{database}" {change}')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+
+    try:
+        assert (await webhook(bot, "pg-before"))[0] == 200
+        await set_read_only(True)
+        for n in range(2):
+            status, headers, body = await webhook(bot, f"pg-refused-{n}", pr=3)
+            assert status == 503, body
+            assert "Retry-After" in headers
+        body = await until_not_ready(bot)
+        assert "ReadOnlySQLTransaction" in body["status"]
+        # one line for the read-only server, whatever statements it refused (a session
+        # terminated mid-write is another failure, and may have its own line)
+        assert len(store_logs(caplog, "write succeeds: ReadOnlySQLTransactionError")) == 1
+        no_tracebacks(caplog)
+
+        await set_read_only(False)
+        statuses = []
+        for _ in range(50):  # as GitHub redelivers; sessions may still be reconnecting
+            status, _, body = await webhook(bot, "pg-refused-0", pr=3)
+            statuses.append(status)
+            if status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (status, body["status"]) == (200, "recorded"), statuses
+        assert set(statuses) <= {200, 503}, statuses
+        assert (await ready(bot))[0] == 200
+    finally:
+        await admin.close()
