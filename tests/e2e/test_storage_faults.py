@@ -260,3 +260,82 @@ async def test_postgres_read_only_server_is_503_then_recovers(
         assert (await ready(bot))[0] == 200
     finally:
         await admin.close()
+
+
+def _mount_tmpfs(where: str, size: str) -> bool:
+    """A small tmpfs at `where` (root only); False when it cannot be mounted here."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", where],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _fill(directory: str) -> str:
+    """Take every free byte of the file system with one file; its path."""
+    filler = os.path.join(directory, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+async def test_a_really_full_disk_is_503_then_recovers(
+    tmp_path: Any, bot_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real full disk: a 4 MiB tmpfs holding the database, filled up under the bot.
+
+    Where no file system can be mounted (not root), it is skipped outside CI, since
+    the tests above cover the injected fault; in CI (where a skip fails the run) the
+    same scenario runs with an injected ENOSPC instead.
+    """
+    import subprocess
+
+    caplog.set_level(logging.INFO)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    real = _mount_tmpfs(str(disk), "4m")
+    if not real and os.environ.get("CI") != "true":
+        pytest.skip("cannot mount a tmpfs here (not root); the injected faults cover it")
+    bot = Bot({**bot_env, "DATABASE_URL": f"sqlite:///{disk}/audit.db"})
+    await bot.start()
+    filler = None
+    try:
+        assert (await webhook(bot, "room"))[0] == 200
+        if real:
+            filler = _fill(str(disk))
+        else:
+            bot.store.fault = failing("commit", FAULTS["enospc"])
+        refused = None
+        for n in range(200):  # until SQLite needs a page the disk has not got
+            status, headers, body = await webhook(bot, f"fill-{n}", pr=100 + n)
+            if status != 200:
+                refused = f"fill-{n}"
+                break
+        assert refused is not None, "the disk never filled"
+        assert status == 503 and "Retry-After" in headers, body
+        assert (await ready(bot))[0] == 503
+        assert await bot.store.known_deliveries([refused]) == set()
+        no_tracebacks(caplog)
+
+        if filler is not None:
+            os.unlink(filler)
+        bot.store.fault = None
+        status, _, body = await webhook(bot, refused, pr=999)
+        assert (status, body["status"]) == (200, "recorded")
+        assert (await ready(bot))[0] == 200
+    finally:
+        await bot.stop()
+        if real:
+            subprocess.run(["umount", "-l", str(disk)], check=False)
