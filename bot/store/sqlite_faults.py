@@ -67,7 +67,7 @@ class FileIdentity:
         self.wal = Path(f"{path}-wal")
         self.interval = interval
         self._opened: tuple[int, int] | None = None
-        self._wal_opened = False
+        self._wal_opened: tuple[int, int] | None = None
         self._checked_at = float("-inf")
         self._last: str | None = None
 
@@ -75,7 +75,11 @@ class FileIdentity:
         """Remember the file at the path now (call right after opening it)."""
         st = os.stat(self.path)
         self._opened = (st.st_dev, st.st_ino)
-        self._wal_opened = self.wal.exists()
+        try:
+            wal = os.stat(self.wal)
+            self._wal_opened = (wal.st_dev, wal.st_ino)
+        except FileNotFoundError:
+            self._wal_opened = None
 
     def check(self) -> str | None:
         """Why the path no longer leads to the opened file, or None."""
@@ -92,7 +96,8 @@ class FileIdentity:
             return self._last
         if (st.st_dev, st.st_ino) != self._opened:
             self._last = f"{self.path} was replaced by another file"
-        elif self._wal_opened and not self.wal.exists():
+        elif self._wal_opened is not None and _identity(self.wal) != self._wal_opened:
+            # gone, or created anew by a later connection: the writer's WAL is lost
             self._last = f"{self.wal} was removed"
         else:
             self._last = None
@@ -151,3 +156,11 @@ class Checkpointer:
             self.health.checkpoint_failed(reason, growth)
         else:
             self.health.report(reason, "WAL checkpoint failed", key=f"checkpoint: {reason}")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
