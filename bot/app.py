@@ -147,8 +147,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    store = request.app[keys.STORE]
+    problem = store.check_health()  # writes failing, checkpoints failing, file lost
+    if problem is not None:
+        return web.json_response({"status": f"store not ready: {problem}"}, status=503)
     try:
-        status = await request.app[keys.STORE].outbox_status()
+        status = await store.outbox_status()
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)
@@ -192,8 +196,12 @@ DOC = ApiDoc(
         },
         "/readyz": {
             "get": {
-                "summary": "Ready: the store answers and the outbox is not stuck",
-                "description": "Not ready when the oldest due outbox row is more than "
+                "summary": "Ready: the store takes writes and the outbox is not stuck",
+                "description": "Not ready while the store's writes fail (disk full, I/O "
+                "error, read-only file; ready again once a write succeeds), while WAL "
+                "checkpoints fail and the WAL grows, after the database file was replaced or "
+                "removed under the bot (until a restart), and when the oldest due outbox row "
+                "is more than "
                 "AUDIT_READY_MAX_OUTBOX_LAG_SECONDS overdue; rows waiting for a backoff or a "
                 "rate limit are not due, so a GitHub outage alone does not fail it.",
                 "operationId": "readyz",
@@ -201,8 +209,8 @@ DOC = ApiDoc(
                     "200": json_content(ref("Health"), '`{"status": "ready", "outbox": {…}}`'),
                     "503": json_content(
                         ref("Health"),
-                        "not ready: `status` says why (`store unreachable`, or the outbox lag "
-                        "with `outbox`)",
+                        "not ready: `status` says why (`store unreachable`, `store not "
+                        "ready: …`, or the outbox lag with `outbox`)",
                     ),
                 },
             }

@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.store.base import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -64,11 +66,17 @@ def _answer(request: web.Request, exc: ApiError) -> web.StreamResponse:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Answer `ApiError`s and aiohttp's HTTP errors as JSON, anything unexpected a bare 500."""
+    """Answer `ApiError`s and aiohttp's HTTP errors as JSON, a store that cannot write
+    (`StoreUnavailable`) 503 with `Retry-After`, anything unexpected a bare 500."""
     try:
         return await handler(request)
     except ApiError as exc:
         return _answer(request, exc)
+    except StoreUnavailable as exc:
+        # Nothing was stored, so nothing is acknowledged: the sender retries. The store
+        # logged the failure (once per interval); no traceback here.
+        retry = {"Retry-After": str(exc.retry_after)}
+        return _answer(request, ApiError(503, exc.reason, headers=retry))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise

@@ -202,7 +202,11 @@ DOC = ApiDoc(
                     "413": json_content(ref("Error"), "the body is over AUDIT_MAX_BODY_BYTES"),
                     "415": json_content(ref("Error"), "the content type is not JSON or form data"),
                     "503": json_content(
-                        ref("Error"), "setup mode beyond loopback: no webhook secret stored yet"
+                        ref("Error"),
+                        "setup mode beyond loopback (no webhook secret stored yet); or, with "
+                        "`Retry-After`, body bytes in flight past their bound or a store that "
+                        "cannot write (disk full, I/O error, read-only or replaced database "
+                        "file): nothing was stored",
                     ),
                 },
             }

@@ -373,7 +373,11 @@ ANSWERS: dict[str, Any] = {
     "415": json_content(_ERROR, "the content type is not JSON"),
     "422": json_content(ref("InvalidRequest"), "bad fields, or a reused idempotency key"),
     "503": {
-        **json_content(_ERROR, "the OIDC issuer's keys cannot be fetched: try again"),
+        **json_content(
+            _ERROR,
+            "the OIDC issuer's keys cannot be fetched, or the store cannot write (disk full, "
+            "I/O error, read-only or replaced database file): nothing was stored; try again",
+        ),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
 }

@@ -11,7 +11,10 @@ whose `source.id` was applied before changes nothing and reports `duplicate`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,11 +25,98 @@ from bot.trail.state import State
 
 SUMMARY = "summary"  # outbox kind: refresh a PR's summary comment
 
+_log = logging.getLogger("bot.store")
+
 Cap = int | None  # a retention bound (days, runs per repository); None: no bound of that kind
 
 
 class StoreError(Exception):
     """The store could not do what was asked (not a caller's mistake)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot write now (disk full, I/O error, read-only or replaced file).
+
+    Nothing of the request was stored. The error middleware answers it 503 with
+    `Retry-After: retry_after`; the store has already logged it (once per interval).
+    """
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class StoreHealth:
+    """What the store's writer last learned about the storage, for `/readyz`.
+
+    `write_failure`: the last commit failed (cleared by the next one that succeeds).
+    `checkpoint_failure`: WAL checkpoints fail while the WAL grows (cleared by one that
+    succeeds). `gone`: the database file was replaced or removed under the bot (never
+    cleared: only a restart opens the file at its path again). Each distinct failure
+    is logged once per `interval` seconds, without a traceback.
+    """
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.write_failure: str | None = None
+        self.checkpoint_failure: str | None = None
+        self.gone: str | None = None
+        self.failed_writes = 0
+        self.failed_at = float("-inf")  # `clock()` of the last failed write
+        self._logged: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the store is not ready, or None."""
+        return self.gone or self.write_failure or self.checkpoint_failure
+
+    def report(self, reason: str, what: str = "storage write failed", key: str = "") -> None:
+        """Log `what: reason` unless the same failure (`key`, by default the line) was
+        logged within the interval."""
+        line = f"{what}: {reason}"
+        key = key or line
+        now = self.clock()
+        with self._lock:
+            last = self._logged.get(key)
+            if last is not None and now - last < self.interval:
+                return
+            self._logged[key] = now
+        _log.error("%s", line)
+
+    def write_failed(self, reason: str, key: str = "") -> None:
+        """A write failed; `key` names the kind of failure for the log (default: reason)."""
+        self.failed_writes += 1
+        self.failed_at = self.clock()
+        self.write_failure = reason
+        self.report(reason, "storage write failed, answering 503 until a write succeeds", key)
+
+    def write_succeeded(self) -> None:
+        if self.write_failure is not None:
+            _log.warning(
+                "storage writes succeed again (after %d failed: %s)",
+                self.failed_writes,
+                self.write_failure,
+            )
+            self.write_failure = None
+            self.failed_writes = 0
+
+    def checkpoint_failed(self, reason: str, growth: str) -> None:
+        """Checkpoints fail (`reason`) and the WAL has grown past its bound (`growth`)."""
+        self.checkpoint_failure = f"WAL checkpoints fail ({reason}); {growth}"
+        self.report(f"{reason}; {growth}", "WAL checkpoint failed", key=f"checkpoint: {reason}")
+
+    def checkpoint_succeeded(self) -> None:
+        if self.checkpoint_failure is not None:
+            _log.warning("WAL checkpoints succeed again (was: %s)", self.checkpoint_failure)
+            self.checkpoint_failure = None
+
+    def file_gone(self, reason: str) -> None:
+        if self.gone is None:
+            self.gone = reason
+        self.report(reason, "database file lost, refusing writes until restarted")
 
 
 class IdempotencyConflict(Exception):
@@ -311,6 +401,12 @@ class Store(TrailStore, OutboxStore, OpsStore, LogStore, Protocol):
     """The whole store, opened once by the app: every narrow contract above, plus its
     lifecycle. Code that needs one concern should ask for that protocol instead."""
 
+    health: StoreHealth
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def check_health(self) -> str | None:
+        """Why the store cannot take writes now (None: it can); cheap, for `/readyz`."""
+        ...

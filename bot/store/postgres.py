@@ -20,13 +20,14 @@ reader of a long trail costs neither memory nor a pooled connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -44,6 +45,8 @@ from bot.store.base import (
     RunExists,
     RunFilter,
     StoreError,
+    StoreHealth,
+    StoreUnavailable,
 )
 from bot.store.postgres_schema import check_readable, migrate_postgres
 from bot.store.rows import (
@@ -78,9 +81,40 @@ _RETRY_CONFLICT = (
 _RETRY_CONNECTION = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.PostgresConnectionError,
+    # the server ended the session (shutdown, pg_terminate_backend): nothing committed
+    asyncpg.exceptions.OperatorInterventionError,
+    # a pooled session the server terminated, used again before asyncpg noticed: the
+    # statement never started, so running the command again is safe
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
 )
 _MAX_ATTEMPTS = 12
+_UNHEALTHY_FOR = 30.0  # seconds /readyz stays 503 after a failed write with none since
+# The server cannot write now (disk full, I/O error, a read-only standby after a
+# failover): answered 503 with Retry-After, like SQLite's storage faults.
+_UNAVAILABLE = (
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.PostgresSystemError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+W = TypeVar("W", bound=Callable[..., Any])
+
+
+def _writes(method: W) -> W:
+    """A write the outbox worker makes: a server that cannot write raises StoreUnavailable
+    (logged once per interval by the store's health), not a driver error."""
+
+    @functools.wraps(method)
+    async def write(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except _UNAVAILABLE + _RETRY_CONNECTION as exc:
+            raise self.unavailable(exc) from None
+
+    return write  # type: ignore[return-value]
 
 
 class PostgresStore:
@@ -94,6 +128,7 @@ class PostgresStore:
         self.pool_size = pool_size
         self.read_only = read_only  # verify, export: no migration, read-only transactions
         self._pool: asyncpg.Pool | None = None
+        self.health = StoreHealth()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -127,13 +162,36 @@ class PostgresStore:
 
     # -- commands ------------------------------------------------------------------
 
+    def check_health(self) -> str | None:
+        """Why the last write failed, or None: cleared by the next command that commits,
+        or 30 s after the last failure, so an instance taken out of rotation for it is
+        tried again (every instance shares the server; none can test it alone)."""
+        if self.health.clock() - self.health.failed_at > _UNHEALTHY_FOR:
+            return None
+        return self.health.problem
+
     async def apply(self, command: Command) -> CommandResult:
+        try:
+            result = await self._apply(command)
+        except _UNAVAILABLE + _RETRY_CONNECTION as exc:
+            raise self.unavailable(exc) from None
+        self.health.write_succeeded()
+        return result
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.health.write_failed(reason, key=type(exc).__name__)  # the text names the statement
+        return StoreUnavailable(f"storage unavailable: {reason}")
+
+    async def _apply(self, command: Command) -> CommandResult:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     writer = CommandWriter(_tx(conn), self.clock(), self.debounce)
                     return await writer.apply(command)
             except _RETRY_CONFLICT + _RETRY_CONNECTION as exc:
+                if attempt == _MAX_ATTEMPTS and isinstance(exc, _RETRY_CONNECTION):
+                    raise
                 if attempt == _MAX_ATTEMPTS:
                     raise StoreError(
                         f"command {command.source.id} still conflicting after {attempt} attempts"
@@ -172,6 +230,7 @@ class PostgresStore:
 
     # -- outbox ------------------------------------------------------------------
 
+    @_writes
     async def claim_outbox(
         self, worker: str, now: float, lease: float, limit: int, due_by: float | None = None
     ) -> list[OutboxItem]:
@@ -197,15 +256,18 @@ class PostgresStore:
         )
         return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.due_at)
 
+    @_writes
     async def finish_outbox(self, item: OutboxItem, now: float, debounce: float) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             deleted = await conn.execute(Q(sql.OUTBOX_FINISH), item.key, item.version)
             if deleted == "DELETE 0":  # changed while we worked: go round again, after the window
                 await conn.execute(Q(sql.OUTBOX_FINISH_CHANGED), now + debounce, item.key)
 
+    @_writes
     async def retry_outbox(self, item: OutboxItem, due_at: float, error: str) -> None:
         await self.pool.execute(Q(sql.OUTBOX_RETRY), due_at, error[:500], utc_now(), item.key)
 
+    @_writes
     async def fail_outbox(self, item: OutboxItem, reason: str) -> None:
         values = (reason[:500], utc_now(), item.key)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -231,6 +293,7 @@ class PostgresStore:
         row = await self.pool.fetchrow(Q(sql.COMMENT_GET), repo, pr)
         return CommentRecord(*row) if row else None
 
+    @_writes
     async def save_comment(self, repo: str, pr: int, comment_id: int | None, body: str) -> None:
         digest = hashlib.sha256(body.encode()).hexdigest()
         values = (repo, pr, comment_id, body, digest, utc_now())
@@ -242,6 +305,7 @@ class PostgresStore:
 
     # -- operations (outbox pacing, retention, missed deliveries) ------------------
 
+    @_writes
     async def defer_outbox(self, item: OutboxItem, due_at: float, reason: str) -> None:
         await self.pool.execute(Q(sql.OUTBOX_DEFER), due_at, reason[:500], utc_now(), item.key)
 

@@ -36,8 +36,11 @@ from bot.store.base import (
     OutboxItem,
     PrunedRun,
     RunFilter,
+    StoreHealth,
+    StoreUnavailable,
 )
 from bot.store.slots import Windows, next_free
+from bot.store.sqlite_faults import Checkpointer, FileIdentity, storage_fault
 from bot.store.tx import SqlTx, prune_runs
 from bot.store.writer import apply_now, run_to_completion
 from bot.trail.events import Event, utc_now
@@ -71,6 +74,13 @@ class SQLiteStore:
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.health = StoreHealth()
+        # The writer's fault seam: called on the writer thread before each COMMIT
+        # ("commit") and each WAL checkpoint ("checkpoint"); whatever it raises is the
+        # storage failing there. None in production; tests inject ENOSPC and the like.
+        self.fault: Callable[[str], None] | None = None
+        self.identity = FileIdentity(self.path)
+        self.checkpoints = Checkpointer(self.identity.wal, self.health, self._inject)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -89,6 +99,7 @@ class SQLiteStore:
             # process's (killed mid-delivery): release it now rather than after the lease.
             # A CLI command opened beside a running bot must leave that bot's leases be.
             conn.execute("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
+        self.identity.record()
         self._writer = threading.Thread(
             target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
         )
@@ -156,7 +167,36 @@ class SQLiteStore:
         finally:
             conn.close()
 
+    def _inject(self, stage: str) -> None:
+        if self.fault is not None:
+            self.fault(stage)
+
     def _commit_group(self, conn: sqlite3.Connection, group: list[tuple[Any, Any]]) -> None:
+        try:
+            outcomes = self._transaction(conn, group)
+        except StoreUnavailable as exc:  # nobody in the group is durable; logged once
+            with contextlib.suppress(sqlite3.Error, OSError):
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(group)
+        except Exception as exc:  # the commit itself failed: nobody is durable
+            log.exception("SQLite commit failed")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc)] * len(group)
+        else:
+            self.health.write_succeeded()
+            self.checkpoints.after_commit(conn)
+        assert self._loop is not None
+        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+            self._loop.call_soon_threadsafe(_settle, future, ok, value)
+
+    def _transaction(
+        self, conn: sqlite3.Connection, group: list[tuple[Any, Any]]
+    ) -> list[tuple[bool, Any]]:
+        """One transaction of the group's jobs, each in a savepoint; StoreUnavailable
+        when the storage fails or the file is not the one at the path any more (before
+        writing, and again after COMMIT: nothing is acknowledged into a lost file)."""
+        self._check_file()
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -165,19 +205,37 @@ class SQLiteStore:
                 try:
                     outcomes.append((True, job(conn)))
                     conn.execute("RELEASE job")
-                except Exception as exc:  # the job's own failure: undo only it
+                except Exception as exc:
+                    if storage_fault(exc):
+                        raise
+                    # the job's own failure: undo only it
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     outcomes.append((False, exc))
+            self._inject("commit")
             conn.execute("COMMIT")
-        except Exception as exc:  # the commit itself failed: nobody is durable
-            log.exception("SQLite commit failed")
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            outcomes = [(False, exc)] * len(group)
-        assert self._loop is not None
-        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
-            self._loop.call_soon_threadsafe(_settle, future, ok, value)
+        except (sqlite3.Error, OSError) as exc:
+            reason = storage_fault(exc)
+            if reason is None:
+                raise
+            self.health.write_failed(reason)
+            raise StoreUnavailable(f"storage unavailable: {reason}") from None
+        self._check_file()
+        return outcomes
+
+    def _check_file(self) -> None:
+        lost = self.identity.check()
+        if lost is not None:
+            self.health.file_gone(lost)
+            raise StoreUnavailable(f"storage unavailable: {lost}")
+
+    def check_health(self) -> str | None:
+        """Why writes cannot be acknowledged now, or None (a stat at most once a second)."""
+        if not self.read_only and self._writer is not None:
+            lost = self.identity.check_cached()
+            if lost is not None:
+                self.health.file_gone(lost)
+        return self.health.problem
 
     # -- reads -------------------------------------------------------------------
 

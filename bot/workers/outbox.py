@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
 from bot.github.repo_config import RepoConfig, RepoConfigs
 from bot.render.spend_check import spend_check
 from bot.render.summary import SummaryOptions, render_summary
-from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store
+from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store, StoreUnavailable
 from bot.store.sql import MAX_DUE_AHEAD
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,15 @@ class OutboxWorker:
         self.retried = 0
         self.paced = 0
         self.failed = 0
+        # Rows whose outcome (finish, retry, defer, fail) the store could not record:
+        # key -> (lease end, the write). Written again before claiming anything, so a
+        # storage fault does not leave them leased until the lease runs out.
+        self._unsettled: dict[str, tuple[float, Callable[[], Awaitable[None]]]] = {}
+
+    @property
+    def unsettled(self) -> int:
+        """Rows whose outcome waits for the store to take writes again."""
+        return len(self._unsettled)
 
     def wake(self) -> None:
         self._wake.set()
@@ -162,6 +171,8 @@ class OutboxWorker:
                 log.warning(
                     "outbox not flushed within %.0f s; the rest resumes on start", flush_within
                 )
+            except StoreUnavailable as exc:  # logged by the store; no traceback
+                log.warning("outbox not flushed (%s); pending rows resume on start", exc)
             except Exception:  # the store went away: the rows stay for the next start
                 log.exception("outbox flush failed; pending rows resume on start")
         self._stopping = True
@@ -191,6 +202,7 @@ class OutboxWorker:
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                await self._settle_unsettled()
                 items = await self.store.claim_outbox(self.worker_id, self.clock(), self.lease, 8)
                 if items:
                     await asyncio.gather(*(self._deliver(item) for item in items))
@@ -202,6 +214,8 @@ class OutboxWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=wait if wait > 0 else 0.01)
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailable:  # the store logged it; try again shortly
+                await asyncio.sleep(1.0)
             except Exception:
                 log.exception("outbox loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
@@ -217,14 +231,17 @@ class OutboxWorker:
                 raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
         except PermanentFailure as failure:
             log.warning("outbox %s failed for good: %s", item.key, failure, extra=extra)
-            await self.store.fail_outbox(item, str(failure))
+            why = str(failure)
+            await self._settle(item, lambda: self.store.fail_outbox(item, why))
             self.failed += 1
             return False
         except Paced as paced:
             # Not an attempt: nothing was sent. The row waits for the installation's slot.
             log.info("outbox %s paced until %.0f", item.key, paced.until, extra=extra)
             until = min(paced.until, self.clock() + MAX_DUE_AHEAD)
-            await self.store.defer_outbox(item, until, "paced: write budget used up")
+            await self._settle(
+                item, lambda: self.store.defer_outbox(item, until, "paced: write budget used up")
+            )
             self.paced += 1
             return False
         except Exception as exc:
@@ -239,7 +256,7 @@ class OutboxWorker:
                     else (f"gave up after {item.attempts + 1} attempts: {verdict.reason}")
                 )
                 log.warning("outbox %s failed for good: %s", item.key, reason, extra=extra)
-                await self.store.fail_outbox(item, reason)
+                await self._settle(item, lambda: self.store.fail_outbox(item, reason))
                 self.failed += 1
                 return False
             log.info(
@@ -249,13 +266,30 @@ class OutboxWorker:
                 verdict.delay,
                 extra=extra,
             )
-            delay = min(verdict.delay, MAX_DUE_AHEAD)  # see bot.store.sql.MAX_DUE_AHEAD
-            await self.store.retry_outbox(item, self.clock() + delay, verdict.reason)
+            due = self.clock() + min(verdict.delay, MAX_DUE_AHEAD)  # see sql.MAX_DUE_AHEAD
+            await self._settle(item, lambda: self.store.retry_outbox(item, due, verdict.reason))
             self.retried += 1
             return False
-        await self.store.finish_outbox(item, self.clock(), self.debounce)
+        now = self.clock()
+        await self._settle(item, lambda: self.store.finish_outbox(item, now, self.debounce))
         self.delivered += 1
         return True
+
+    async def _settle(self, item: OutboxItem, write: Callable[[], Awaitable[None]]) -> None:
+        """Record a row's outcome; if the store cannot write now, again on the next pass."""
+        try:
+            await write()
+        except StoreUnavailable:
+            self._unsettled[item.key] = (self.clock() + self.lease * DEADLINE_SHARE, write)
+
+    async def _settle_unsettled(self) -> None:
+        """Write the outcomes the store refused before, while this worker's lease holds
+        (past it another instance may hold the row). Raises StoreUnavailable while the
+        store still cannot write, so nothing new is claimed meanwhile."""
+        for key, (until, write) in list(self._unsettled.items()):
+            if self.clock() < until:
+                await write()
+            del self._unsettled[key]
 
     async def _refresh_summary(self, item: OutboxItem) -> None:
         """The PR's comment, then its spend check: one row, so both follow every change.

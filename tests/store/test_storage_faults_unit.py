@@ -1,0 +1,67 @@
+"""Which errors are the storage failing, and one log line per failure per interval."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+
+import pytest
+
+from bot.store.base import StoreHealth
+from bot.store.sqlite_faults import storage_fault
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        sqlite3.OperationalError("database or disk is full"),
+        sqlite3.OperationalError("disk I/O error"),
+        sqlite3.OperationalError("attempt to write a readonly database"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EIO, "Input/output error"),
+        OSError(errno.EROFS, "Read-only file system"),
+    ],
+)
+def test_storage_failures_are_recognised(exc: BaseException) -> None:
+    assert storage_fault(exc)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        sqlite3.IntegrityError("UNIQUE constraint failed: runs.key"),
+        sqlite3.OperationalError("no such table: nope"),
+        ValueError("a job's own mistake"),
+        OSError(errno.ENOENT, "No such file or directory"),
+    ],
+)
+def test_a_jobs_own_error_is_not_a_storage_failure(exc: BaseException) -> None:
+    assert storage_fault(exc) is None
+
+
+def test_one_log_line_per_distinct_failure_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    health = StoreHealth(interval=60.0, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="bot.store"):
+        for _ in range(5):
+            health.write_failed("the disk is full")
+        health.write_failed("disk I/O error")  # another failure: its own line
+        now[0] = 61.0
+        health.write_failed("the disk is full")  # the next interval: one more line
+        assert health.problem == "the disk is full"
+        health.write_succeeded()
+    assert health.problem is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("storage write failed" in line for line in lines) == 3
+    assert sum("succeed again" in line for line in lines) == 1
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_lost_file_stays_lost() -> None:
+    health = StoreHealth()
+    health.file_gone("/data/audit.db was removed")
+    health.write_succeeded()
+    assert health.problem == "/data/audit.db was removed"
