@@ -260,6 +260,8 @@ def _intake_limits(env: Mapping[str, str]) -> dict[str, Any]:
     limits["max_body_bytes_in_flight"] = total
     limits["max_body_bytes_per_address"] = share
     return limits
+
+
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     """Seconds that must be above zero: a zero timeout would drop every reader at once."""
     value = _float(env, name, default)

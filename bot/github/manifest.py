@@ -103,7 +103,7 @@ def web_url_from_api(api_url: str) -> str:
     if path == "/api/v3":
         return f"{parts.scheme}://{parts.netloc}"
     if not path and parts.netloc.lower().startswith("api.") and parts.netloc.count(".") >= 2:
-        return f"{parts.scheme}://{parts.netloc[len('api.'):]}"
+        return f"{parts.scheme}://{parts.netloc[len('api.') :]}"
     raise ValueError(f"cannot derive the web URL from {api_url!r}; set GITHUB_WEB_URL")
 
 
