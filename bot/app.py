@@ -157,7 +157,9 @@ def _github(settings: Settings, session: aiohttp.ClientSession, store: Store) ->
 
 
 def _announce(settings: Settings) -> None:
-    if settings.setup_mode and not is_loopback(settings.host):
+    if not serves(settings, INTAKE):
+        pass  # a read process takes no webhook: nothing to warn about them
+    elif settings.setup_mode and not is_loopback(settings.host):
         log.warning("SETUP MODE: no webhook secret yet, so every webhook is refused until /setup")
     elif settings.unsigned_webhooks:
         log.warning(
