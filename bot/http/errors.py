@@ -9,8 +9,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.http.server import refuse_rest
-
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +50,6 @@ HTML_ERRORS: web.AppKey[HtmlErrors] = web.AppKey("html_errors")
 
 
 def _answer(request: web.Request, exc: ApiError) -> web.StreamResponse:
-    refuse_rest(request)  # a refused request's unread body is not drained: it closes
     html = request.app.get(HTML_ERRORS)
     page = html(request, exc) if html is not None else None
     return page if page is not None else exc.response()
@@ -68,7 +65,6 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        refuse_rest(request)
         # a 405 must say which methods the route takes
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return ApiError(exc.status, exc.reason, headers=allow).response()

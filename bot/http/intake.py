@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot import keys
-from bot.http.server import refuse_rest
 
 CHUNK = 64 * 1024
 RETRY_AFTER = "5"  # seconds: bodies in flight finish (or time out) well within this
@@ -106,19 +105,8 @@ async def read_body(
 
     With `secret`, HMAC-SHA256 is computed chunk by chunk and compared with `digest`
     (from `expected_signature`) at the end: a wrong signature is a 401 whose bytes
-    are released as soon as it is known. Raises `BodyRefused` (413, 408, 503, 401);
-    the rest of a refused body is not read (the connection closes after the answer).
+    are released as soon as it is known. Raises `BodyRefused` (413, 408, 503, 401).
     """
-    try:
-        return await _read_body(request, cap=cap, secret=secret, digest=digest)
-    except BodyRefused:
-        refuse_rest(request)
-        raise
-
-
-async def _read_body(
-    request: web.Request, *, cap: int, secret: str | None, digest: str | None
-) -> bytes:
     budget = request.app[BUDGET]
     address = request.remote or "-"
     declared = request.content_length
@@ -155,6 +143,5 @@ async def read_signed_body(request: web.Request, cap: int, secret: str | None) -
     refused before a byte is read, and the SHA-256 HMAC is checked as it arrives."""
     if secret is None:  # local mode: nothing to check
         return await read_body(request, cap=cap)
-    # a refusal here is answered by `json_errors`, which also skips the unread body
     digest = expected_signature(request.headers.get("X-Hub-Signature-256"))
     return await read_body(request, cap=cap, secret=secret, digest=digest)

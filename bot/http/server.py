@@ -78,16 +78,6 @@ class TimedRequestHandler(RequestHandler):
         self._body = None
         super().connection_lost(exc)
 
-    def refuse_rest(self) -> None:
-        """Close this connection after the answer instead of reading the rest of the body.
-
-        aiohttp drains an unread body for up to `lingering_time` (10 s) after the answer,
-        at full speed, on the event loop: for forty refused 26 MB bodies that is the
-        cost of reading them anyway. A refused body's sender gets its answer and then
-        the connection closes.
-        """
-        self._lingering_time = 0.0
-
     def _cancel(self, name: str) -> None:
         timer = getattr(self, name)
         if timer is not None:
@@ -106,25 +96,6 @@ class TimedRequestHandler(RequestHandler):
             self._header_timeout if part == "headers" else self._body_timeout,
         )
         self.force_close()
-
-
-DRAIN_AT_MOST = 4 * 1024 * 1024  # bytes: a refused body declaring more is not drained
-
-
-def refuse_rest(request: web.Request) -> None:
-    """The request's body is refused: if it declares more than `DRAIN_AT_MOST` bytes,
-    do not drain the rest (see `TimedRequestHandler.refuse_rest`).
-
-    A smaller body is drained as aiohttp does, so its sender surely reads the answer
-    (closing with unread bytes resets the connection, which can lose the answer); a
-    large one is the attack this is for. A no-op under a plain aiohttp server.
-    """
-    protocol = request.protocol
-    declared = request.content_length
-    if declared is None or declared <= DRAIN_AT_MOST or request.content.is_eof():
-        return
-    if isinstance(protocol, TimedRequestHandler):
-        protocol.refuse_rest()
 
 
 class TimedServer(web.Server):
