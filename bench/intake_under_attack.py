@@ -11,7 +11,13 @@ Printed per case: webhook p50/p99/max, timeouts (GitHub gives up after 10 s), th
 bot's RSS growth (from /proc), and whether the targets hold. A measurement, not a
 test: it exits 0 whatever the figures, 1 only if the bot could not be started.
 
-Run from the repository root:  .venv/bin/python bench/intake_under_attack.py [--quick]
+With `--role-split` the bot runs as two processes on one SQLite file (`serve --role
+intake` and `serve --role read`): webhooks are measured on the intake while the stream
+and page attacks go to the read process, the structural answer to "a reader must
+never slow the intake". Attacks on `/webhook` itself still reach the intake.
+
+Run from the repository root:
+  .venv/bin/python bench/intake_under_attack.py [--quick] [--role-split]
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ class Context:
     """What the attacks need: where the bot is and which runs to aim at."""
 
     port: int
+    read_port: int = 0  # --role-split: the read process's port (else the same process)
+    read_pid: int = 0
     big_run: str = ""
     wide_run: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -76,7 +84,13 @@ class Context:
 
     @property
     def url(self) -> str:
+        """The intake: webhooks, reporter writes, and the attacks aimed at `/webhook`."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def read_url(self) -> str:
+        """Where the read-side attacks go: the read process with --role-split."""
+        return f"http://127.0.0.1:{self.read_port or self.port}"
 
     def tally(self, what: str) -> None:
         self.notes[what] = self.notes.get(what, 0) + 1
@@ -152,13 +166,15 @@ async def _probe(
 # --- raw sockets --------------------------------------------------------------------
 
 
-async def connect(ctx: Context, rcvbuf: int | None = None) -> socket.socket:
+async def connect(
+    ctx: Context, rcvbuf: int | None = None, port: int | None = None
+) -> socket.socket:
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setblocking(False)
     sock.bind((next(ctx.addresses), 0))
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", ctx.port))
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port or ctx.port))
     return sock
 
 
@@ -187,7 +203,7 @@ async def stalled_reader(ctx: Context, fmt: str) -> None:
         f"Host: 127.0.0.1\r\nAccept: {accept}\r\n\r\n"
     ).encode()
     while not ctx.stop.is_set():
-        sock = await connect(ctx, rcvbuf=4096)
+        sock = await connect(ctx, rcvbuf=4096, port=ctx.read_port or ctx.port)
         try:
             await loop.sock_sendall(sock, request)
             head = await asyncio.wait_for(loop.sock_recv(sock, 16), 30)
@@ -211,7 +227,7 @@ async def page_reader(ctx: Context) -> None:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         while not ctx.stop.is_set():
             try:
-                async with session.get(f"{ctx.url}/runs/{ctx.wide_run}") as response:
+                async with session.get(f"{ctx.read_url}/runs/{ctx.wide_run}") as response:
                     size = len(await response.read())
                 ctx.tally(f"page {response.status} ({size // 1024} KiB)")
             except (aiohttp.ClientError, TimeoutError):
@@ -382,6 +398,7 @@ async def run_case(
     ctx.notes = {}
     before = rss_mb(pid)
     peak = before
+    read_before = read_peak = rss_mb(ctx.read_pid) if ctx.read_pid else 0.0
     tasks = [asyncio.create_task(coro) for coro in make(ctx)]  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
     if tasks:
@@ -391,6 +408,8 @@ async def run_case(
     )
     while not measured.done():
         peak = max(peak, rss_mb(pid))
+        if ctx.read_pid:
+            read_peak = max(read_peak, rss_mb(ctx.read_pid))
         await asyncio.wait({measured}, timeout=0.25)
     latencies, timeouts, errors = measured.result()
     ctx.stop.set()
@@ -398,6 +417,9 @@ async def run_case(
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await wait_healthy(ctx)
+    if ctx.read_pid:
+        await wait_healthy(ctx, url=ctx.read_url)
+        ctx.notes[f"read process RSS +{read_peak - read_before:.0f} MB"] = 0  # a label
     ms = [s * 1000 for s in latencies]
     return Case(
         name,
@@ -412,13 +434,13 @@ async def run_case(
     )
 
 
-async def wait_healthy(ctx: Context, limit: float = 120.0) -> None:
+async def wait_healthy(ctx: Context, limit: float = 120.0, url: str = "") -> None:
     """Until the bot answers /healthz again (an attack may leave it busy for a while)."""
     deadline = time.monotonic() + limit
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         while time.monotonic() < deadline:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(ctx.url + "/healthz") as r:
+                async with session.get((url or ctx.url) + "/healthz") as r:
                     if r.status == 200:
                         await asyncio.sleep(1.0)  # let closing connections finish
                         return
@@ -438,9 +460,10 @@ def verdicts(case: Case, idle: Case) -> list[str]:
     return [f"{'pass' if ok else 'FAIL'} {label}" for label, ok in checks]
 
 
-def report(cases: Sequence[Case]) -> None:
+def report(cases: Sequence[Case], layout: str) -> None:
     idle = cases[0]
     print()
+    print(f"layout: {layout}")
     print(
         f"targets: webhook p99 <= {TARGET_RATIO:g}x idle p99 ({TARGET_RATIO * idle.p99:.1f} ms)"
         f" and <= {TARGET_P99_MS:.0f} ms; no timeouts; RSS growth <= {TARGET_RSS_MB:.0f} MB"
@@ -455,7 +478,7 @@ def report(cases: Sequence[Case]) -> None:
         )
     print()
     for case in cases[1:]:
-        seen = "; ".join(f"{k}: {v}" for k, v in case.notes.items()) or "-"
+        seen = "; ".join(k if v == 0 else f"{k}: {v}" for k, v in case.notes.items()) or "-"
         print(f"  {case.name}: {seen}")
 
 
@@ -477,14 +500,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--page-clients", type=int, default=2, help="clients fetching the wide page")
     add("--bot-cmd", default=DEFAULT_BOT_CMD, help="how to start the bot (from the repo root)")
     add("--keep-db", action="store_true", help="keep the temp dir (database and bot log)")
+    add(
+        "--role-split",
+        action="store_true",
+        help="two processes on one SQLite file: webhooks measured on `serve --role intake`, "
+        "stream and page attacks sent to `serve --role read` (attacks on /webhook itself "
+        "still go to the intake, which alone serves it)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.phase, args.currencies = 10_000, 6.0, 300
     return args
 
 
-async def measure(args: argparse.Namespace, proc: subprocess.Popen[bytes], port: int) -> None:
+async def measure(
+    args: argparse.Namespace,
+    proc: subprocess.Popen[bytes],
+    port: int,
+    reader: tuple[subprocess.Popen[bytes], int] | None = None,
+) -> None:
     ctx = Context(port)
+    if reader is not None:
+        ctx.read_pid, ctx.read_port = reader[0].pid, reader[1]
     started = time.monotonic()
     await fill_runs(ctx, args.events, args.currencies)
     print(
@@ -507,7 +544,28 @@ async def measure(args: argparse.Namespace, proc: subprocess.Popen[bytes], port:
             if proc.poll() is not None:
                 print(f"the bot exited ({proc.returncode}) during {name!r}")
                 break
-    report(cases)
+    layout = "one process (--role all)"
+    if reader is not None:
+        layout = (
+            "--role-split: webhooks on an intake process; SSE, NDJSON and page attacks on a "
+            "read process (slow headers, slow bodies and unsigned bodies target /webhook, "
+            "which only the intake serves); RSS +MB is the intake's"
+        )
+    report(cases, layout)
+
+
+def start_bot(
+    args: argparse.Namespace, env: dict[str, str], port: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    spec = ServerSpec(shlex.split(args.bot_cmd), {**env, "PORT": str(port)}, port)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(spec.argv, cwd=REPO, env=spec.env, stdout=log, stderr=log)
+    try:
+        wait_ready(proc, spec, log_path)
+    except RuntimeError:
+        stop(proc)
+        raise
+    return proc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -518,26 +576,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {
         **base_env(),
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
         "GITHUB_WEBHOOK_SECRET": SECRET,
         "AUDIT_ADMIN_TOKEN": ADMIN,
         "AUDIT_COMMENT_DEBOUNCE_SECONDS": "2",
     }
-    spec = ServerSpec(shlex.split(args.bot_cmd), env, port)
-    log_path = tmp / "bot.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(spec.argv, cwd=REPO, env=env, stdout=log, stderr=log)
+    logs = [tmp / "bot.log"]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        wait_ready(proc, spec, log_path)
-        asyncio.run(measure(args, proc, port))
+        if args.role_split:  # the intake first: it creates and migrates the database
+            procs.append(start_bot(args, {**env, "AUDIT_ROLE": "intake"}, port, logs[0]))
+            logs.append(tmp / "bot-read.log")
+            read_port = free_port()
+            procs.append(start_bot(args, {**env, "AUDIT_ROLE": "read"}, read_port, logs[1]))
+            asyncio.run(measure(args, procs[0], port, (procs[1], read_port)))
+        else:
+            procs.append(start_bot(args, env, port, logs[0]))
+            asyncio.run(measure(args, procs[0], port))
     except RuntimeError as exc:
         print(f"could not measure: {exc}")
         return 1
     finally:
-        stop(proc)
-        errors = log_path.read_text(errors="replace").count("Traceback")
-        print(f"bot log: {errors} tracebacks" + (f" ({log_path})" if args.keep_db else ""))
+        for proc in procs:
+            stop(proc)
+        for log_path in logs:
+            errors = log_path.read_text(errors="replace").count("Traceback")
+            kept = f" ({log_path})" if args.keep_db else ""
+            print(f"{log_path.stem} log: {errors} tracebacks{kept}")
         print(load_line("at end"))
         if not args.keep_db:
             shutil.rmtree(tmp, ignore_errors=True)

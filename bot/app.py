@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the whole bot; features add their routes and resources in `setup(app)`.
+    """Build the bot for its role; features add their routes and resources in `setup(app)`.
+
+    `settings.role` picks the features (`FEATURES`): "intake" serves the webhooks and the
+    reporter API's writes and runs the outbox and the periodic jobs; "read" serves pages,
+    the read API and streams on a read-only store; "all" is both. A route a role does
+    not serve is not registered, so it answers 404 (or 405 beside a route it does).
 
     Order matters for `cleanup_ctx`: the core resources (session, store, outbox) are
     opened first and closed last, so feature resources can rely on them.
@@ -41,36 +46,58 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.STATS] = {}
     app[keys.NOTIFIER] = RunNotifier()
-    app.router.add_post("/webhook", webhooks.receive)
+    intake_side = serves(settings, INTAKE)
+    if intake_side:
+        app.router.add_post("/webhook", webhooks.receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(scan.scan_pool)  # closed before the store it reads
-    for feature in FEATURES:
-        feature(app)
-    openapi.setup(
-        app,
-        [openapi.READ_API, webhooks.DOC, reporter.DOC, ops.DOC, log_routes.DOC, spend.DOC, DOC],
-    )
+    for feature, roles in FEATURES:
+        if settings.role == "all" or settings.role in roles:
+            feature(app)
+    # the read API's schemas (Error, …) always; its paths where they are served
+    read_doc = openapi.READ_API
+    if not serves(settings, READ):
+        read_doc = ApiDoc(schemas=read_doc.schemas, paths={})
+    docs = [read_doc, ops.DOC, DOC]
+    if serves(settings, READ):
+        docs[1:1] = [log_routes.DOC, spend.DOC]
+    if intake_side:
+        docs[-2:-2] = [webhooks.DOC, reporter.DOC]
+    openapi.setup(app, docs)
     return app
 
 
-# Each feature module's `setup(app)`: routes, plus cleanup contexts of its own.
-FEATURES = [
-    errors.setup,
-    intake.setup,
-    api.setup_routes,
-    spend.setup,
-    metrics.setup,
-    ops.setup,
-    retention.setup,
-    missed_deliveries.setup,
-    reporter.setup,
-    web_pages.setup,
-    spend_pages.setup,  # after web_pages: uses its assets
-    web_setup.setup,  # after web_pages: uses its assets; /setup and the live credentials
-    log_integrator.setup,
-    log_routes.setup,
+INTAKE, READ = "intake", "read"
+BOTH = frozenset({INTAKE, READ})
+
+
+def serves(settings: Settings, side: str) -> bool:
+    """Whether a process with these settings serves `side` ("intake" or "read")."""
+    return settings.role in ("all", side)
+
+
+# Each feature module's `setup(app)`, with the roles that run it: routes, plus cleanup
+# contexts of its own.
+FEATURES: list[tuple[Callable[[web.Application], None], frozenset[str]]] = [
+    (errors.setup, BOTH),
+    (intake.setup, frozenset({INTAKE})),  # the request-body budget
+    (api.setup_routes, frozenset({READ})),
+    (spend.setup, frozenset({READ})),
+    (metrics.setup, BOTH),
+    (ops.setup, BOTH),
+    (retention.setup, frozenset({INTAKE})),
+    (missed_deliveries.setup, frozenset({INTAKE})),
+    (reporter.setup, frozenset({INTAKE})),  # the writes, and the credentials they check
+    (reporter.setup_credentials, frozenset({READ})),  # tokens that read private runs
+    (web_pages.setup_static, BOTH),  # stylesheet and scripts: pages and /setup use them
+    (web_pages.setup, frozenset({READ})),
+    # after web_pages: uses its assets; /setup and the live credentials (webhook secret)
+    (web_setup.setup, frozenset({INTAKE})),
+    (spend_pages.setup, frozenset({READ})),  # after web_pages: uses its assets
+    (log_integrator.setup, frozenset({INTAKE})),  # it writes the log
+    (log_routes.setup, frozenset({READ})),
 ]
 
 
@@ -79,11 +106,24 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[keys.SESSION] = session
+        # A read process never writes: on SQLite it opens the file read-only (it never
+        # takes the writer), on PostgreSQL its transactions are read-only.
+        read_only = not serves(settings, INTAKE)
         store = open_store_for(
-            settings.database_url, debounce=settings.comment_debounce, serving=True
+            settings.database_url,
+            debounce=settings.comment_debounce,
+            serving=True,
+            read_only=read_only,
         )
         await store.open()
         app[keys.STORE] = store
+        if read_only:
+            _announce(settings)
+            try:
+                yield
+            finally:
+                await store.close()
+            return
         github = _github(settings, session, store)
         if github is not None:
             app[keys.GITHUB] = github
@@ -123,7 +163,9 @@ def _github(settings: Settings, session: aiohttp.ClientSession, store: Store) ->
 
 
 def _announce(settings: Settings) -> None:
-    if settings.setup_mode and not is_loopback(settings.host):
+    if not serves(settings, INTAKE):
+        pass  # a read process takes no webhook: nothing to warn about them
+    elif settings.setup_mode and not is_loopback(settings.host):
         log.warning("SETUP MODE: no webhook secret yet, so every webhook is refused until /setup")
     elif settings.unsigned_webhooks:
         log.warning(
@@ -134,11 +176,12 @@ def _announce(settings: Settings) -> None:
     if settings.mode == "dry-run":
         log.warning("DRY RUN: no GitHub credentials; summaries are rendered and stored, not posted")
     log.info(
-        "audit bot on http://%s:%s (store %s, mode %s)",
+        "audit bot on http://%s:%s (store %s, mode %s, role %s)",
         settings.host,
         settings.port,
         settings.database_url.split(":", 1)[0],
         settings.mode,
+        settings.role,
     )
 
 
@@ -156,7 +199,11 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)
-    lag = outbox_lag(status, request.app[keys.OUTBOX].clock())  # the worker's clock
+    worker = request.app.get(keys.OUTBOX)
+    if worker is None:  # a read process: ready when the store answers; the outbox is intake's
+        counts = {"pending": status["pending"], "failed": status["failed"], "lag_seconds": 0.0}
+        return web.json_response({"status": "ready", "outbox": counts})
+    lag = outbox_lag(status, worker.clock())  # the worker's clock
     bound = request.app[keys.SETTINGS].ready_max_lag
     outbox = {"pending": status["pending"], "failed": status["failed"], "lag_seconds": lag}
     if lag > bound:  # the outbox is stuck: GitHub side effects are not going out

@@ -45,6 +45,8 @@ class Settings:
     comment_debounce: float = 2.0
     log_format: str = "text"
     log_level: str = "INFO"
+    # AUDIT_ROLE / `serve --role`: what this process serves (see ROLES)
+    role: str = "all"
     # Reporter API (CI steps)
     oidc_issuer: str = DEFAULT_OIDC_ISSUER
     oidc_audience: str | None = None
@@ -106,6 +108,20 @@ class Settings:
         return self.oidc_audience or self.public_url
 
 
+# What one process serves. "intake": GitHub's webhooks, the reporter API's writes, the
+# outbox and the periodic jobs. "read": pages, the read API, streams, the OpenAPI
+# document, with a read-only store. "all": both, in one process (the default).
+ROLES = ("all", "intake", "read")
+
+
+def role_from(raw: str, name: str) -> str:
+    """A serving role, or a one-line `ConfigError` naming `name` (AUDIT_ROLE, --role)."""
+    role = raw.strip().lower()
+    if role not in ROLES:
+        raise ConfigError(f"{name} must be one of {', '.join(ROLES)}, not {raw!r}")
+    return role
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from `environ` (default `os.environ`), or raise `ConfigError`."""
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
@@ -155,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         comment_debounce=_float(env, "AUDIT_COMMENT_DEBOUNCE_SECONDS", 2.0),
         log_format=log_format,
         log_level=_log_level(env),
+        role=role_from(env.get("AUDIT_ROLE", "all"), "AUDIT_ROLE"),
         oidc_issuer=_url(env, "AUDIT_OIDC_ISSUER") or DEFAULT_OIDC_ISSUER,
         oidc_audience=env.get("AUDIT_OIDC_AUDIENCE"),
         oidc_jwks_url=_url(env, "AUDIT_OIDC_JWKS_URL"),

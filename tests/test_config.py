@@ -65,3 +65,23 @@ def test_bad_value_stops_the_bot_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "audit-bot: configuration error: PORT must be an integer, not 'eighty'"
     ]
+
+
+def test_the_serving_role_defaults_to_all_and_a_bad_one_is_one_line() -> None:
+    assert load_settings({}).role == "all"
+    assert load_settings({"AUDIT_ROLE": "Read"}).role == "read"
+    assert load_settings({"AUDIT_ROLE": "intake"}).role == "intake"
+    with pytest.raises(ConfigError, match="AUDIT_ROLE must be one of all, intake, read"):
+        load_settings({"AUDIT_ROLE": "writer"})
+
+
+def test_serve_role_option_overrides_the_environment_and_refuses_a_bad_value(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.__main__ import main
+
+    monkeypatch.setenv("AUDIT_ROLE", "read")
+    assert main(["serve", "--role", "everything"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "--role must be one of all, intake, read, not 'everything'" in err

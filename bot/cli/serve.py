@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.cli import settings_or_exit
 from bot.cli.listen import CannotListen, listen
-from bot.config import Settings
+from bot.config import ConfigError, Settings, role_from
 from bot.http import server
 from bot.logs import setup_logging
 from bot.store.base import StoreError
@@ -22,6 +22,13 @@ IN_FLIGHT_WAIT = 5.0  # seconds: at most this long for requests in flight on SIG
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="run the bot (default)")
+    parser.add_argument(
+        "--role",
+        default=None,
+        help="what this process serves: all (default), intake (webhooks, reporter writes, "
+        "outbox, periodic jobs) or read (pages, read API, streams; read-only store); "
+        "overrides AUDIT_ROLE",
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from bot.app import create_app  # imported here: other commands start without the app
 
     settings = settings_or_exit()
+    role = getattr(args, "role", None)
+    if role is not None:
+        try:
+            settings = dataclasses.replace(settings, role=role_from(role, "--role"))
+        except ConfigError as exc:
+            print(f"audit-bot: configuration error: {exc}", file=sys.stderr)
+            return 2
     setup_logging(settings.log_format, settings.log_level)
     try:  # bound before the app starts: a taken port is one line, nothing announced
         sock = listen(settings.host, settings.port)

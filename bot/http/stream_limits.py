@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -88,6 +89,21 @@ def limit_send_buffer(request: web.Request) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+
+
+STAGGER = 0.5  # a stream's write timeout is the setting times 1 to 1 + STAGGER
+
+
+def staggered(timeout: float) -> float:
+    """One stream's write timeout: the setting, plus a random share of it.
+
+    Readers who stall together (one attacker opening a hundred streams at once) would
+    otherwise be dropped in the same instant and, reconnecting at once, all start
+    their streams in the same instant too: a burst of store reads and serialisation
+    that the webhooks wait behind. Spread over half the timeout, the drops (and the
+    reconnections they cause) come a few at a time.
+    """
+    return timeout * (1.0 + random.random() * STAGGER)
 
 
 def client_address(request: web.Request) -> str:

@@ -29,6 +29,7 @@ from bot.http.stream_limits import (
     client_address,
     limit_send_buffer,
     log_gone,
+    staggered,
     too_many,
     write_within,
 )
@@ -37,7 +38,7 @@ from bot.workers.scan import event_line
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 POLL_SECONDS = 2.0  # look at the store this often even without a local notification
 RETRY_MS = 2000  # how long a browser waits before reconnecting
-NDJSON_FLUSH = 64  # events per write
+NDJSON_FLUSH = 32  # events per write: each write is one slice of event-loop time
 SSE_FLUSH = 64  # trail messages per write: fewer, larger writes, each one a backpressure point
 
 
@@ -79,7 +80,7 @@ async def _export(
     request: web.Request, run_id: str, after: int, limit: int | None
 ) -> web.StreamResponse:
     store = request.app[keys.STORE]
-    timeout = request.app[keys.SETTINGS].stream_write_timeout
+    timeout = staggered(request.app[keys.SETTINGS].stream_write_timeout)
     response = web.StreamResponse(
         headers={"Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store"}
     )
@@ -94,6 +95,9 @@ async def _export(
             if len(lines) >= NDJSON_FLUSH:
                 await write_within(response, "".join(lines).encode(), timeout)
                 lines.clear()
+                # a write that fits the buffers returns without yielding: let a webhook
+                # in between two batches, whatever the reader's speed
+                await asyncio.sleep(0)
             if limit is not None and sent >= limit:
                 break
         if lines:
@@ -171,7 +175,7 @@ async def _tail(request: web.Request, run_id: str, after: int) -> web.StreamResp
     store = app[keys.STORE]
     notifier = app[keys.NOTIFIER]
     closing = app[LIVE].closing
-    write_timeout = app[keys.SETTINGS].stream_write_timeout
+    write_timeout = staggered(app[keys.SETTINGS].stream_write_timeout)
     loop = asyncio.get_running_loop()
     response = web.StreamResponse(
         headers={
@@ -237,6 +241,7 @@ async def _send_stored(
         if len(pending) >= SSE_FLUSH:
             await write_within(response, b"".join(pending), write_timeout)
             pending.clear()
+            await asyncio.sleep(0)  # as in `_export`: other requests between two batches
     if pending:
         await write_within(response, b"".join(pending), write_timeout)
     return sent, last

@@ -64,3 +64,9 @@ async def _authenticator(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     add_routes(app)
     app.cleanup_ctx.append(_authenticator)
+
+
+def setup_credentials(app: web.Application) -> None:
+    """Only the credential checks, for a read process: API tokens and OIDC tokens also
+    read private runs (`bot.http.access`), and a read process takes no reports."""
+    app.cleanup_ctx.append(_authenticator)

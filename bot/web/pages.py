@@ -229,11 +229,16 @@ async def _pr_runs(
     return runs, True
 
 
-def setup(app: web.Application) -> None:
+def setup_static(app: web.Application) -> None:
+    """The stylesheet and scripts, which the pages and `/setup` both use."""
     app[STATIC] = Static()
+    app.router.add_get("/static/{name}", app[STATIC].serve)
+
+
+def setup(app: web.Application) -> None:
+    """The run and PR pages (after `setup_static`)."""
     app[VERIFIED] = VerifiedTrails()
     add_html_errors(app, html_errors)
     app.router.add_get("/runs/{run_id}", run_page)
     app.router.add_get("/runs/{run_id}/live", run_live)
     app.router.add_get(r"/repos/{owner}/{repo}/pull/{number}", pr_page)
-    app.router.add_get("/static/{name}", app[STATIC].serve)

@@ -328,3 +328,9 @@ async def test_json_errors_logs_a_connection_error_as_info_only_when_the_client_
         assert any(r.exc_info for r in caplog.records if r.levelno >= logging.ERROR)
     finally:
         await runner.cleanup()
+
+
+def test_write_timeouts_are_staggered_so_stalled_readers_are_not_dropped_together() -> None:
+    timeouts = [stream_limits.staggered(10.0) for _ in range(200)]
+    assert all(10.0 <= t <= 10.0 * (1 + stream_limits.STAGGER) for t in timeouts)
+    assert max(timeouts) - min(timeouts) > 2.0  # spread over seconds, not one instant
