@@ -80,7 +80,7 @@ class SQLiteStore:
         # storage failing there. None in production; tests inject ENOSPC and the like.
         self.fault: Callable[[str], None] | None = None
         self.identity = FileIdentity(self.path)
-        self.checkpoints = Checkpointer(self.identity.wal, self.health, self._inject)
+        self.wal_checkpoints = Checkpointer(self.identity.wal, self.health, self._inject)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class SQLiteStore:
             outcomes = [(False, exc)] * len(group)
         else:
             self.health.write_succeeded()
-            self.checkpoints.after_commit(conn)
+            self.wal_checkpoints.after_commit(conn)
         assert self._loop is not None
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             self._loop.call_soon_threadsafe(_settle, future, ok, value)

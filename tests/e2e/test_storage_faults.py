@@ -177,8 +177,8 @@ async def test_failing_checkpoints_with_a_growing_wal_are_reported(
 ) -> None:
     caplog.set_level(logging.INFO)
     store: SQLiteStore = bot.store
-    store.checkpoints.interval = 0.0  # after every commit
-    store.checkpoints.wal_limit = 0  # any WAL counts as grown
+    store.wal_checkpoints.interval = 0.0  # after every commit
+    store.wal_checkpoints.wal_limit = 0  # any WAL counts as grown
     store.fault = failing("checkpoint", FAULTS["read-only"])
     for n in range(3):
         status, _, body = await webhook(bot, f"ckpt-{n}", pr=2 + n)

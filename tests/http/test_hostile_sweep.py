@@ -228,6 +228,9 @@ class Sweep:
             ("GET", "/setup/callback"): b"/setup/callback?code=c&state=s",
             ("GET", "/setup/installed"): b"/setup/installed?installation_id=1",
             ("GET", "/api/log/checkpoint"): b"/api/log/checkpoint",
+            ("GET", "/api/spend"): f"/api/spend?repo={PRIVATE}&interval=week&by=kind".encode(),
+            ("GET", "/repos/{owner}/{repo}"): f"/repos/{PRIVATE}".encode(),
+            ("GET", "/repos/{owner}"): f"/repos/{PRIVATE.split('/')[0]}".encode(),
             ("GET", "/api/log/key"): b"/api/log/key",
             ("GET", "/api/log/proof/consistency"): b"/api/log/proof/consistency?from=0&to=1",
             ("GET", "/api/runs/{run_id}/proof"): f"/api/runs/{private}/proof".encode(),
@@ -240,6 +243,8 @@ class Sweep:
             ("GET", "/runs/{run_id}", b"/runs/{}"),
             ("GET", "/runs/{run_id}/live", b"/runs/{}/live"),
             ("GET", "/api/runs/{run_id}/proof", b"/api/runs/{}/proof"),
+            ("GET", "/repos/{owner}/{repo}", b"/repos/{}/{}"),
+            ("GET", "/repos/{owner}", b"/repos/{}"),
             ("GET", "/static/{name}", b"/static/{}"),
             ("GET", "/repos/{owner}/{repo}/pull/{number}", b"/repos/{}/{}/pull/{}"),
         ]
@@ -325,7 +330,7 @@ class Sweep:
         slots = template.count(b"{}")
         for value in PATH_VALUES + MALFORMED_PATHS:
             for slot in range(slots):
-                parts = [b"acme", b"secret", b"7"] if slots == 3 else [b""]
+                parts = [b"acme", b"secret", b"7"][:slots] if slots > 1 else [b""]
                 parts[slot] = value
                 target = template
                 for part in parts:
