@@ -67,9 +67,11 @@ _KIND_LABELS = {"pr": "CI", "review": "AI review", "ci": "CI", "agent": "agent"}
 HEADER = "| What ran | Status | Spend | Proofs | Time |\n| --- | --- | --- | --- | --- |"
 
 VERIFY = (
-    "Each digest is the first 12 hex digits of the run's trail head hash. To check a trail, "
-    "download it from its run page (or `audit-bot export RUN`) and run `audit-bot verify RUN`: "
-    "it recomputes every hash and names the first edited, missing or reordered event."
+    "Each digest is the first 12 hex digits of the run's trail head hash. To check a trail: "
+    "`audit-bot verify RUN` recomputes every hash and names the first edited, missing or "
+    "reordered event; or download the trail (NDJSON) from the run page and "
+    "`audit-bot import FILE` into an empty database, which refuses a chain that does not "
+    "verify, and compare its digest with the one here."
 )
 
 
