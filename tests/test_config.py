@@ -65,3 +65,12 @@ def test_bad_value_stops_the_bot_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "audit-bot: configuration error: PORT must be an integer, not 'eighty'"
     ]
+
+
+def test_comment_links_use_public_url_else_the_local_listening_address() -> None:
+    assert load_settings({}).link_base == "http://127.0.0.1:8000"
+    assert load_settings({"PORT": "9100", "HOST": "::1"}).link_base == "http://[::1]:9100"
+    public = load_settings({"PUBLIC_URL": "https://audit.example.org/"})
+    assert public.link_base == "https://audit.example.org"
+    # Signed webhooks and no PUBLIC_URL: a public bot whose address nobody told it.
+    assert load_settings({"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_TOKEN": "t"}).link_base is None
