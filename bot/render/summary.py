@@ -62,7 +62,7 @@ _STATUS_ICONS = {
 }
 
 _PROOF_ICONS = {"settled": "✅", "pending": "⏳", "failed": "❌"}
-_KIND_LABELS = {"pr": "CI", "review": "AI review", "ci": "CI", "agent": "agent"}
+_KIND_LABELS = {"pr": "CI", "ci": "CI"}
 
 HEADER = "| What ran | Status | Spend | Proofs | Time |\n| --- | --- | --- | --- | --- |"
 
@@ -292,7 +292,19 @@ def _label(run: Mapping[str, Any]) -> str:
     kind = str(run.get("kind") or "run")
     name = run.get("name")
     base = _KIND_LABELS.get(kind, kind)
-    return f"{base}: {name}" if name and kind != "pr" else base
+    if not name or kind == "pr":
+        return base
+    name = str(name)
+    return name if base.lower() in name.lower() else f"{base}: {name}"
+
+
+def _full_label(run: Mapping[str, Any]) -> str:
+    """The trail list's longer label: the kind, then the whole name (up to 80)."""
+    kind = str(run.get("kind") or "run")
+    base = plain(_KIND_LABELS.get(kind, kind), NAME_CHARS)
+    if not run.get("name") or kind == "pr":
+        return base
+    return f"{base}: {plain(run['name'])}"
 
 
 def _what(run: Mapping[str, Any], options: SummaryOptions) -> str:
@@ -345,18 +357,20 @@ def _proofs(run: Mapping[str, Any], options: SummaryOptions) -> str:
         f"{_PROOF_ICONS.get(status, '❔')} {n}" for status, n in sorted(counted.items())
     )
     link = _proof_link(run, proofs, options)
-    return f"{text} · [view]({link})" if link else text
+    return f"{text} · {link}" if link else text
 
 
 def _proof_link(
     run: Mapping[str, Any], proofs: Sequence[Mapping[str, Any]], options: SummaryOptions
 ) -> str | None:
-    page = _run_page(run, options)
-    if page:
-        return page + "#proofs-h"
+    """One proof: its transaction on the explorer; several: the run page's proofs."""
     if len(proofs) == 1 and proofs[0].get("tx"):
-        return explorer_url(proofs[0]["network"], proofs[0]["tx"], options.explorers)
-    return None
+        tx = str(proofs[0]["tx"])
+        url = explorer_url(proofs[0]["network"], tx, options.explorers)
+        if url:
+            return f"[{plain(f'{tx[:6]}…{tx[-4:]}')}]({url})"
+    page = _run_page(run, options)
+    return f"[view]({page}#proofs-h)" if page else None
 
 
 # --- the collapsed sections ----------------------------------------------------------
@@ -391,7 +405,7 @@ def _quiet_line(run: Mapping[str, Any], options: SummaryOptions) -> str:
     if _is_superseded(run) and run.get("head_sha"):
         parts.append("head " + code(str(run["head_sha"])[:7]))
     duration = _duration(run)
-    if duration != "—":
+    if duration not in ("—", "running"):
         parts.append(duration)
     return " · ".join(parts)
 
@@ -401,7 +415,7 @@ def _trail(view: _View, options: SummaryOptions, pr_page: str | None, budget: in
         return []
     items = []
     for run in view.runs:
-        parts = [code(run["id"]), plain(_label(run), NAME_CHARS)]
+        parts = [code(run["id"]), _full_label(run)]
         if run.get("head_sha"):
             parts.append("head " + code(str(run["head_sha"])[:7]))
         if run.get("started_at"):
