@@ -373,6 +373,25 @@ def _proof_link(
     return f"[view]({page}#proofs-h)" if page else None
 
 
+def _proof_list(proofs: Sequence[Mapping[str, Any]], explorers: Mapping[str, str]) -> str:
+    """Each proof's transaction (the first five), linked to its explorer when one is known."""
+    parts = []
+    for proof in proofs[:5]:
+        tx = proof.get("tx")
+        status = str(proof.get("status", "settled"))
+        label = f"{tx[:6]}…{tx[-4:]}" if tx else "no transaction"
+        url = explorer_url(proof["network"], tx, explorers) if tx else None
+        text = f"[{plain(label)}]({url})" if url else code(label)
+        if url is None and tx:
+            text += f" on {plain(proof.get('network_name') or proof['network'], 40)}"
+        # Only a settled payment is shown as paid; a hash alone proves nothing.
+        icon = _PROOF_ICONS.get(status, "❔")
+        parts.append(f"{icon} {text}" + ("" if status == "settled" else f" {plain(status, 20)}"))
+    if len(proofs) > 5:
+        parts.append(f"+{len(proofs) - 5} more")
+    return ", ".join(parts)
+
+
 # --- the collapsed sections ----------------------------------------------------------
 
 
@@ -421,6 +440,8 @@ def _trail(view: _View, options: SummaryOptions, pr_page: str | None, budget: in
         if run.get("started_at"):
             parts.append("started " + _when(run["started_at"]))
         parts.append("digest " + code(str(run.get("head_hash") or "")[:12]))
+        if run.get("proofs"):
+            parts.append("proofs " + _proof_list(run["proofs"], options.explorers))
         items.append("- " + " · ".join(parts))
     return [
         "",
