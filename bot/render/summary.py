@@ -42,7 +42,7 @@ MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a 
 # then counts the rest, so no run can make one line longer than the whole comment may be.
 MAX_CURRENCIES = 6
 NAME_CHARS = 40  # "what ran" is shortened with an ellipsis past this
-MAX_ROWS = 25  # table rows; the rest are counted and reachable through "all runs"
+MAX_ROWS = 20  # table rows; the rest are counted and reachable through "all runs"
 MAX_LISTED = 60  # lines in each collapsed list
 
 _STATUS_ICONS = {
@@ -301,10 +301,13 @@ def _label(run: Mapping[str, Any]) -> str:
 def _full_label(run: Mapping[str, Any]) -> str:
     """The trail list's longer label: the kind, then the whole name (up to 80)."""
     kind = str(run.get("kind") or "run")
-    base = plain(_KIND_LABELS.get(kind, kind), NAME_CHARS)
-    if not run.get("name") or kind == "pr":
-        return base
-    return f"{base}: {plain(run['name'])}"
+    base = _KIND_LABELS.get(kind, kind)
+    name = run.get("name")
+    if not name or kind == "pr":
+        return plain(base, NAME_CHARS)
+    if base.lower() in str(name).lower():
+        return plain(name)
+    return f"{plain(base, NAME_CHARS)}: {plain(name)}"
 
 
 def _what(run: Mapping[str, Any], options: SummaryOptions) -> str:
@@ -406,7 +409,9 @@ def _quiet(view: _View, options: SummaryOptions, pr_page: str | None, budget: in
             items.extend(f"  - {_quiet_line(old, options)}" for old in view.folded)
     if not any(r.get("kind") == "pr" for r in view.quiet):
         items.extend(f"- {_quiet_line(old, options)}" for old in view.folded)
-    what = _count(quiet, "run") + " without spend or proofs"
+    what = _count(len(view.quiet), "run") + " without spend or proofs"
+    if view.folded:
+        what += ", " + _count(len(view.folded), "earlier head")
     return [
         "",
         f"<details><summary>{what}</summary>",
