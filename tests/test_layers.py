@@ -109,12 +109,8 @@ def test_no_import_points_up() -> None:
         ("bot.store.sqlite", "def f():\n    from bot.http import api\n", 1),
         ("bot.workers.outbox", "import bot.http.metrics\n", 1),
         ("bot.http.api", "from bot.workers import scan\nfrom bot.trail import money\n", 0),
-        (
-            "bot.trail.state",
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-            "    from bot.store.base import Store\n",
-            0,
-        ),
+        ("bot.trail.state", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+         "    from bot.store.base import Store\n", 0),
     ],
 )
 def test_the_check_sees_an_upward_import(module: str, source: str, expected: int) -> None:

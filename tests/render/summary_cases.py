@@ -75,9 +75,7 @@ def sixty_runs() -> Case:
         status = "superseded" if n < 19 else "succeeded"
         runs.append(run(n, status=status, head_sha=f"{n:040x}", private=False))
     for n in range(20, 45):
-        runs.append(
-            run(n, kind="agent", name=f"agent-{n}", private=False, spend={"USD": f"0.{n}"})
-        )
+        runs.append(run(n, kind="agent", name=f"agent-{n}", private=False, spend={"USD": f"0.{n}"}))
     for n in range(45, 60):
         runs.append(run(n, kind="review", name=f"reviewer-{n}", status="requested"))
     return runs, PUBLIC

@@ -51,6 +51,7 @@ async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
+
 class Bot:
     """The bot served on loopback, restartable on the same database."""
 
