@@ -132,7 +132,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             github,
             debounce=settings.comment_debounce,
             options=lambda repo, pr: SummaryOptions(
-                public_url=settings.public_url,
+                public_url=settings.link_base,
                 explorers=settings.explorers,
                 link_token=access.link_token_for(settings.link_key),
                 pr_link_token=access.pr_link_token_for(settings.link_key),

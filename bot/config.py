@@ -100,6 +100,20 @@ class Settings:
         return not self.webhook_secret
 
     @property
+    def link_base(self) -> str | None:
+        """The base of links in the PR comment: PUBLIC_URL; without it, in local mode
+        (dry run or unsigned webhooks), the bot's own listening address, so the comment
+        is clickable on the machine that runs it. None when neither is known."""
+        if self.public_url:
+            return self.public_url
+        if not (self.mode == "dry-run" or self.unsigned_webhooks) or not self.port:
+            return None
+        host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
     def jwks_url(self) -> str:
         return self.oidc_jwks_url or self.oidc_issuer.rstrip("/") + "/.well-known/jwks"
 

@@ -85,3 +85,12 @@ def test_serve_role_option_overrides_the_environment_and_refuses_a_bad_value(
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0
     assert "--role must be one of all, intake, read, not 'everything'" in err
+
+
+def test_comment_links_use_public_url_else_the_local_listening_address() -> None:
+    assert load_settings({}).link_base == "http://127.0.0.1:8000"
+    assert load_settings({"PORT": "9100", "HOST": "::1"}).link_base == "http://[::1]:9100"
+    public = load_settings({"PUBLIC_URL": "https://audit.example.org/"})
+    assert public.link_base == "https://audit.example.org"
+    # Signed webhooks and no PUBLIC_URL: a public bot whose address nobody told it.
+    assert load_settings({"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_TOKEN": "t"}).link_base is None

@@ -11,7 +11,9 @@ budget:
   per_run:                  # by run kind
     review: 1 USD
     agent: 2 USD, 3 USDC
-comment: update             # update (one sticky comment) or off
+comment:                    # or a scalar: `comment: update` / `comment: off`
+  mode: update              # update | recreate | hide-and-new | off
+  when: always              # always | spend | over-budget
 spend_check: true           # the audit-bot/spend check run
 explorers:                  # extra networks only; built-in ones cannot be replaced
   eip155:2741: https://abscan.org/tx/{tx}
@@ -49,7 +51,9 @@ MAX_BYTES = 64 * 1024
 TTL = 60.0  # seconds a parsed file is reused before asking GitHub (cheaply) again
 TOP_KEYS = ("budget", "comment", "spend_check", "explorers", "pricing")
 BUDGET_KEYS = ("per_pr", "per_run")
-COMMENT_MODES = ("update", "off")
+COMMENT_MODES = ("update", "recreate", "hide-and-new", "off")
+COMMENT_WHEN = ("always", "spend", "over-budget")
+COMMENT_KEYS = ("mode", "when")
 NOTICE_CHARS = 300  # at most this much of why a file is ignored goes into the comment
 
 
@@ -59,7 +63,8 @@ class RepoConfig:
 
     pr_budget: Mapping[str, Decimal] = field(default_factory=dict)
     kind_budgets: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
-    comment: str = "update"
+    comment: str = "update"  # mode: update | recreate | hide-and-new | off
+    comment_when: str = "always"  # always | spend | over-budget
     spend_check: bool = True
     explorers: Mapping[str, str] = field(default_factory=dict)
     pricing: Overrides = field(default_factory=Overrides)  # validated; see bot.trail.pricing
@@ -128,10 +133,12 @@ def _config(data: object) -> RepoConfig:
     if per_run is not None:
         for kind, limit in at("budget.per_run", require_mapping, per_run).items():
             kinds[str(kind)] = at(f"budget.per_run.{kind}", parse_budget, limit)
+    mode, when = _comment(top.get("comment", "update"))
     return RepoConfig(
         pr_budget=at("budget.per_pr", parse_budget, per_pr) if per_pr is not None else {},
         kind_budgets=kinds,
-        comment=at("comment", _comment_mode, top.get("comment", "update")),
+        comment=mode,
+        comment_when=when,
         spend_check=at("spend_check", _flag, top.get("spend_check", True)),
         explorers=at("explorers", _extra_explorers, top.get("explorers") or {}),
         pricing=at("pricing", require_overrides, top.get("pricing")),
@@ -144,6 +151,22 @@ def _known(data: Mapping[object, object], allowed: tuple[str, ...], prefix: str)
             raise InvalidInput(
                 f"{prefix}{key}", f"is not a known key (expected {', '.join(allowed)})"
             )
+
+
+def _comment(value: object) -> tuple[str, str]:
+    """`comment: update` (a scalar mode) or `comment: {mode: …, when: …}`."""
+    if not isinstance(value, Mapping):
+        return at("comment", _comment_mode, value), "always"
+    _known(value, COMMENT_KEYS, "comment.")
+    mode = at("comment.mode", _comment_mode, value.get("mode", "update"))
+    when = at("comment.when", _comment_when, value.get("when", "always"))
+    return mode, when
+
+
+def _comment_when(value: object) -> str:
+    if isinstance(value, str) and value in COMMENT_WHEN:
+        return value
+    raise InvalidInput("", f"must be one of {', '.join(COMMENT_WHEN)}")
 
 
 def _comment_mode(value: object) -> str:

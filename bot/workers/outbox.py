@@ -25,7 +25,7 @@ from gidgethub.aiohttp import GitHubAPI
 
 from bot.github.checks import SpendChecks
 from bot.github.client import GitHub
-from bot.github.comments import upsert_summary_comment
+from bot.github.comments import replace_summary_comment, upsert_summary_comment
 from bot.github.errors import (
     headers_of,
     is_declined,
@@ -38,7 +38,13 @@ from bot.github.pacing import Paced
 from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
 from bot.github.repo_config import RepoConfig, RepoConfigs
 from bot.render.spend_check import spend_check
-from bot.render.summary import SummaryOptions, render_summary
+from bot.render.summary import (
+    SummaryOptions,
+    has_spend,
+    headline_key,
+    is_over_budget,
+    render_summary,
+)
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store, StoreUnavailable
 from bot.store.sql import MAX_DUE_AHEAD
 
@@ -142,6 +148,7 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
         self.skipped_unchanged = 0
+        self.skipped_quiet = 0  # `comment.when` said there is nothing to say yet
         self.writes = 0
         self.retried = 0
         self.paced = 0
@@ -306,7 +313,7 @@ class OutboxWorker:
         options = with_repo_config(self.options(item.repo, item.pr), config)
         body = render_summary(item.repo, item.pr, runs, options)
         if config.comment != "off":
-            await self._post_summary(gh, item, body)
+            await self._post_summary(gh, item, body, config, wanted(config, runs, options))
         if config.spend_check:
             await self._post_spend_check(gh, item, runs, options)
 
@@ -336,8 +343,13 @@ class OutboxWorker:
                 exc.status_code,
             )
 
-    async def _post_summary(self, gh: GitHubAPI | None, item: OutboxItem, body: str) -> None:
+    async def _post_summary(
+        self, gh: GitHubAPI | None, item: OutboxItem, body: str, config: RepoConfig, want: bool
+    ) -> None:
         previous = await self.store.get_comment(item.repo, item.pr)
+        if previous is None and not want:
+            self.skipped_quiet += 1  # `comment.when`: nothing to say yet, no comment at all
+            return
         unchanged = previous is not None and previous.body == body
         if unchanged and (gh is None or previous.comment_id is not None):
             self.skipped_unchanged += 1
@@ -348,9 +360,28 @@ class OutboxWorker:
             return
         login = await self.github.bot_login(item.installation_id)
         known = previous.comment_id if previous is not None else None
-        comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
+        if (
+            config.comment in ("recreate", "hide-and-new")
+            and known is not None
+            and headline_key(previous.body) != headline_key(body)  # type: ignore[union-attr]
+        ):
+            # A new headline: a new comment (one notification); a status change is an edit.
+            comment_id = await replace_summary_comment(
+                gh, item.repo, item.pr, body, known, config.comment
+            )
+        else:
+            comment_id = await upsert_summary_comment(gh, item.repo, item.pr, body, known, login)
         self.writes += 1
         await self.store.save_comment(item.repo, item.pr, comment_id, body)
+
+
+def wanted(config: RepoConfig, runs: list[dict], options: SummaryOptions) -> bool:
+    """Whether `comment.when` lets a PR without a comment get one now."""
+    if config.comment_when == "spend":
+        return has_spend(runs)
+    if config.comment_when == "over-budget":
+        return is_over_budget(runs, options)
+    return True
 
 
 def with_repo_config(options: SummaryOptions, config: RepoConfig) -> SummaryOptions:

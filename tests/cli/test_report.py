@@ -159,9 +159,10 @@ async def test_a_review_job_reports_spend_and_an_x402_payment(
     assert run["tokens"] == {"input": 1200, "output": 300}
     await reporter_bot.settle()
     [comment] = github.comments_on(REPO, 2)
-    assert "0.10 USD<br>1.25 USDC<br>of 5.00 USD" in comment["body"]
+    assert "| 0.10 of 5.00 USD<br>1.25 USDC | ✅ 1 · [" in comment["body"]
     assert f"(https://basescan.org/tx/{BASE_TX})" in comment["body"]
-    assert "**Total spend:** 0.10 USD · 1.25 USDC" in comment["body"]
+    headline = comment["body"].splitlines()[1]
+    assert headline == "**0.10 USD · 1.25 USDC** spent by 1 run of 2 on this PR"
 
     summary = job.summary.read_text().splitlines()
     link = f"[`{run_id}`](https://audit.example.test/runs/{run_id})"

@@ -62,7 +62,7 @@ async def test_a_clock_stepping_back_an_hour_keeps_the_comment_updating(
     first = await _spend(bot, token, "1")
     clock.offset = -HOUR  # before the row was delivered: it is due 20 s ahead of the old clock
     # Due an hour and 20 s ahead of the new clock, beyond the longest backoff: due now.
-    await _comment_with(github, "**Total spend:** 1.00 USD", within=15)
+    await _comment_with(github, "\n**1.00 USD** spent by 1 run", within=15)
 
     second = await _spend(bot, token, "2")
     # (changes after the step wait out their debounce as usual; drain delivers them now)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
-from bot.render.summary import MARKER
+from bot.render.summary import MARKER, VERIFY
 from bot.trail.events import Event, verify_chain
 from tests.support.bot import HEAD, REPO, Bot, load_payload
 from tests.support.fake_github import TOKEN_USER, FakeGitHub
@@ -45,19 +46,30 @@ async def test_opened_pr_gets_one_exact_summary_comment(bot: Bot, github: FakeGi
     assert (run["kind"], run["status"], run["head_sha"]) == ("pr", "open", HEAD)
     [comment] = github.comments_on(REPO, 2)
     assert comment["user"]["login"] == TOKEN_USER
+    page = f"https://audit.example.test/runs/{run['id']}"
+    key = hashlib.sha256(b"1 run").hexdigest()[:16]  # the headline without the states
     assert comment["body"] == (
         f"{MARKER}\n"
-        "### 🧾 Audited runs\n"
+        "1 run · CI 🔵 open\n"
         "\n"
-        "| Run | Kind | Status | Head | Started | Duration | Spend | Proofs | Digest |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
-        f"| [`{run['id']}`](https://audit.example.test/runs/{run['id']}) | pr | 🔵 open "
-        f"| `ec26c3e` | 2019-05-15 15:20 UTC | — | — | — | `{run['head_hash'][:12]}` |\n"
+        "<details><summary>1 run without spend or proofs</summary>\n"
         "\n"
-        "**Total spend:** —\n"
-        "<sub>1 run · updated 2019-05-15 15:20 UTC · digest = first 12 hex digits of the "
-        "run's trail head hash · [all runs](https://audit.example.test/repos/"
+        f"- [CI]({page}) · 🔵 open\n"
+        "\n"
+        "</details>\n"
+        "\n"
+        "<details><summary>Trail digests and run IDs</summary>\n"
+        "\n"
+        f"- `{run['id']}` · CI · head `ec26c3e` · started 2019-05-15 15:20 UTC"
+        f" · digest `{run['head_hash'][:12]}`\n"
+        "\n"
+        f"{VERIFY}\n"
+        "\n"
+        "</details>\n"
+        "\n"
+        "<sub>1 run recorded · updated 2019-05-15 15:20 UTC · [all runs](https://audit.example.test/repos/"
         "Codertocat/Hello-World/pull/2)</sub>\n"
+        f"<!-- audit-bot:headline {key} -->\n"
     )
 
 
@@ -208,7 +220,7 @@ async def test_restart_forgets_comment_id_but_finds_own_comment(
     await bot.deliver("pull_request", load_payload("pull_request.review_requested"))
     await bot.settle()
     mine = [c for c in github.comments_on(REPO, 2) if c["user"]["login"] == TOKEN_USER]
-    assert len(mine) == 1 and "review (octocat)" in mine[0]["body"]
+    assert len(mine) == 1 and "review: octocat" in mine[0]["body"]
     assert github.comments[999]["body"] == f"{MARKER} quoted"
 
 
@@ -302,7 +314,8 @@ async def test_a_malformed_time_in_a_payload_does_not_stop_the_comment(
     )
     await bot.settle()
     [comment] = github.comments_on(REPO, 2)
-    assert "| pr | 🔵 open | `ec26c3e` | — |" in comment["body"]
+    assert comment["body"].splitlines()[1] == "1 run · CI 🔵 open"
+    assert "· CI · head `ec26c3e` · started — · digest `" in comment["body"]
     status, _ = await bot.deliver(
         "workflow_job", ci_payload("workflow_job.completed", workflow_job__completed_at=7)
     )
@@ -321,5 +334,5 @@ async def test_a_time_past_year_9999_in_utc_does_not_stop_the_comment(
     assert status == 200
     await bot.settle()
     [comment] = github.comments_on(REPO, 2)
-    [row] = [line for line in comment["body"].splitlines() if line.startswith("| [`")]
-    assert "| pr | 🔵 open | `ec26c3e` | — | — |" in row
+    [row] = [line for line in comment["body"].splitlines() if line.startswith("- `")]
+    assert "· CI · head `ec26c3e` · started — · digest `" in row

@@ -43,7 +43,7 @@ def test_every_problem_is_one_notice_and_the_defaults() -> None:
         "budget:\n  per_week: 1 USD": "`budget.per_week` is not a known key",
         "budget:\n  per_pr: -1 USD": "`budget.per_pr[0]` must not be negative",
         "budget:\n  per_pr: {USD: .nan}": "`budget.per_pr.USD` must be a plain decimal number",
-        "comment: sometimes": "`comment` must be one of update, off",
+        "comment: sometimes": "`comment` must be one of update, recreate, hide-and-new, off",
         "spend_check: maybe": "`spend_check` must be true or false",
         "explorers:\n  base: https://evil.example/tx/{tx}": "already has a built-in explorer",
         "explorers:\n  eip155:2741: http://plain.example/tx/{tx}": "must be an https:// URL",
@@ -57,6 +57,7 @@ def test_every_problem_is_one_notice_and_the_defaults() -> None:
         assert config.notices[0].endswith("; defaults apply.")
         assert (config.pr_budget, config.comment, config.spend_check) == ({}, "update", True)
     assert parse_repo_config("") == DEFAULTS
+    assert (DEFAULTS.comment, DEFAULTS.comment_when) == ("update", "always")
     assert parse_repo_config("# only a comment\n") == DEFAULTS
 
 
@@ -108,3 +109,20 @@ async def test_missing_file_is_defaults_and_forbidden_is_a_notice(
     assert config.notices == (
         "`.github/audit-bot.yml` cannot be read (the App needs contents: read).",
     )
+
+
+def test_comment_mode_and_when_as_a_mapping_or_the_old_scalar() -> None:
+    def read(text: str) -> tuple[str, str, tuple[str, ...]]:
+        config = parse_repo_config(text)
+        return config.comment, config.comment_when, config.notices
+
+    assert read("comment: update\n") == ("update", "always", ())
+    assert read("comment: off\n") == ("off", "always", ())  # YAML 1.1 reads it as false
+    assert read("comment:\n  mode: hide-and-new\n  when: spend\n") == (
+        "hide-and-new",
+        "spend",
+        (),
+    )
+    assert read("comment: {mode: recreate}\n") == ("recreate", "always", ())
+    assert read("comment: {when: over-budget}\n") == ("update", "over-budget", ())
+    assert read("comment: {mode: off, when: spend}\n") == ("off", "spend", ())

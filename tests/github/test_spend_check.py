@@ -57,12 +57,13 @@ async def test_over_budget_fails_the_check_and_is_flagged(
     assert check["head_sha"] == HEAD and check["status"] == "completed"
     assert check["conclusion"] == "success"
     assert check["output"]["title"] == "No spend recorded"
-    assert "**Total spend:** — of 1.00 USD budget" in body
+    assert body.splitlines()[1] == "1 run · CI 🔵 open · within 1.00 USD budget"
 
     review = await report(app_bot, issuer, "review", "0.10")  # over its kind's 0.05 USD
     body = await the_comment(app_bot, github)
     row = next(line for line in body.splitlines() if review in line)
-    assert "0.10 USD<br>of 0.05 USD **⚠️ over budget**" in row
+    assert "| 0.10 of 0.05 USD ⚠️ |" in row
+    assert body.splitlines()[2] == "> ⚠️ 1 run over its own budget"
     [check] = spend_checks(github)  # the same check, edited
     assert check["conclusion"] == "failure"
     assert check["output"]["title"] == "Over budget (1 run(s)): 0.10 USD"
@@ -73,7 +74,10 @@ async def test_over_budget_fails_the_check_and_is_flagged(
 
     await report(app_bot, issuer, "agent", "0.50", "0.45")  # PR total 1.05 > 1 USD
     body = await the_comment(app_bot, github)
-    assert "**Total spend:** 1.05 USD of 1.00 USD budget — **⚠️ over budget** (USD)" in body
+    headline, action = body.splitlines()[1:3]
+    assert headline.startswith("**1.05 USD** spent by 2 runs")
+    assert headline.endswith(" on this PR · ⚠️ 1.05 of 1.00 USD budget")
+    assert action == "> ⚠️ **over the PR's budget** in USD; 1 run over its own budget"
     [check] = spend_checks(github)
     assert check["conclusion"] == "failure"
     assert "**PR budget:** 1.00 USD — **⚠️ over budget** (USD)" in check["output"]["summary"]
@@ -112,7 +116,8 @@ async def test_invalid_config_is_one_notice_line_and_defaults_apply(
     assert notices == [
         "> ⚠️ `.github/audit-bot.yml` is ignored: not valid YAML at line 4; defaults apply."
     ]
-    assert "**Total spend:** 3.00 USD\n" in body  # no budget: the defaults
+    assert body.splitlines()[1].startswith("**3.00 USD** spent by 1 run")
+    assert "budget" not in body.splitlines()[1]  # no budget: the defaults
     [check] = spend_checks(github)
     assert check["conclusion"] == "success"
     assert check["output"]["summary"].startswith("> ⚠️ `.github/audit-bot.yml` is ignored")
@@ -156,8 +161,10 @@ async def test_repository_explorers_add_networks_but_never_replace_builtins(
     )
     assert status == 201
     body = await the_comment(bot, github)
-    assert f"✅ [0xefef…efef](https://abscan.org/tx/{tx})" in body
-    assert "✅ `0x1212…1212` on eip155:999999" in body  # no explorer known: no link
+    assert "| ✅ 2 · [view](" in body  # the table counts them and links the run page
+    trail = body[body.index("Trail digests and run IDs") :]  # the collapsed list has each
+    assert f"✅ [0xefef…efef](https://abscan.org/tx/{tx})" in trail
+    assert "✅ `0x1212…1212` on eip155:999999" in trail  # no explorer known: no link
 
 
 async def test_token_mode_posts_no_check_runs(
@@ -167,5 +174,6 @@ async def test_token_mode_posts_no_check_runs(
     await reporter_bot.deliver("pull_request", load_payload("pull_request.opened"))
     await report(reporter_bot, issuer, "review", "0.10")
     body = await the_comment(reporter_bot, github)
-    assert "**⚠️ over budget**" in body  # budgets still apply to the comment
+    assert "> ⚠️ 1 run over its own budget" in body  # budgets still apply to the comment
+    assert "| 0.10 of 0.05 USD ⚠️ |" in body
     assert github.writes(r"/check-runs") == []

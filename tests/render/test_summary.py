@@ -31,11 +31,12 @@ def test_zero_is_an_amount_and_totals_are_exact_per_currency() -> None:
         run(4),
     ]
     body = render_summary("o/r", 1, runs)
-    rows = [line for line in body.splitlines() if line.startswith("| `01jd")]
-    spend_cells = [r.split(" | ")[6] for r in rows]  # newest run first
-    assert spend_cells == ["—", "0.20 USD", "0.10 USD<br>1.25 USDC", "0.00 USD"]
-    assert "**Total spend:** 0.30 USD · 1.25 USDC" in body
-    assert "3m 07s" in rows[0]
+    rows = [line for line in body.splitlines() if line.startswith("| CI |")]
+    spend_cells = [r.split(" | ")[2] for r in rows]  # newest run first; run 4 is quiet
+    assert spend_cells == ["0.20 USD", "0.10 USD<br>1.25 USDC", "0.00 USD"]
+    assert body.splitlines()[1] == "**0.30 USD · 1.25 USDC** spent by 3 runs of 4 on this PR"
+    assert "| 3m 07s |" in rows[0]
+    assert "<details><summary>1 run without spend or proofs</summary>" in body
 
 
 def test_no_public_url_means_no_links() -> None:
@@ -48,20 +49,27 @@ def test_huge_pr_collapses_older_runs_under_the_limit() -> None:
     runs = [run(i, spend={"USD": "1"}) for i in range(2000)]
     body = render_summary("o/r", 1, runs, SummaryOptions(public_url="https://a.example"))
     assert len(body) < 65_536
-    shown = [line for line in body.splitlines() if line.startswith("| [`01jd")]
+    shown = [line for line in body.splitlines() if line.startswith("| [CI](")]
     hidden = 2000 - len(shown)
     assert hidden > 0
     assert (
-        f"| … {hidden} older runs not shown — see [all runs](https://a.example/repos/o/r/pull/1)"
+        f"| … {hidden} more runs with spend or proofs — [all runs](https://a.example/repos/o/r/pull/1)"
         in body
     )
-    assert "**Total spend:** 2000.00 USD" in body  # totals still count every run
-    assert shown[0].startswith("| [`01jd0000000000000000001999`]")  # newest first
+    assert "**2000.00 USD** spent by 2000 runs" in body  # totals still count every run
+    assert shown[0].startswith("| [CI](https://a.example/runs/01jd0000000000000000001999)")
+    listed = [line for line in body.splitlines() if line.startswith("- `01jd")]
+    assert listed[0].startswith("- `01jd0000000000000000001999`")  # newest first
+    assert f"- … {2000 - len(listed)} more — [all runs](https://a.example/repos/o/r/pull/1)" in body
 
 
 def test_same_runs_render_the_same_bytes() -> None:
     runs = [run(1), run(2, status="running", finished_at=None)]
     assert render_summary("o/r", 1, runs) == render_summary("o/r", 1, list(reversed(runs)))
-    assert "⏳ running | `aaaaaaa` | 2026-11-21 06:00 UTC | running" in render_summary(
-        "o/r", 1, runs
-    )
+    body = render_summary("o/r", 1, runs)
+    assert body.splitlines()[1] == "2 runs · CI ⏳ running · CI ✅ succeeded"
+    assert "- CI · ⏳ running\n" in body
+    assert (
+        "- `01jd0000000000000000000002` · CI · head `aaaaaaa` · started 2026-11-21 06:00 UTC"
+        " · digest `ffffffffffff`"
+    ) in body

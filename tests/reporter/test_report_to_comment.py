@@ -66,11 +66,11 @@ async def test_reported_spend_and_x402_proof_reach_the_pr_comment(
 
     body = await the_comment(bot, github)
     row = next(line for line in body.splitlines() if opened["id"] in line)
-    assert "review (AI review)" in row
-    assert "0.10 USD<br>1.25 USDC<br>of 5.00 USD" in row
-    assert "over budget" not in row
-    assert f"✅ [0xabab…abab](https://basescan.org/tx/{BASE_TX})" in row
-    assert "**Total spend:** 0.10 USD · 1.25 USDC" in body
+    assert row.startswith(f"| [AI review](https://audit.example.test/runs/{opened['id']}")
+    assert "| 0.10 of 5.00 USD<br>1.25 USDC |" in row
+    assert "⚠️" not in row
+    assert f"| ✅ 1 · [0xabab…abab](https://basescan.org/tx/{BASE_TX}) |" in row
+    assert body.splitlines()[1].startswith("**0.10 USD · 1.25 USDC** spent by 1 run")
 
     status, closed = await post(
         bot, f"/api/runs/{opened['id']}/close", {"status": "succeeded"}, token
@@ -106,9 +106,15 @@ async def test_pending_and_failed_settlements_are_never_shown_as_paid(
     assert [p["status"] for p in answer["proofs"]] == ["pending", "failed"]
     body = await the_comment(bot, github)
     row = next(line for line in body.splitlines() if opened["id"] in line)
-    assert f"⏳ [0xcdcd…cdcd](https://basescan.org/tx/{PENDING_TX}) pending" in row
-    assert "❌ `no transaction` failed" in row
-    assert "✅" not in row.split("|")[8]  # the proofs cell
+    assert (
+        row.split(" | ")[3]
+        == f"❌ 1 ⏳ 1 · [view](https://audit.example.test/runs/{opened['id']}#proofs-h)"
+    )
+    [trail] = [line for line in body.splitlines() if line.startswith(f"- `{opened['id']}`")]
+    assert f"⏳ [0xcdcd…cdcd](https://basescan.org/tx/{PENDING_TX}) pending" in trail
+    assert "❌ `no transaction` failed" in trail
+    assert "✅" not in trail  # nothing settled: nothing shown as paid
+    assert "**1 payment proof failed**" in body.splitlines()[2]  # needs action
 
 
 async def test_idempotent_retries_change_nothing(

@@ -66,6 +66,10 @@ class FakeGitHub:
         r.add_get("/repos/{owner}/{repo}/issues/{n}/comments", self.list_comments)
         r.add_post("/repos/{owner}/{repo}/issues/{n}/comments", self.create_comment)
         r.add_patch("/repos/{owner}/{repo}/issues/comments/{cid}", self.edit_comment)
+        r.add_get("/repos/{owner}/{repo}/issues/comments/{cid}", self.get_comment)
+        r.add_delete("/repos/{owner}/{repo}/issues/comments/{cid}", self.remove_comment)
+        r.add_post("/graphql", self.graphql)
+        self.minimized: list[tuple[int, str]] = []  # (comment id, classifier), in order
         r.add_post("/repos/{owner}/{repo}/check-runs", self.create_check_run)
         r.add_patch("/repos/{owner}/{repo}/check-runs/{cid}", self.edit_check_run)
         r.add_get("/repos/{owner}/{repo}/commits/{ref}/check-runs", self.list_check_runs)
@@ -106,10 +110,14 @@ class FakeGitHub:
         return [
             r
             for r in self.requests
-            if r.method in ("POST", "PATCH")
+            if r.method in ("POST", "PATCH", "DELETE")
             and pattern.search(r.path)
             and "access_tokens" not in r.path
         ]
+
+    def visible_comments(self, repo: str, pr: int) -> list[dict[str, Any]]:
+        """The PR's comments that are neither deleted nor minimised."""
+        return [c for c in self.comments_on(repo, pr) if not c.get("_minimized")]
 
     def delete_comment(self, comment_id: int) -> None:
         """What a human deleting the bot's comment looks like to the bot."""
@@ -203,6 +211,7 @@ class FakeGitHub:
         comment_id = next(self.ids)
         comment = {
             "id": comment_id,
+            "node_id": f"IC_fake{comment_id}",
             "body": data["body"],
             "user": {"login": self._author(request), "type": "Bot"},
             "_repo": f"{request.match_info['owner']}/{request.match_info['repo']}".lower(),
@@ -219,6 +228,36 @@ class FakeGitHub:
             return web.json_response({"message": "Not Found"}, status=404)
         comment["body"] = (await request.json())["body"]
         return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
+
+    async def get_comment(self, request: web.Request) -> web.Response:
+        comment = self.comments.get(int(request.match_info["cid"]))
+        if comment is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
+
+    async def remove_comment(self, request: web.Request) -> web.Response:
+        if self.comments.pop(int(request.match_info["cid"]), None) is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.Response(status=204)
+
+    async def graphql(self, request: web.Request) -> web.Response:
+        """Only the `minimizeComment` mutation, as GitHub answers it."""
+        data = await request.json()
+        query = str(data.get("query", ""))
+        match = re.search(r"classifier:\s*(\w+)", query)
+        node = (data.get("variables") or {}).get("id")
+        if "minimizeComment" not in query or match is None:
+            return web.json_response({"errors": [{"message": "unsupported query"}]})
+        found = [c for c in self.comments.values() if c.get("node_id") == node]
+        if not found:
+            return web.json_response(
+                {"data": {"minimizeComment": None}, "errors": [{"type": "NOT_FOUND"}]}
+            )
+        found[0]["_minimized"] = match.group(1)
+        self.minimized.append((found[0]["id"], match.group(1)))
+        return web.json_response(
+            {"data": {"minimizeComment": {"minimizedComment": {"isMinimized": True}}}}
+        )
 
     async def create_check_run(self, request: web.Request) -> web.Response:
         data = await request.json()

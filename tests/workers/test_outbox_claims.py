@@ -114,4 +114,5 @@ async def test_runs_spelling_the_repository_differently_share_one_comment(
     await until(lambda: _settled(store))
 
     [comment] = github.comments_on("acme/widgets", 3)
-    assert comment["body"].count("| `") >= 2  # both runs listed in the one comment
+    assert comment["body"].count("\n- `") == 2  # both runs listed in the one comment
+    assert comment["body"].splitlines()[1].startswith("2 runs · ")

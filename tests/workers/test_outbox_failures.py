@@ -187,7 +187,7 @@ async def test_deleted_comment_recreated_once_even_when_github_fails(
     await bot.deliver("pull_request", load_payload("pull_request.review_requested"))
     await bot.drain_until(lambda: bool(github.comments_on(REPO, 2)))
     [again] = github.comments_on(REPO, 2)
-    assert again["id"] != first["id"] and "review (octocat)" in again["body"]
+    assert again["id"] != first["id"] and "review: octocat" in again["body"]
     writes = len(github.writes())
     await bot.app[keys.OUTBOX].drain()
     await asyncio.sleep(0.2)
