@@ -99,7 +99,7 @@ async def test_private_repo_jobs_are_priced_per_started_minute(
 
     await bot.settle()
     [comment] = github.comments_on(REPO, 2)
-    assert "**Total spend:** 1.012 USD" in comment["body"]
+    assert "**1.012 USD** spent by 1 run on this PR" in comment["body"]  # the headline
 
 
 async def test_public_repo_standard_runners_are_free_but_recorded(bot: Bot) -> None:
