@@ -96,25 +96,33 @@ def load(data_dir: str | Path) -> StoredCredentials | None:
 
 def save(data_dir: str | Path, credentials: StoredCredentials) -> Path:
     """Write the file atomically with mode 0600 (never readable by others, not even briefly)."""
-    return write_private(path_in(data_dir), json.dumps(credentials.to_json(), indent=2) + "\n")
+    path = path_in(data_dir)
+    write_private(path, json.dumps(credentials.to_json(), indent=2) + "\n")
+    return path
 
 
-def write_private(path: Path, text: str) -> Path:
-    """`text` into `path`, mode 0600, atomically (temporary file, fsync, rename)."""
+def write_private(path: Path, text: str | bytes, *, replace: bool = True) -> bool:
+    """`text` into `path`, mode 0600, atomically: a private temporary file, fsynced, then
+    renamed over `path` or, with `replace=False`, hard-linked into place so a file already
+    there wins (False): instances starting at once never overwrite each other's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o600)  # whatever the umask did
-        os.replace(temporary, path)
-    except BaseException:
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
         temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return True
 
 
 def env_lines(credentials: StoredCredentials) -> list[str]:

@@ -8,11 +8,10 @@ one loud log line: losing it means a new key, and readers must be told (see READ
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from bot.config import Settings
+from bot.github.stored_credentials import write_private
 from bot.store import sqlite_path
 from bot.trail.checkpoint import Signer, generate_signer, signer_from_pem, signer_to_pem
 
@@ -39,7 +38,8 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
     if not create:
         raise FileNotFoundError(f"no log signing key at {path} and AUDIT_LOG_SIGNING_KEY unset")
     signer = generate_signer(name)
-    if not _publish(path, signer_to_pem(signer)):  # another instance made one first: use it
+    # another instance made one first: use it
+    if not write_private(path, signer_to_pem(signer), replace=False):
         return signer_from_pem(name, path.read_bytes())
     log.warning(
         "GENERATED a new transparency log signing key at %s (mode 0600): back it up, or set "
@@ -50,23 +50,3 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
     return signer
 
 
-def _publish(path: Path, pem: bytes) -> bool:
-    """Write the key at `path` atomically (mode 0600); False if one was already there.
-
-    Written to a private temporary file, then hard-linked into place: instances starting
-    at once on one data directory never read a half-written key nor overwrite another's.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink(missing_ok=True)
-    return True
