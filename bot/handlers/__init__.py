@@ -13,6 +13,7 @@ from gidgethub import routing, sansio
 
 from bot.handlers import app_events, ci, pull_requests, reviews
 from bot.handlers.context import Plan, PlanOptions
+from bot.handlers.payload import PayloadError
 from bot.trail.events import Source
 from bot.trail.intents import Command
 
@@ -26,6 +27,8 @@ async def plan_delivery(event: sansio.Event, options: PlanOptions | None = None)
     `PayloadError`) is the caller's 400 and nothing is written.
     """
     action = event.data.get("action") if isinstance(event.data, dict) else None
+    if action is not None and not isinstance(action, str):  # the router hashes it
+        raise PayloadError("action", "a string")
     plan = Plan(
         Source("webhook", event.delivery_id, event.event, action), options=options or PlanOptions()
     )

@@ -107,3 +107,11 @@ async def test_unknown_route_and_method_are_json_4xx(bot: Bot) -> None:
     assert status == 405 and "error" in body
     status, body = await bot.request("GET", "/nope")
     assert status == 404 and "error" in body
+
+
+async def test_an_action_that_is_not_a_string_is_400_naming_it(bot: Bot) -> None:
+    """gidgethub's router hashes `action`: a list there (signed) was a 500."""
+    payload = load_payload("pull_request.opened", action=[])
+    status, body = await bot.deliver("pull_request", payload, delivery="bad-action")
+    assert status == 400 and body["field"] == "action", body
+    assert await bot.store.known_deliveries(["bad-action"]) == set()
