@@ -140,6 +140,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             repo_configs=RepoConfigs() if github is not None else None,
             # GitHub lets only Apps create check runs; a personal token gets comments only.
             spend_checks=SpendChecks() if settings.mode == "app" else None,
+            # this process runs the log integrator (the intake side) and shows its checkpoints
+            log_stamps=True,
         )
         app[keys.OUTBOX] = worker
         worker.start()

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.render.format import budget_limits
+from bot.render.log_stamp import check_text
 from bot.render.plain import code, notice, plain
 from bot.render.summary import SummaryOptions
 from bot.trail.budget import over_budget, run_budget
@@ -31,14 +32,18 @@ class SpendCheck:
     conclusion: str  # "success" | "failure"
     title: str
     summary: str
+    text: str | None = None  # the signed log checkpoint (`bot.render.log_stamp`)
 
     def payload(self) -> dict[str, Any]:
+        output = {"title": self.title, "summary": self.summary}
+        if self.text is not None:
+            output["text"] = self.text
         return {
             "name": CHECK_NAME,
             "head_sha": self.head_sha,
             "status": "completed",
             "conclusion": self.conclusion,
-            "output": {"title": self.title, "summary": self.summary},
+            "output": output,
         }
 
     def digest(self) -> str:
@@ -114,4 +119,5 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
     summary = "\n".join(lines)
     if len(summary) > MAX_SUMMARY:
         summary = summary[:MAX_SUMMARY] + "\n\n… (truncated)"
-    return SpendCheck(head, "failure" if failing else "success", title[:200], summary)
+    text = check_text(options.log) if options.log is not None else None
+    return SpendCheck(head, "failure" if failing else "success", title[:200], summary, text)

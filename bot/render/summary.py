@@ -9,7 +9,8 @@ Read at a glance, as GitHub renders it in its ~760 px comment column:
 3. a narrow table (what ran · status · spend · proofs · time) of the runs that spent
    money or carry proofs; quiet runs fold into one counted, collapsed line, superseded
    PR runs under the current one;
-4. a collapsed "Trail digests and run IDs" section with the verify instructions;
+4. a collapsed "Trail digests and run IDs" section with the verify instructions and,
+   when the log is on, the signed checkpoint that holds the runs (`bot.render.log_stamp`);
 5. a footer with the "all runs" link and a hidden headline key (see `headline_key`).
 
 The body depends only on the runs (never on the clock), so re-rendering an unchanged
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.render.format import budget_limits, span
+from bot.render.log_stamp import LogStamp, comment_lines
 from bot.render.plain import code, notice, plain
 from bot.trail.budget import exceeds, over_budget, run_budget
 from bot.trail.money import Totals, display_amount
@@ -85,6 +87,8 @@ class SummaryOptions:
     pr_link_token: Callable[[str, int], str] | None = None  # (repo, pr) -> query string
     # per run kind, by currency; applies to runs opened without a budget of their own
     kind_budgets: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    # the signed-log checkpoint holding the PR's runs (None: the log is not shown)
+    log: LogStamp | None = None
 
 
 @dataclass(frozen=True)
@@ -455,6 +459,7 @@ def _trail(view: _View, options: SummaryOptions, pr_page: str | None, budget: in
         *_capped(items, budget, pr_page),
         "",
         VERIFY,
+        *(["", *comment_lines(options.log)] if options.log is not None else []),
         "",
         "</details>",
     ]

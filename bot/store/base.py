@@ -394,6 +394,11 @@ class LogStore(Protocol):
 
     async def leaf_index(self, run_id: str, seq: int) -> int | None: ...
 
+    async def covering_size(self, events: Sequence[tuple[str, int]]) -> int | None:
+        """The smallest tree size that holds every (run id, seq) event given (0 for none),
+        in one query; None while one of them is not integrated yet."""
+        ...
+
     async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]: ...
 
 

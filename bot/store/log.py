@@ -41,6 +41,18 @@ CHECKPOINT_LATEST = f"SELECT {CHECKPOINT_COLUMNS} FROM log_checkpoints ORDER BY 
 CHECKPOINTS = f"SELECT {CHECKPOINT_COLUMNS} FROM log_checkpoints ORDER BY size"
 
 
+def covering_query(count: int) -> str:
+    """How many of `count` (run id, seq) events are logged, and the highest first leaf
+    index among them: `$1, $2` per event."""
+    pairs = ", ".join(
+        f"(CAST(${2 * i + 1} AS TEXT), CAST(${2 * i + 2} AS BIGINT))" for i in range(count)
+    )
+    return (
+        "SELECT count(*), max(first) FROM (SELECT min(idx) AS first FROM log_leaves "
+        f"WHERE (run_id, seq) IN (VALUES {pairs}) GROUP BY run_id, seq) AS logged"
+    )
+
+
 def nodes_query(count: int) -> str:
     """One statement fetching `count` (level, index) nodes: `$1, $2` per node."""
     pairs = ", ".join(
@@ -76,6 +88,19 @@ async def get_nodes(
     params = [value for address in wanted for value in address]
     found = await db.fetch(q(nodes_query(len(wanted))), *params)
     return {(int(r[0]), int(r[1])): bytes(r[2]) for r in found}
+
+
+async def covering_size(db: Db, q: Dialect, events: Sequence[tuple[str, int]]) -> int | None:
+    """`LogStore.covering_size`: the smallest tree holding all `events`, None while one
+    of them is not logged yet (0 for no events)."""
+    wanted = list(dict.fromkeys(events))
+    if not wanted:
+        return 0
+    params = [value for event in wanted for value in event]
+    found, highest = await db.fetchrow(q(covering_query(len(wanted))), *params)
+    if int(found) < len(wanted):
+        return None
+    return int(highest) + 1
 
 
 def checkpoint_record(row: Any) -> CheckpointRecord:

@@ -431,6 +431,10 @@ class PostgresStore:
         value = await self.pool.fetchval(Q(tlog.LEAF_INDEX), run_id, seq)
         return None if value is None else int(value)
 
+    async def covering_size(self, events: Sequence[tuple[str, int]]) -> int | None:
+        async with self.pool.acquire() as conn:
+            return await tlog.covering_size(conn, Q, events)
+
     async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]:
         rows = await self.pool.fetch(Q(tlog.LEAVES), start, limit)
         return [tlog.leaf_record(r) for r in rows]

@@ -528,6 +528,11 @@ class SQLiteStore:
             lambda conn: conn.execute(Q(tlog.LEAF_INDEX), (run_id, seq)).fetchone()[0]
         )
 
+    async def covering_size(self, events: Sequence[tuple[str, int]]) -> int | None:
+        return await self._read(
+            lambda conn: run_to_completion(tlog.covering_size(SQLiteDb(conn), Q, events))
+        )
+
     async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]:
         return await self._read(
             lambda conn: [tlog.leaf_record(r) for r in conn.execute(Q(tlog.LEAVES), (start, limit))]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from cachetools import LRUCache
 from gidgethub import BadRequest, HTTPException
 from gidgethub.aiohttp import GitHubAPI
 
@@ -37,6 +38,7 @@ from bot.github.errors import (
 from bot.github.pacing import Paced
 from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
 from bot.github.repo_config import RepoConfig, RepoConfigs
+from bot.render.log_stamp import LogStamp
 from bot.render.spend_check import spend_check
 from bot.render.summary import (
     SummaryOptions,
@@ -60,10 +62,28 @@ BASE_BACKOFF = 2.0
 MAX_BACKOFF = 900.0
 RATE_LIMIT_FLOOR = 60.0
 SUMMARY_RUNS = 500  # older runs collapse into a counted line anyway
+# The signed log (GitHub as its witness): a refresh waits up to LOG_WAIT (the documented
+# merge delay) for the integrator to sign a checkpoint holding the PR's newest events,
+# looking again every LOG_RECHECK s; past that it posts "pending" and looks again every
+# LOG_FOLLOW_UP s for up to LOG_FOLLOW_UP_FOR s: the checkpoint then costs at most one
+# more edit. Rendering "pending" never names a checkpoint, so the look-ups in between
+# render the same body and write nothing.
+LOG_WAIT = 5.0
+LOG_RECHECK = 0.25
+LOG_FOLLOW_UP = 1.0
+LOG_FOLLOW_UP_FOR = 120.0
 
 
 class PermanentFailure(Exception):
     """Retrying will not help (gone, forbidden); the reason is recorded."""
+
+
+class AwaitingLog(Exception):
+    """The PR's newest events are not in a signed checkpoint yet: look again at `until`."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__("waiting for the signed log")
+        self.until = until
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,7 @@ class OutboxWorker:
         clock: Callable[[], float] = time.time,
         repo_configs: RepoConfigs | None = None,
         spend_checks: SpendChecks | None = None,
+        log_stamps: bool = False,
     ) -> None:
         self.store = store
         self.github = github  # None: dry run, render and store but post nothing
@@ -141,6 +162,9 @@ class OutboxWorker:
         # `.github/audit-bot.yml` readers and the audit-bot/spend check (App mode only)
         self.repo_configs = repo_configs
         self.spend_checks = spend_checks
+        # show the signed log's checkpoint in the comment and check (this process integrates)
+        self.log_stamps = log_stamps
+        self._awaiting: LRUCache[str, float] = LRUCache(maxsize=4096)  # key -> first wait
         self.worker_id = uuid.uuid4().hex[:12]
         self.lease = LEASE
         self._wake = asyncio.Event()
@@ -202,7 +226,7 @@ class OutboxWorker:
             )
             if not items:
                 return
-            done = await asyncio.gather(*(self._deliver(item) for item in items))
+            done = await asyncio.gather(*(self._deliver(item, patient=False) for item in items))
             if not any(done):
                 return
 
@@ -227,15 +251,23 @@ class OutboxWorker:
                 log.exception("outbox loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    async def _deliver(self, item: OutboxItem) -> bool:
-        """Carry out one row; True when it is done (not retried, paced or failed)."""
+    async def _deliver(self, item: OutboxItem, *, patient: bool = True) -> bool:
+        """Carry out one row; True when it is done (not retried, paced or failed).
+
+        `patient`: the refresh may wait (briefly) for the signed log; a drain does not.
+        """
         extra = {"repo": item.repo, "pr": item.pr, "installation": item.installation_id}
         try:
             if item.kind == SUMMARY:
                 async with asyncio.timeout(self.lease * DEADLINE_SHARE):
-                    await self._refresh_summary(item)
+                    await self._refresh_summary(item, patient)
             else:
                 raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+        except AwaitingLog as waiting:
+            # Not an attempt and not a failure: the row comes back when the log has run.
+            until, why = min(waiting.until, self.clock() + MAX_DUE_AHEAD), str(waiting)
+            await self._settle(item, lambda: self.store.defer_outbox(item, until, why))
+            return False
         except PermanentFailure as failure:
             log.warning("outbox %s failed for good: %s", item.key, failure, extra=extra)
             why = str(failure)
@@ -298,24 +330,54 @@ class OutboxWorker:
                 await write()
             del self._unsettled[key]
 
-    async def _refresh_summary(self, item: OutboxItem) -> None:
+    async def _refresh_summary(self, item: OutboxItem, patient: bool = True) -> None:
         """The PR's comment, then its spend check: one row, so both follow every change.
 
         The repository's `.github/audit-bot.yml` shapes both (budgets, comment mode,
         spend check, explorers). A failure anywhere raises and the row is retried;
-        unchanged parts are skipped on the retry.
+        unchanged parts are skipped on the retry. With the log on, both carry the signed
+        checkpoint holding the PR's runs (see LOG_WAIT).
         """
         runs = await self.store.list_runs(RunFilter(repo=item.repo, pr=item.pr, limit=SUMMARY_RUNS))
+        stamp = await self._log_stamp(item, runs, patient)
         # One client per refresh (None in a dry run): the installation's token is looked up
         # once. A 401 from any of its calls still reaches `_deliver`, which forgets the token.
         gh = None if self.github is None else await self.github.api(item.installation_id)
         config = await self._repo_config(gh, item)
         options = with_repo_config(self.options(item.repo, item.pr), config)
+        options = dataclasses.replace(options, log=stamp)
         body = render_summary(item.repo, item.pr, runs, options)
         if config.comment != "off":
             await self._post_summary(gh, item, body, config, wanted(config, runs, options))
         if config.spend_check:
             await self._post_spend_check(gh, item, runs, options)
+        if stamp is not None and stamp.pending:
+            waited = self.clock() - self._awaiting.get(item.key, self.clock())
+            if waited < LOG_FOLLOW_UP_FOR:
+                raise AwaitingLog(self.clock() + LOG_FOLLOW_UP)
+            self._awaiting.pop(item.key, None)  # the integrator is down: the next change
+
+    async def _log_stamp(
+        self, item: OutboxItem, runs: list[dict], patient: bool
+    ) -> LogStamp | None:
+        """The newest signed checkpoint holding every event of `runs` (pending while one
+        is not integrated); None when the log is not shown. Raises `AwaitingLog` to wait
+        for the integrator, at most LOG_WAIT from the first look."""
+        if not self.log_stamps:
+            return None
+        heads = [(str(run["id"]), int(run["seq"])) for run in runs if run.get("seq")]
+        if not heads:
+            return None
+        covering = await self.store.covering_size(heads)
+        latest = await self.store.latest_checkpoint() if covering is not None else None
+        if covering is not None and latest is not None and latest.size >= covering:
+            self._awaiting.pop(item.key, None)
+            return LogStamp(latest.note, latest.size, latest.root)
+        now = self.clock()
+        first = self._awaiting.setdefault(item.key, now)
+        if patient and now - first < LOG_WAIT:
+            raise AwaitingLog(now + LOG_RECHECK)
+        return LogStamp(None)
 
     async def _repo_config(self, gh: GitHubAPI | None, item: OutboxItem) -> RepoConfig:
         if self.repo_configs is None or gh is None:

@@ -22,6 +22,7 @@ from aiohttp import web
 
 APP_SLUG = "audit-bot"
 TOKEN_USER = "audit-bot-user"
+INSTALLATION_ID = 4242  # what `GET /repos/{owner}/{repo}/installation` answers
 
 
 @dataclass
@@ -63,6 +64,8 @@ class FakeGitHub:
         r.add_get("/app", self.get_app)
         r.add_get("/user", self.get_user)
         r.add_get("/repos/{owner}/{repo}", self.get_repo)
+        r.add_get("/repos/{owner}/{repo}/installation", self.get_installation)
+        r.add_get("/repos/{owner}/{repo}/issues/comments", self.list_repo_comments)
         r.add_get("/repos/{owner}/{repo}/issues/{n}/comments", self.list_comments)
         r.add_post("/repos/{owner}/{repo}/issues/{n}/comments", self.create_comment)
         r.add_patch("/repos/{owner}/{repo}/issues/comments/{cid}", self.edit_comment)
@@ -205,6 +208,31 @@ class FakeGitHub:
             nxt = request.url.update_query(page=page + 1)
             headers["Link"] = f'<{self.url}{nxt.path_qs}>; rel="next"'
         return web.json_response(chunk, headers=headers)
+
+    async def get_installation(self, request: web.Request) -> web.Response:
+        """The App's installation on a repository (App JWT only)."""
+        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return web.json_response({"message": "A JWT is required"}, status=401)
+        return web.json_response({"id": INSTALLATION_ID, "app_id": 1})
+
+    async def list_repo_comments(self, request: web.Request) -> web.Response:
+        """Every issue and PR comment of a repository, oldest first, paginated."""
+        repo = f"{request.match_info['owner']}/{request.match_info['repo']}".lower()
+        found = [
+            {
+                **{k: v for k, v in c.items() if not k.startswith("_")},
+                "issue_url": f"{self.url}/repos/{repo}/issues/{c['_pr']}",
+            }
+            for c in sorted(self.comments.values(), key=lambda c: c["id"])
+            if c["_repo"] == repo
+        ]
+        per_page = int(request.query.get("per_page", 30))
+        page = int(request.query.get("page", 1))
+        headers = {}
+        if page * per_page < len(found):
+            nxt = request.url.update_query(page=page + 1)
+            headers["Link"] = f'<{self.url}{nxt.path_qs}>; rel="next"'
+        return web.json_response(found[(page - 1) * per_page : page * per_page], headers=headers)
 
     async def create_comment(self, request: web.Request) -> web.Response:
         data = await request.json()
