@@ -64,12 +64,13 @@ RATE_LIMIT_FLOOR = 60.0
 SUMMARY_RUNS = 500  # older runs collapse into a counted line anyway
 # The signed log (GitHub as its witness): a refresh waits up to LOG_WAIT (the documented
 # merge delay) for the integrator to sign a checkpoint holding the PR's newest events,
-# looking again every LOG_RECHECK s; past that it posts "pending" and looks again every
+# looking again every LOG_RECHECK s (the integrator is woken by the same commit, so this
+# is normally one look). Past that it posts "pending" and the row comes back every
 # LOG_FOLLOW_UP s for up to LOG_FOLLOW_UP_FOR s: the checkpoint then costs at most one
-# more edit. Rendering "pending" never names a checkpoint, so the look-ups in between
-# render the same body and write nothing.
+# more edit. "Pending" never names a checkpoint, so the looks in between render the same
+# body and write nothing.
 LOG_WAIT = 5.0
-LOG_RECHECK = 0.25
+LOG_RECHECK = 0.05
 LOG_FOLLOW_UP = 1.0
 LOG_FOLLOW_UP_FOR = 120.0
 
@@ -197,7 +198,7 @@ class OutboxWorker:
         """Stop the loop; first deliver what is due, for at most `flush_within` s."""
         if flush_within > 0:
             try:
-                await asyncio.wait_for(self.drain(), flush_within)
+                await asyncio.wait_for(self.drain(patient=False), flush_within)
             except TimeoutError:
                 log.warning(
                     "outbox not flushed within %.0f s; the rest resumes on start", flush_within
@@ -213,8 +214,9 @@ class OutboxWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def drain(self) -> None:
-        """Deliver everything pending now, ignoring the debounce window.
+    async def drain(self, patient: bool = True) -> None:
+        """Deliver everything pending now, ignoring the debounce window (and, unless
+        `patient`, without waiting for the signed log: at shutdown).
 
         Rows that fail again (or are paced) are put back with their due time; a pass
         in which nothing was delivered ends the drain, so a GitHub outage during
@@ -226,7 +228,7 @@ class OutboxWorker:
             )
             if not items:
                 return
-            done = await asyncio.gather(*(self._deliver(item, patient=False) for item in items))
+            done = await asyncio.gather(*(self._deliver(item, patient) for item in items))
             if not any(done):
                 return
 
@@ -251,7 +253,7 @@ class OutboxWorker:
                 log.exception("outbox loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    async def _deliver(self, item: OutboxItem, *, patient: bool = True) -> bool:
+    async def _deliver(self, item: OutboxItem, patient: bool = True) -> bool:
         """Carry out one row; True when it is done (not retried, paced or failed).
 
         `patient`: the refresh may wait (briefly) for the signed log; a drain does not.
@@ -352,32 +354,32 @@ class OutboxWorker:
         if config.spend_check:
             await self._post_spend_check(gh, item, runs, options)
         if stamp is not None and stamp.pending:
-            waited = self.clock() - self._awaiting.get(item.key, self.clock())
-            if waited < LOG_FOLLOW_UP_FOR:
-                raise AwaitingLog(self.clock() + LOG_FOLLOW_UP)
+            now = self.clock()
+            if now - self._awaiting.setdefault(item.key, now) < LOG_FOLLOW_UP_FOR:
+                raise AwaitingLog(now + LOG_FOLLOW_UP)
             self._awaiting.pop(item.key, None)  # the integrator is down: the next change
 
     async def _log_stamp(
         self, item: OutboxItem, runs: list[dict], patient: bool
     ) -> LogStamp | None:
         """The newest signed checkpoint holding every event of `runs` (pending while one
-        is not integrated); None when the log is not shown. Raises `AwaitingLog` to wait
-        for the integrator, at most LOG_WAIT from the first look."""
+        is not integrated); None when the log is not shown. Waits for the integrator up
+        to LOG_WAIT when `patient`."""
         if not self.log_stamps:
             return None
         heads = [(str(run["id"]), int(run["seq"])) for run in runs if run.get("seq")]
         if not heads:
             return None
-        covering = await self.store.covering_size(heads)
-        latest = await self.store.latest_checkpoint() if covering is not None else None
-        if covering is not None and latest is not None and latest.size >= covering:
-            self._awaiting.pop(item.key, None)
-            return LogStamp(latest.note, latest.size, latest.root)
-        now = self.clock()
-        first = self._awaiting.setdefault(item.key, now)
-        if patient and now - first < LOG_WAIT:
-            raise AwaitingLog(now + LOG_RECHECK)
-        return LogStamp(None)
+        deadline = time.monotonic() + (LOG_WAIT if patient else 0.0)
+        while True:
+            covering = await self.store.covering_size(heads)
+            latest = await self.store.latest_checkpoint() if covering is not None else None
+            if covering is not None and latest is not None and latest.size >= covering:
+                self._awaiting.pop(item.key, None)
+                return LogStamp(latest.note, latest.size, latest.root)
+            if time.monotonic() >= deadline:
+                return LogStamp(None)
+            await asyncio.sleep(LOG_RECHECK)
 
     async def _repo_config(self, gh: GitHubAPI | None, item: OutboxItem) -> RepoConfig:
         if self.repo_configs is None or gh is None:

@@ -67,8 +67,8 @@ async def seed(url: str, signer: cp.Signer) -> tuple[list[str], str]:
         await store.close()
 
 
-def rewrite_run(path: Path, run_id: str) -> None:
-    """Edit event 2's data and recompute the run's chain, as someone with the file could."""
+def rewrite_run(path: Path, run_id: str, edited: int = 2) -> None:
+    """Edit event `edited`'s data and recompute the run's chain, as someone with the file could."""
     db = sqlite3.connect(path)
     rows = db.execute(
         "SELECT seq, type, at, recorded_at, source, data, prev_hash FROM events "
@@ -78,7 +78,7 @@ def rewrite_run(path: Path, run_id: str) -> None:
     prev = rows[0][6]
     for seq, type_, at, recorded_at, source, data, _ in rows:
         body_data = orjson.loads(data)
-        if seq == 2:
+        if seq == edited:
             body_data = {"text": "rewritten"}
         body = {
             "run_id": run_id,

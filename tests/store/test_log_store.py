@@ -59,6 +59,21 @@ async def test_integration_gives_merkle_root_over_the_committed_events(store: St
     merkle.verify_consistency(4, 9, old_root, rest.root, await tlog.consistency_proof(store, 4, 9))
 
 
+async def test_covering_size_is_the_smallest_tree_holding_the_events(store: Store) -> None:
+    """What the PR comment's checkpoint is chosen by: None while one event waits."""
+    first = (await store.apply(open_run(1, "h1", note("a")))).opened[0]  # seq 1, 2
+    assert await store.covering_size([]) == 0
+    assert await store.covering_size([(first, 2)]) is None  # not integrated yet
+    await store.integrate(100)
+    second = (await store.apply(open_run(2, "h2", note("b")))).opened[0]
+    assert await store.covering_size([(first, 2)]) == 2
+    assert await store.covering_size([(first, 2), (second, 2)]) is None
+    await store.integrate(100)
+    assert await store.covering_size([(first, 2), (second, 2)]) == 4
+    assert await store.covering_size([(second, 1), (first, 1), (first, 1)]) == 3
+    assert await store.covering_size([(first, 9)]) is None  # no such event
+
+
 async def test_checkpoints_are_all_kept(store: Store) -> None:
     assert await store.latest_checkpoint() is None
     await store.save_checkpoint(3, b"\x01" * 32, "note 3\n")
