@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 
+from bot.render.log_stamp import LogStamp, comment_lines
 from bot.render.summary import MARKER, VERIFY
 from bot.trail.events import Event, verify_chain
 from tests.support.bot import HEAD, REPO, Bot, load_payload
@@ -48,6 +49,10 @@ async def test_opened_pr_gets_one_exact_summary_comment(bot: Bot, github: FakeGi
     assert comment["user"]["login"] == TOKEN_USER
     page = f"https://audit.example.test/runs/{run['id']}"
     key = hashlib.sha256(b"1 run").hexdigest()[:16]  # the headline without the states
+    # the signed log's checkpoint holding the run's one event: the first of the log
+    checkpoint = await bot.store.latest_checkpoint()
+    assert checkpoint is not None and checkpoint.size == 1
+    stamp = "\n".join(comment_lines(LogStamp(checkpoint.note, 1, checkpoint.root)))
     assert comment["body"] == (
         f"{MARKER}\n"
         "1 run · CI 🔵 open\n"
@@ -64,6 +69,8 @@ async def test_opened_pr_gets_one_exact_summary_comment(bot: Bot, github: FakeGi
         f" · digest `{run['head_hash'][:12]}`\n"
         "\n"
         f"{VERIFY}\n"
+        "\n"
+        f"{stamp}\n"
         "\n"
         "</details>\n"
         "\n"

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bot.render.log_stamp import LogStamp
 from bot.render.summary import SummaryOptions
+from bot.trail import checkpoint as cp
 from tests.render.test_summary import run
 
 PUBLIC = SummaryOptions(public_url="https://audit.example.org")
 LOCAL = SummaryOptions(public_url="http://127.0.0.1:8000")  # no PUBLIC_URL, local mode
 BASE_TX = "0x" + "ab" * 32
 Case = tuple[list[dict[str, Any]], SummaryOptions]
+# the signed log's key in the cases: fixed, so the golden file's signature is too
+LOG_SIGNER = cp.Signer(
+    "audit.example.org/audit-bot", Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+)
 
 
 def ci_only() -> Case:
@@ -98,10 +107,27 @@ def hostile_names() -> Case:
     return runs, PUBLIC
 
 
+def signed_log() -> Case:
+    """A review with a payment, and the signed log's checkpoint that holds both runs
+    (a fixed key, so the signature is the same on every run)."""
+    root = bytes(range(32))
+    note = cp.sign_note(cp.checkpoint_body(LOG_SIGNER.name, 1234, root), [LOG_SIGNER])
+    runs, _ = review_over_budget()
+    return runs, replace(PUBLIC, log=LogStamp(note, 1234, root))
+
+
+def signed_log_pending() -> Case:
+    """CI whose newest events wait for the integrator (the comment says so, no checkpoint)."""
+    runs, _ = ci_only()
+    return runs, replace(LOCAL, log=LogStamp(None))
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "ci-only": ci_only,
     "review-over-budget": review_over_budget,
     "three-currencies": three_currencies,
     "sixty-runs": sixty_runs,
     "hostile-names": hostile_names,
+    "signed-log": signed_log,
+    "signed-log-pending": signed_log_pending,
 }
