@@ -43,22 +43,32 @@ CHECKPOINTS = f"SELECT {CHECKPOINT_COLUMNS} FROM log_checkpoints ORDER BY size"
 
 def covering_query(count: int) -> str:
     """How many of `count` (run id, seq) events are logged, and the highest first leaf
-    index among them: `$1, $2` per event."""
+    index among them: `$1, $2` per event. A join, not `IN (VALUES …)`, which SQLite
+    answers by scanning the whole table."""
     pairs = ", ".join(
         f"(CAST(${2 * i + 1} AS TEXT), CAST(${2 * i + 2} AS BIGINT))" for i in range(count)
     )
     return (
-        "SELECT count(*), max(first) FROM (SELECT min(idx) AS first FROM log_leaves "
-        f"WHERE (run_id, seq) IN (VALUES {pairs}) GROUP BY run_id, seq) AS logged"
+        f"WITH wanted (run_id, seq) AS (VALUES {pairs}) "
+        "SELECT count(*), max(first) FROM (SELECT min(l.idx) AS first FROM wanted "
+        "JOIN log_leaves l ON l.run_id = wanted.run_id AND l.seq = wanted.seq "
+        "GROUP BY l.run_id, l.seq) AS logged"
     )
 
 
 def nodes_query(count: int) -> str:
-    """One statement fetching `count` (level, index) nodes: `$1, $2` per node."""
+    """One statement fetching `count` (level, index) nodes: `$1, $2` per node.
+
+    A join on the primary key: `(level, idx) IN (VALUES …)` reads the same but SQLite
+    plans it as a scan of every node (20 ms at 20,000 leaves, growing with the tree).
+    """
     pairs = ", ".join(
         f"(CAST(${2 * i + 1} AS INTEGER), CAST(${2 * i + 2} AS BIGINT))" for i in range(count)
     )
-    return f"SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN (VALUES {pairs})"
+    return (
+        f"WITH wanted (level, idx) AS (VALUES {pairs}) SELECT n.level, n.idx, n.hash "
+        "FROM wanted JOIN log_nodes n ON n.level = wanted.level AND n.idx = wanted.idx"
+    )
 
 
 async def integrate(db: Db, q: Dialect, batch_limit: int) -> LogHead:
