@@ -74,5 +74,7 @@ def check_text(stamp: LogStamp) -> str | None:
 
 
 def published_notes(text: str) -> list[str]:
-    """The signed notes a comment body or check text carries (normally one)."""
-    return [match.group(1) for match in _PUBLISHED.finditer(text or "")]
+    """The signed notes a comment body or check text carries (normally one). Line ends
+    are read as GitHub may serve them (`\r\n` once a body was edited in its web UI)."""
+    text = (text or "").replace("\r\n", "\n")
+    return [match.group(1) for match in _PUBLISHED.finditer(text)]

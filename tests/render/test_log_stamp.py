@@ -16,6 +16,7 @@ def test_the_comment_carries_the_note_byte_for_byte() -> None:
     assert options.log is not None and options.log.note is not None
     body = render_summary("octo/widgets", 7, runs, options)
     assert published_notes(body) == [options.log.note]
+    assert published_notes(body.replace("\n", "\r\n")) == [options.log.note]
     [signature] = [line for line in options.log.note.splitlines() if line.startswith("— ")]
     name = signature.split(" ")[1]
     checkpoint = cp.parse_checkpoint_body(cp.open_note(options.log.note, [LOG_SIGNER.verifier])[0])
