@@ -129,13 +129,16 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def line(label: str, ms: list[float]) -> str:
-    ms = sorted(ms)
+def line(label: str, ms: list[float], cpu_ms: list[float]) -> str:
+    """Wall time (the target) and CPU time (this process, SQLite's threads included:
+    what the proof costs when the machine is shared)."""
+    ms, cpu_ms = sorted(ms), sorted(cpu_ms)
     p99 = percentile(ms, 99)
     verdict = "holds" if p99 <= TARGET_MS else "MISSED"
     return (
-        f"{label}: p50 {percentile(ms, 50):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms "
-        f"over {len(ms)} (target ≤ {TARGET_MS:.0f} ms: {verdict})"
+        f"{label}: wall p50 {percentile(ms, 50):.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms; "
+        f"CPU p50 {percentile(cpu_ms, 50):.2f} ms, p99 {percentile(cpu_ms, 99):.2f} ms "
+        f"over {len(ms)} (target wall p99 ≤ {TARGET_MS:.0f} ms: {verdict})"
     )
 
 
@@ -184,22 +187,26 @@ async def run(args: argparse.Namespace, where: Path) -> None:
 
         root = await tlog.root_at(store, size)
         rng = random.Random(15)
-        inclusion = []
+        inclusion: list[float] = []
+        inclusion_cpu: list[float] = []
         for index in [rng.randrange(size) for _ in range(args.samples)]:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), cpu()
             proof = await tlog.inclusion_proof(store, index, size)
             inclusion.append((time.perf_counter() - started) * 1000)
+            inclusion_cpu.append((cpu() - cpu0) * 1000)
             [leaf] = await store.log_leaves(index, 1)
             data = merkle.leaf_data(leaf.run_id, leaf.seq, leaf.hash)
             merkle.verify_inclusion(merkle.leaf_hash(data), index, size, proof, root)
-        consistency = []
+        consistency: list[float] = []
+        consistency_cpu: list[float] = []
         for old in [rng.randrange(1, size) for _ in range(args.samples)]:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), cpu()
             proof = await tlog.consistency_proof(store, old, size)
             consistency.append((time.perf_counter() - started) * 1000)
+            consistency_cpu.append((cpu() - cpu0) * 1000)
             merkle.verify_consistency(old, size, await tlog.root_at(store, old), root, proof)
-        print(line(f"inclusion proof at {size} leaves", inclusion))
-        print(line(f"consistency proof to {size} leaves", consistency))
+        print(line(f"inclusion proof at {size} leaves", inclusion, inclusion_cpu))
+        print(line(f"consistency proof to {size} leaves", consistency, consistency_cpu))
     finally:
         await store.close()
 
