@@ -82,6 +82,7 @@ def digest_section(view: RunView) -> Markup:
         ).render(why=view.problem or "unknown")
     return Markup(
         mark
+        + _log_line(view)
         + Template(
             '<p><code class="hash" title="head hash">$head</code></p>'
             '<p class="quiet">The PR comment shows the first 12 digits: <code>$short</code>. '
@@ -93,4 +94,23 @@ def digest_section(view: RunView) -> Markup:
             run=view.state.get("id"),
             ndjson=link(with_param(view.events_url, "format=ndjson"), "trail as NDJSON"),
         )
+    )
+
+
+def _log_line(view: RunView) -> Markup:
+    """Whether the run's head is in a signed checkpoint of the transparency log."""
+    if view.log is None:
+        return Markup("")
+    if view.log.size is None:
+        return Markup(
+            '<p class="mark log pending" data-log="pending">… Not yet in the signed log '
+            '<span class="quiet">— the newest events are taken in within seconds</span></p>'
+        )
+    return Template(
+        '<p class="mark log ok" data-log="$size">✓ Included in the signed log at size $size '
+        '<span class="quiet">(checkpoint of $at UTC) · $proof</span></p>'
+    ).render(
+        size=str(view.log.size),
+        at=time_tag(view.log.at),
+        proof=link(view.log.proof_url, "inclusion proof"),
     )
