@@ -103,12 +103,12 @@ def _log_line(view: RunView) -> Markup:
         return Markup("")
     if view.log.size is None:
         return Markup(
-            '<p class="mark log pending" data-log="pending">… Not yet in the signed log '
+            '<p class="mark log-mark pending" data-log="pending">… Not yet in the signed log '
             '<span class="quiet">— the newest events are taken in within seconds</span></p>'
         )
     return Template(
-        '<p class="mark log ok" data-log="$size">✓ Included in the signed log at size $size '
-        '<span class="quiet">(checkpoint of $at UTC) · $proof</span></p>'
+        '<p class="mark log-mark included" data-log="$size">✓ Included in the signed log at '
+        'size $size <span class="quiet">(checkpoint of $at UTC) · $proof</span></p>'
     ).render(
         size=str(view.log.size),
         at=time_tag(view.log.at),

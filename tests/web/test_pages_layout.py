@@ -208,7 +208,7 @@ async def test_run_page_says_whether_the_head_is_in_the_signed_log(bot: Bot, bro
     run_id = await open_pr(bot)
     page = await new_page(browser, DESKTOP)
     await page.goto(f"{bot.url}/runs/{run_id}")
-    log = page.locator(".digest .mark.log")
+    log = page.locator(".digest .log-mark")
     assert await log.inner_text() == (
         "… Not yet in the signed log — the newest events are taken in within seconds"
     )
@@ -217,7 +217,7 @@ async def test_run_page_says_whether_the_head_is_in_the_signed_log(bot: Bot, bro
     size = await integrator.run_once()
     # the page asks again by itself while it waits for the log
     await page.wait_for_function(
-        "() => document.querySelector('.digest .mark.log').dataset.log !== 'pending'"
+        "() => document.querySelector('.digest .log-mark').dataset.log !== 'pending'"
     )
     [checkpoint] = await bot.store.checkpoints()
     assert checkpoint.size == size
@@ -246,5 +246,5 @@ async def test_run_page_says_whether_the_head_is_in_the_signed_log(bot: Bot, bro
     # a new event moves the head out of the signed tree until the integrator runs again
     await append(bot, run_id, spend("0.01"))
     await page.reload()
-    assert await page.locator(".digest .mark.log").get_attribute("data-log") == "pending"
+    assert await page.locator(".digest .log-mark").get_attribute("data-log") == "pending"
     assert page.errors == []
