@@ -30,8 +30,8 @@ RUN_ROW = Template(
     '<td data-label="Proofs"><span>$proofs</span></td>'
     '<td class="when" data-label="Started">$started</td>'
     '<td class="when" data-label="Duration">$duration</td>'
-    '<td data-label="Trail"><span><code title="trail digest (head hash)">$digest</code>$head'
-    "</span></td></tr>"
+    '<td class="trail" data-label="Trail"><span>'
+    '<code title="trail digest (head hash)">$digest</code>$head</span></td></tr>'
 )
 BODY = Template(
     '<div class="run-head"><h1>$repo #$pr</h1></div>'
@@ -45,7 +45,7 @@ BODY = Template(
     '<th scope="col">What ran</th><th scope="col">Status</th>'
     '<th scope="col" class="num">Spend</th><th scope="col">Proofs</th>'
     '<th scope="col">Started (UTC)</th><th scope="col">Duration</th>'
-    '<th scope="col">Trail digest · head</th></tr></thead>'
+    '<th scope="col">Digest · head</th></tr></thead>'
     '<tbody id="runs">$rows</tbody></table></div>$more</section>'
 )
 
