@@ -123,6 +123,17 @@ def render_summary(
     return "\n".join(lines) + "\n"
 
 
+def headline(runs: Sequence[Mapping[str, Any]], options: SummaryOptions | None = None) -> list[str]:
+    """The comment's headline, then its action lines (markdown, without the quote mark).
+
+    For other surfaces (the PR page) to say exactly what the comment says.
+    """
+    options = options or SummaryOptions()
+    view = _view(runs)
+    actions = [line.removeprefix("> ") for line in _action_lines(view, options)]
+    return [_headline(view, options)[0], *actions]
+
+
 def headline_key(body: str) -> str | None:
     """The key of a rendered body's headline: it changes when the spend, the number of
     current runs or the budget state changes — not when a run's status does. Modes that
@@ -292,7 +303,8 @@ def _row(run: Mapping[str, Any], options: SummaryOptions, view: _View) -> str:
     )
 
 
-def _label(run: Mapping[str, Any]) -> str:
+def what_ran(run: Mapping[str, Any]) -> str:
+    """What ran, as the table's first column names it ("CI", "agent: review bot")."""
     kind = str(run.get("kind") or "run")
     name = run.get("name")
     base = _KIND_LABELS.get(kind, kind)
@@ -315,7 +327,7 @@ def _full_label(run: Mapping[str, Any]) -> str:
 
 
 def _what(run: Mapping[str, Any], options: SummaryOptions) -> str:
-    text = plain(_label(run), NAME_CHARS)
+    text = plain(what_ran(run), NAME_CHARS)
     link = _run_page(run, options)
     return f"[{text}]({link})" if link else text
 

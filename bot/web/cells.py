@@ -13,7 +13,7 @@ from typing import Any
 from bot.render.format import span
 from bot.trail.money import display_amount
 from bot.trail.times import parse_time
-from bot.web.html import Markup, Template, join
+from bot.web.html import Markup, Template
 
 STATUS_CLASSES = {
     "succeeded": "good",
@@ -66,12 +66,6 @@ def amount(value: Any, currency: str) -> str:
         return display_amount(Decimal(str(value)), currency)
     except (InvalidOperation, ValueError):
         return f"{value} {currency}"
-
-
-def money_lines(spend: Mapping[str, Any]) -> Markup:
-    if not spend:
-        return Markup("—")
-    return join((amount(v, c) for c, v in sorted(spend.items())), Markup("<br>"))
 
 
 def short(sha: Any, n: int = 7) -> str:

@@ -21,9 +21,11 @@ from bot.http.access import (
 )
 from bot.http.errors import ApiError, add_html_errors
 from bot.http.off_loop import json_answer, off_loop
-from bot.store.base import RunFilter
+from bot.store.base import LogStore, RunFilter
 from bot.web import render
+from bot.web.cells import with_param
 from bot.web.html import Markup
+from bot.web.run_view import LogMark
 from bot.web.verified import VERIFIED, VerifiedTrails
 from bot.workers.scan import SCAN_POOL, divergence
 
@@ -165,7 +167,22 @@ async def _view(request: web.Request, state: dict[str, Any]) -> render.RunView:
         live_url=f"/runs/{run_id}/live{suffix}",
         continued_after=scan.continued_after,
         rehash_bound=request.app[VERIFIED].max_age,
+        log=await _log_mark(store, state, suffix),
     )
+
+
+async def _log_mark(store: LogStore, state: dict[str, Any], suffix: str) -> LogMark:
+    """The latest signed checkpoint if it includes the run's head event (whose leaf binds
+    the whole trail), with the link to that inclusion proof; else "not yet" (None)."""
+    seq = int(state.get("seq") or 0)
+    index = await store.leaf_index(state["id"], seq) if seq else None
+    if index is None:
+        return LogMark(None)  # the integrator has not taken the head in yet
+    latest = await store.latest_checkpoint()
+    if latest is None or latest.size <= index:
+        return LogMark(None)  # taken in, not yet signed
+    proof = with_param(f"/api/runs/{state['id']}/proof{suffix}", f"tree_size={latest.size}")
+    return LogMark(latest.size, latest.created_at, proof)
 
 
 async def run_page(request: web.Request) -> web.Response:

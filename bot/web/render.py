@@ -5,9 +5,10 @@ escaping and every link through `safe_url`. The run page's panel and timeline ro
 are also rendered on their own for the live updates, so a page that updates itself
 shows exactly what a reload would.
 
-This module assembles whole pages; the run page's parts live beside it: its facts
+This module assembles whole pages; their parts live beside it: the run page's facts
 and digest (`run_facts`), its money (`run_spend`), its timeline (`run_timeline`,
-worded by `event_text`), and the cells they share (`cells`). `RunView`, `when`,
+worded by `event_text`), the PR page's body (`pr_page`), and the cells they share
+(`cells`). `RunView`, `when`,
 `github_web`, `count_text` and `timeline_rows` are re-exported for `bot.web.pages`.
 """
 
@@ -17,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.trail.money import Totals
-from bot.web.cells import duration, money_lines, short, status_badge, time_tag, with_param
 from bot.web.cells import github_web as github_web
+from bot.web.cells import short, status_badge, with_param
 from bot.web.cells import when as when
-from bot.web.html import Markup, Template, escape, join, link
+from bot.web.html import Markup, Template, escape, link
+from bot.web.pr_page import pr_body
 from bot.web.run_facts import digest_section, run_facts, run_title
 from bot.web.run_spend import proofs_section, spend_section
 from bot.web.run_timeline import count_text, timeline_rows
@@ -85,22 +86,27 @@ PANEL = Template(
     '<div class="run-head"><h1>$title</h1>$badge</div>'
     '<dl class="facts">$facts</dl>'
     '<div class="cards">'
-    '<section class="card spend" aria-labelledby="spend-h"><h2 id="spend-h">Spend</h2>'
-    "$spend</section>"
-    '<section class="card proofs" aria-labelledby="proofs-h"><h2 id="proofs-h">Proofs</h2>'
-    "$proofs</section>"
+    '<section class="card spend$spend_empty" aria-labelledby="spend-h">'
+    '<h2 id="spend-h">Spend</h2>$spend</section>'
+    '<section class="card proofs$proofs_empty" aria-labelledby="proofs-h">'
+    '<h2 id="proofs-h">Proofs</h2>$proofs</section>'
     '<section class="card digest" aria-labelledby="digest-h"><h2 id="digest-h">Trail digest'
     "</h2>$digest</section></div>"
 )
 
 
 def run_panel(view: RunView) -> Markup:
+    state = view.state
+    # an empty card is one line: two of them share a row on a wide screen
+    empty_spend = not state.get("spend") and not state.get("budget")
     return PANEL.render(
-        title=run_title(view.state),
-        badge=status_badge(view.state.get("status")),
+        title=run_title(state),
+        badge=status_badge(state.get("status")),
         facts=run_facts(view),
         spend=spend_section(view),
-        proofs=proofs_section(view.state),
+        spend_empty=" empty" if empty_spend else "",
+        proofs=proofs_section(state),
+        proofs_empty="" if state.get("proofs") else " empty",
         digest=digest_section(view),
     )
 
@@ -163,15 +169,6 @@ def run_page(view: RunView, assets: Assets) -> Markup:
     return page(title, body, assets, crumbs=crumbs, attrs=attrs, footer=footer, script=True)
 
 
-RUN_ROW = Template(
-    '<tr data-run="$id"><td>$link</td><td data-label="Kind">$kind</td>'
-    '<td data-label="Status">$status</td><td data-label="Head"><code>$head</code></td>'
-    '<td data-label="Started">$started</td><td data-label="Duration">$duration</td>'
-    '<td class="num" data-label="Spend">$spend</td><td class="num" data-label="Proofs">$proofs</td>'
-    '<td data-label="Digest"><code>$digest</code></td></tr>'
-)
-
-
 def pr_page(
     repo: str,
     pr: int,
@@ -182,61 +179,8 @@ def pr_page(
     more: bool,
     repo_link: str | None = None,
 ) -> Markup:
-    total = Totals()
-    for run in runs:
-        try:
-            total.merge(Totals.from_dict(run.get("spend") or {}))
-        except Exception:  # stored data never breaks the page
-            continue
-    title_run = next((r for r in runs if r.get("kind") == "pr" and r.get("title")), None)
-    pr_url = (title_run or {}).get("url") or f"{github}/{repo}/pull/{pr}"
-    rows = [
-        RUN_ROW.render(
-            id=r["id"],
-            link=link(run_links.get(r["id"]), Markup(f"<code>{escape(r['id'])}</code>")),
-            kind=_kind(r),
-            status=status_badge(r.get("status")),
-            head=short(r.get("head_sha")),
-            started=time_tag(r.get("started_at")),
-            duration=duration(r),
-            spend=money_lines(r.get("spend") or {}),
-            proofs=len(r.get("proofs") or []) or "—",
-            digest=str(r.get("head_hash") or "")[:12],
-        )
-        for r in runs
-    ]
-    totals = join(total.display(), Markup("<br>")) if not total.is_empty() else "—"
-    body = Template(
-        '<div class="run-head"><h1>$repo #$pr</h1></div>'
-        '<p class="subtitle">$title</p>'
-        '<dl class="facts"><div><dt>Pull request</dt><dd>$prlink</dd></div>'
-        '<div><dt>Runs</dt><dd id="run-count">$n</dd></div>'
-        '<div><dt>Total spend</dt><dd id="total-spend">$totals</dd></div>'
-        "<div><dt>Repository spend</dt><dd>$spendlink</dd></div></dl>"
-        '<section class="card"><div class="table-wrap"><table class="runs"><thead><tr>'
-        '<th scope="col">Run</th>'
-        '<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Head</th>'
-        '<th scope="col">Started (UTC)</th><th scope="col">Duration</th><th scope="col">Spend</th>'
-        '<th scope="col">Proofs</th><th scope="col">Digest</th></tr></thead>'
-        '<tbody id="runs">$rows</tbody></table></div>$more</section>'
-    ).render(
-        repo=repo,
-        pr=pr,
-        title=(title_run or {}).get("title") or "",
-        prlink=link(pr_url, f"{repo}#{pr} on GitHub"),
-        n=len(runs),
-        totals=totals,
-        spendlink=link(repo_link or f"/repos/{repo}", f"{repo} spend over time"),
-        rows=join(rows),
-        more=Markup('<p class="quiet">Older runs not shown.</p>') if more else "",
-    )
-    crumbs = Template("$repo › #$pr").render(repo=link(repo_link or f"/repos/{repo}", repo), pr=pr)
-    return page(f"{repo}#{pr} · runs", body, assets, crumbs=crumbs)
-
-
-def _kind(run: Mapping[str, Any]) -> str:
-    kind = str(run.get("kind") or "?")
-    name = run.get("name")
-    if name and kind != "pr":
-        return f"{kind} ({name})"
-    return kind
+    repo_link = repo_link or f"/repos/{repo}"
+    body = pr_body(repo, pr, runs, run_links, github, more, repo_link)
+    crumbs = Template("$repo › #$pr").render(repo=link(repo_link, repo), pr=pr)
+    # the table takes the whole width of a desktop, not the run page's column
+    return page(f"{repo}#{pr} · runs", body, assets, crumbs=crumbs, attrs={"class": "wide"})

@@ -11,6 +11,8 @@ from bot.web.html import Markup, Template, escape, join, link
 from bot.web.run_view import RunView
 
 FACT = Template("<div><dt>$name</dt><dd>$value</dd></div>")
+# The run ID is one word people copy: two columns wide, never broken inside.
+RUN_FACT = Template('<div class="fact-id"><dt>Run</dt><dd><code class="id">$id</code></dd></div>')
 
 
 def run_title(state: Mapping[str, Any]) -> str:
@@ -24,7 +26,7 @@ def run_facts(view: RunView) -> Markup:
     repo = state.get("repo")
     pr = state.get("pr")
     gh = view.github
-    facts = [("Run", Markup(f"<code>{escape(state.get('id'))}</code>"))]
+    facts: list[tuple[str, Any]] = []
     if repo:
         facts.append(("Repository", link(f"{gh}/{repo}", repo)))
     if pr is not None and repo:
@@ -47,7 +49,10 @@ def run_facts(view: RunView) -> Markup:
         ("Ended", time_tag(state.get("ended_at"))),
         ("Duration", duration(state)),
     ]
-    return join(FACT.render(name=name, value=value) for name, value in facts)
+    return Markup(
+        RUN_FACT.render(id=state.get("id"))
+        + join(FACT.render(name=name, value=value) for name, value in facts)
+    )
 
 
 def _rehashed(view: RunView) -> str:
@@ -77,6 +82,7 @@ def digest_section(view: RunView) -> Markup:
         ).render(why=view.problem or "unknown")
     return Markup(
         mark
+        + _log_line(view)
         + Template(
             '<p><code class="hash" title="head hash">$head</code></p>'
             '<p class="quiet">The PR comment shows the first 12 digits: <code>$short</code>. '
@@ -88,4 +94,23 @@ def digest_section(view: RunView) -> Markup:
             run=view.state.get("id"),
             ndjson=link(with_param(view.events_url, "format=ndjson"), "trail as NDJSON"),
         )
+    )
+
+
+def _log_line(view: RunView) -> Markup:
+    """Whether the run's head is in a signed checkpoint of the transparency log."""
+    if view.log is None:
+        return Markup("")
+    if view.log.size is None:
+        return Markup(
+            '<p class="mark log-mark pending" data-log="pending">… Not yet in the signed log '
+            '<span class="quiet">— the newest events are taken in within seconds</span></p>'
+        )
+    return Template(
+        '<p class="mark log-mark included" data-log="$size">✓ Included in the signed log at '
+        'size $size <span class="quiet">(checkpoint of $at UTC) · $proof</span></p>'
+    ).render(
+        size=str(view.log.size),
+        at=time_tag(view.log.at),
+        proof=link(view.log.proof_url, "inclusion proof"),
     )

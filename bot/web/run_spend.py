@@ -16,8 +16,8 @@ from bot.web.run_view import RunView
 MAX_SPEND_ROWS = 25  # currencies in the spend table; the rest are counted in one line
 MAX_PROOF_ROWS = 50  # proofs in the table, the newest; the rest are counted in one line
 SPEND_ROW = Template(
-    '<tr><th scope="row">$currency</th><td class="num">$spent</td><td class="num">$budget</td>'
-    "<td>$flag</td></tr>"
+    '<tr><th scope="row">$currency</th><td class="num" data-label="Spent">$spent</td>'
+    '<td class="num" data-label="Budget">$budget</td><td class="flag">$flag</td></tr>'
 )
 
 

@@ -11,6 +11,15 @@ from bot.web.chart import SpendSeries
 
 
 @dataclass(frozen=True)
+class LogMark:
+    """Where the run's head event stands in the transparency log (`bot.store.log`)."""
+
+    size: int | None  # the latest signed checkpoint's size, if it includes the head; else None
+    at: str | None = None  # when that checkpoint was signed
+    proof_url: str | None = None  # the inclusion proof against it
+
+
+@dataclass(frozen=True)
 class RunView:
     """What the run page shows: the stored state plus what rendering found."""
 
@@ -26,3 +35,4 @@ class RunView:
     live_url: str  # the fragment URL for live updates
     continued_after: int = 0  # 0: the whole trail was rehashed now; else events up to it earlier
     rehash_bound: float = 0.0  # ...at most this many seconds ago (bot/web/verified.py)
+    log: LogMark | None = None  # None: not looked up (the page says nothing about the log)

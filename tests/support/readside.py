@@ -49,14 +49,19 @@ async def close_pr(bot: Bot, pr: int = 2, *, repo: str = REPO, merged: bool = Tr
 
 
 async def open_agent_run(
-    bot: Bot, *, repo: str = REPO, pr: int = 2, budget: dict[str, str] | None = None
+    bot: Bot,
+    *,
+    repo: str = REPO,
+    pr: int = 2,
+    budget: dict[str, str] | None = None,
+    name: str = "review bot",
 ) -> str:
     spec = RunSpec(
         kind="agent",
         repo=repo,
         pr=pr,
         head_sha=HEAD,
-        name="review bot",
+        name=name,
         private=False,
         opened_data={"budget": budget} if budget else {},
     )

@@ -1,9 +1,11 @@
 // Live updates for a run page: the bot's own SSE tail says "something new", and the
 // page fetches the changed parts rendered by the server (same HTML as a reload).
+// While the panel says the run's head is not yet in the signed log, it asks again
+// every few seconds (the log takes events in within seconds), open run or not.
 (function () {
   "use strict";
   var main = document.getElementById("run");
-  if (!main || main.dataset.open !== "1" || !window.EventSource || !window.fetch) {
+  if (!main || !window.fetch) {
     return;
   }
   var live = document.getElementById("live");
@@ -12,6 +14,8 @@
   var busy = false;
   var again = false;
   var ended = false;
+  var logTimer = null;
+  var logTries = 0;
 
   function withParam(url, param) {
     return url + (url.indexOf("?") < 0 ? "?" : "&") + param;
@@ -23,8 +27,23 @@
     live.setAttribute("data-state", state);
   }
 
+  function logPending() {
+    return document.querySelector('#panel [data-log="pending"]') !== null;
+  }
+
+  function watchLog() {
+    if (logTimer === null && logTries < 30 && logPending()) {
+      logTries += 1;
+      logTimer = setTimeout(function () {
+        logTimer = null;
+        refresh();
+      }, 2000);
+    }
+  }
+
   function apply(part) {
-    if (part.seq <= seq && part.open) {
+    // the same events again: news only when the panel was waiting for the log
+    if (part.open && (part.seq < seq || (part.seq === seq && !logPending()))) {
       return;
     }
     document.getElementById("panel").innerHTML = part.panel;
@@ -64,6 +83,7 @@
           again = false;
           refresh();
         }
+        watchLog();
       });
   }
 
@@ -76,6 +96,10 @@
     }
   }
 
+  watchLog();
+  if (main.dataset.open !== "1" || !window.EventSource) {
+    return;
+  }
   var source = new EventSource(withParam(main.dataset.events, "format=sse&after=" + seq));
   source.addEventListener("open", function () {
     say("● live", "on");
