@@ -114,10 +114,12 @@ def config_from(owner_text: str | None, repo_text: str | None, owner: str = "") 
         if text is None:
             continue
         data, problem = load_settings(text)
-        if problem is not None:
-            notices.extend(_invalid(problem, where).notices)
-        else:
+        if problem is None:
             layers.append(data)
+        elif where is None and layers:  # the owner's settings still apply
+            notices.extend(_invalid(problem, None, f"`{owner}/.github`'s settings").notices)
+        else:
+            notices.extend(_invalid(problem, where).notices)
     merged: Mapping[str, Any] = {}
     for layer in layers:
         merged = merge_settings(merged, layer)
@@ -190,11 +192,11 @@ def _normal(data: Mapping[str, Any]) -> dict[str, Any]:
     return normal
 
 
-def _invalid(reason: str, where: str | None = None) -> RepoConfig:
+def _invalid(reason: str, where: str | None = None, instead: str = "defaults") -> RepoConfig:
+    """Defaults and the one-line notice; `where` names the owner's file (`OWNER/.github`)."""
     name = f"`{PATH}` in `{where}`" if where else f"`{PATH}`"
-    return RepoConfig(
-        notices=(f"{name} is ignored: {_one_line(reason, NOTICE_CHARS)}; defaults apply.",)
-    )
+    why = _one_line(reason, NOTICE_CHARS)
+    return RepoConfig(notices=(f"{name} is ignored: {why}; {instead} apply.",))
 
 
 def _one_line(text: str, limit: int) -> str:
