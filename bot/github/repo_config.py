@@ -364,8 +364,10 @@ def saved_name(repo: str) -> str:
     return SAVED_PREFIX + repo.lower()
 
 
-def saved_settings(config: RepoConfig) -> str:
-    """The monthly budget and price overrides as JSON (exact decimal strings)."""
+def saved_settings(config: RepoConfig, private: bool = True) -> str:
+    """The monthly budget and price overrides as JSON (exact decimal strings), and
+    whether the repository is private (its budget is then shown only to callers who may
+    read all of its runs)."""
     pricing = {
         (f"{e.provider} {e.model}" if e.provider else e.model): {
             name: str(rate) for name, rate in e.rates.items()
@@ -373,7 +375,8 @@ def saved_settings(config: RepoConfig) -> str:
         for e in config.pricing.entries
     }
     month = {currency: str(limit) for currency, limit in config.month_budget.items()}
-    return json.dumps({"per_month": month, "pricing": pricing}, sort_keys=True)
+    saved = {"per_month": month, "pricing": pricing, "private": private}
+    return json.dumps(saved, sort_keys=True)
 
 
 def read_saved(text: str | None) -> RepoConfig:
@@ -389,3 +392,11 @@ def read_saved(text: str | None) -> RepoConfig:
         )
     except (ValueError, AttributeError, InvalidInput):
         return DEFAULTS
+
+
+def saved_private(text: str | None) -> bool:
+    """Whether the saved settings are a private repository's (unknown counts as private)."""
+    try:
+        return json.loads(text or "{}").get("private") is not False
+    except (ValueError, AttributeError):
+        return True

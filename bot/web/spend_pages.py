@@ -21,11 +21,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import keys
-from bot.github.repo_config import read_saved, saved_name
+from bot.github.repo_config import read_saved, saved_name, saved_private
 from bot.http import params as query
 from bot.http.access import LINK_PARAM, reader_for
 from bot.http.errors import ApiError, add_html_errors
-from bot.http.spend import OWNER, readable, spend_for
+from bot.http.spend import OWNER, spend_for
 from bot.trail.budget import exceeds
 from bot.trail.money import CATEGORIES, EXACT, display_amount
 from bot.trail.spend_rollup import (
@@ -222,7 +222,7 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
         "since": since,
         "until": until,
         "month": await spend_for(request, month),
-        "month_budget": await _month_budget(request, scope, month),
+        "month_budget": await _month_budget(request, scope),
         "weekly": await spend_for(request, scope.query(since, until, by="category")),
         "prs": _ranked(await spend_for(request, replace(period, by="pr"))),
         "runs": _ranked(await spend_for(request, replace(period, by="run"))),
@@ -231,21 +231,20 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
     }
 
 
-async def _month_budget(
-    request: web.Request, scope: Scope, month: SpendQuery
-) -> dict[str, Decimal]:
-    """The repository's monthly budget as the bot last read it, shown only to a caller
-    whose month figure is the whole repository's (no private spend left out of it)."""
+async def _month_budget(request: web.Request, scope: Scope) -> dict[str, Decimal]:
+    """The repository's monthly budget as the bot last read it: for a public repository
+    to anyone, for a private one only to callers who may read all of its runs (the
+    admin token, a reporter credential for it), since the budget is its file's."""
     if not scope.repo:
         return {}
-    store = request.app[keys.STORE]
-    budget = dict(read_saved(await store.get_state(saved_name(scope.name))).month_budget)
-    if not budget:
-        return {}
-    narrowed = await readable(store, month, await reader_for(request))
-    if narrowed.all_private or scope.name.lower() in narrowed.private_repos:
+    saved = await request.app[keys.STORE].get_state(saved_name(scope.name))
+    budget = dict(read_saved(saved).month_budget)
+    if not budget or not saved_private(saved):
         return budget
-    return {} if await store.spend_private_scopes(month) else budget
+    reader = await reader_for(request)
+    if reader.admin or (reader.principal is not None and reader.principal.may_write(scope.name)):
+        return budget
+    return {}
 
 
 def month_against(month: Sequence[Bucket], budget: dict[str, Decimal]) -> Markup:

@@ -48,5 +48,3 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
         signer.verifier.key,
     )
     return signer
-
-

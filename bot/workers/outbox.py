@@ -318,7 +318,8 @@ class OutboxWorker:
         # once. A 401 from any of its calls still reaches `_deliver`, which forgets the token.
         gh = None if self.github is None else await self.github.api(item.installation_id)
         config = await self._repo_config(gh, item)
-        await self._save_settings(item.repo, config)
+        private = any(run.get("private") is not False for run in runs)
+        await self._save_settings(item.repo, config, private)
         options = with_repo_config(self.options(item.repo, item.pr), config)
         if config.month_budget:
             month = await self.month_spend(item.repo, item.pr, config.month_budget)
@@ -334,12 +335,12 @@ class OutboxWorker:
             return DEFAULT_REPO_CONFIG
         return await self.repo_configs.get(gh, item.repo)
 
-    async def _save_settings(self, repo: str, config: RepoConfig) -> None:
+    async def _save_settings(self, repo: str, config: RepoConfig, private: bool) -> None:
         """Keep what the repository page and the reporter API need of the file (its
         monthly budget, its prices) in the store, which they read without GitHub."""
         if self.repo_configs is None:
             return
-        saved = saved_settings(config)
+        saved = saved_settings(config, private)
         if self._saved.get(repo.lower()) == saved:
             return
         await self.store.set_state(saved_name(repo), saved)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.render.summary import SummaryOptions
+from bot.trail.budget import MonthSpend
 from tests.render.test_summary import run
 
 PUBLIC = SummaryOptions(public_url="https://audit.example.org")
@@ -98,10 +99,33 @@ def hostile_names() -> Case:
     return runs, PUBLIC
 
 
+def over_monthly_budget() -> Case:
+    """An agent's spend takes the repository over its monthly budget in USD (the PR has
+    no budget of its own); USDC stays within its monthly limit."""
+    month = MonthSpend(
+        "2026-11",
+        limit={"USD": Decimal("200"), "USDC": Decimal("50")},
+        spent={"USD": Decimal("212.40"), "USDC": Decimal("3")},
+        this_pr={"USD": Decimal("15.00"), "USDC": Decimal("0.5")},
+    )
+    return [
+        run(1, status="succeeded", private=False),
+        run(
+            2,
+            kind="agent",
+            name="refactor",
+            private=False,
+            spend={"USD": "15.00", "USDC": "0.5"},
+            finished_at="2026-11-21T06:20:00Z",
+        ),
+    ], SummaryOptions(public_url="https://audit.example.org", month=month)
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "ci-only": ci_only,
     "review-over-budget": review_over_budget,
     "three-currencies": three_currencies,
     "sixty-runs": sixty_runs,
     "hostile-names": hostile_names,
+    "over-monthly-budget": over_monthly_budget,
 }
