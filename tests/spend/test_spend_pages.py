@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.github.repo_config import RepoConfig, saved_name, saved_settings
+from bot.github.repo_config import PATH, read_saved, saved_name
 from tests.spend.fixture import PRIVATE, PUBLIC, commands, open_run, spend
 from tests.support.bot import Bot
+from tests.support.fake_github import FakeGitHub
 from tests.web.test_pages_browser import ARTIFACTS, DESKTOP, PHONE, new_page
 
 ADMIN = "admin-token-for-pages"
@@ -92,17 +93,19 @@ async def test_owner_page_lists_repositories_private_only_for_readers(
 
 
 async def test_repository_page_shows_the_month_against_its_monthly_budget(
-    make_bot: Any, browser: Any
+    make_bot: Any, browser: Any, github: FakeGitHub
 ) -> None:
-    """The month (UTC) against `budget.per_month` as the outbox last saved it; a private
-    repository's budget only for callers who may read all of its runs."""
+    """The month (UTC) against `budget.per_month` as the outbox last read it (when it
+    refreshed the PR's summary); a private repository's budget only for callers who may
+    read all of its runs."""
     bot = await make_bot(AUDIT_ADMIN_TOKEN=ADMIN)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     for repo, private, amount in ((PUBLIC, False, "150.25"), (PRIVATE, True, "250")):
+        github.files[(repo.lower(), PATH)] = "budget:\n  per_month: 200 USD, 5 USDC\n"
         await bot.store.apply(open_run(repo, 9, "agent", private, spend(amount, "USD", now)))
-    limits = RepoConfig(month_budget={"USD": Decimal("200"), "USDC": Decimal("5")})
-    await bot.store.set_state(saved_name(PUBLIC), saved_settings(limits, private=False))
-    await bot.store.set_state(saved_name(PRIVATE), saved_settings(limits, private=True))
+    await bot.settle()
+    saved = await bot.store.get_state(saved_name(PRIVATE))
+    assert read_saved(saved).month_budget == {"USD": Decimal("200"), "USDC": Decimal("5")}
     for viewport in (DESKTOP, PHONE):
         page = await new_page(browser, viewport)
         await page.goto(f"{bot.url}/repos/{PUBLIC}")
