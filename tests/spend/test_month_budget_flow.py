@@ -149,6 +149,18 @@ async def test_reported_tokens_are_priced_by_the_repository_override(
     assert owner_priced["amount"] == "0.018"
     assert owner_priced["priced_by"]["source"] == "repository"
 
+    # Events sent with the open call are priced the same way.
+    inline = {"type": "spend", "model": "HOUSE-LLM", "input_tokens": 1_000_000}
+    status, opened = await post(
+        app_bot,
+        "/api/runs",
+        {"kind": "review", "head_sha": HEAD, "events": [inline]},
+        token_for(issuer, pr=2),
+    )
+    assert status == 201, opened
+    [at_open] = [e.data for e in await app_bot.store.get_events(opened["id"]) if e.type == "spend"]
+    assert at_open["amount"] == "0.15" and at_open["priced_by"]["source"] == "repository"
+
 
 async def test_a_caller_without_rights_to_the_repository_gets_no_repository_prices(
     app_bot: Bot, github: FakeGitHub, issuer: LocalIssuer
