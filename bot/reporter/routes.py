@@ -111,6 +111,15 @@ def pricing(request: web.Request) -> Pricing:
     return Pricing(operator=overrides) if overrides is not None else DEFAULT_PRICING
 
 
+def _names_a_model(body: object) -> bool:
+    """Whether some event of the body is a spend naming a model (only those are priced),
+    so other reports cost no extra store read."""
+    events = body.get("events") if isinstance(body, Mapping) else None
+    if not isinstance(events, list):
+        return False
+    return any(isinstance(e, Mapping) and e.get("model") is not None for e in events)
+
+
 async def repo_pricing(request: web.Request, repo: object, principal: Principal) -> Pricing:
     """The repository's `pricing:` over the operator's prices over the package table.
 
@@ -206,8 +215,10 @@ def _closed(run: Mapping[str, Any]) -> ApiError:
     return ApiError(409, f"run {run['id']} is already closed ({run.get('status')})")
 
 
-async def _run_pricing(request: web.Request, principal: Principal) -> Pricing:
+async def _run_pricing(request: web.Request, body: object, principal: Principal) -> Pricing:
     """The prices for the run named in the path (its repository's, when it has some)."""
+    if not _names_a_model(body):
+        return pricing(request)
     run_id = request.match_info["run_id"]
     run = await request.app[keys.STORE].get_run(run_id) if is_run_id(run_id) else None
     return await repo_pricing(request, run.get("repo") if run else None, principal)
@@ -229,7 +240,8 @@ async def _into_run(
     """
     principal = await authenticate(request)
     body = await read_body(request)
-    parsed = parse(body, await _run_pricing(request, principal) if priced else DEFAULT_PRICING)
+    prices = await _run_pricing(request, body, principal) if priced else DEFAULT_PRICING
+    parsed = parse(body, prices)
     key = header_key(request, parsed.idempotency_key)
     run = await _writable_run(request, principal)
     if key is None and not is_open(run):
@@ -325,7 +337,9 @@ async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
 async def open_run(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_body(request)
-    opened = parse_open(body, await repo_pricing(request, _repo_named(body, principal), principal))
+    repo = _repo_named(body, principal)
+    prices = await repo_pricing(request, repo, principal) if _names_a_model(body) else None
+    opened = parse_open(body, prices or pricing(request))
     plan = plan_open(opened, header_key(request, opened.idempotency_key), principal)
     result = await _commit_open(request, plan)
     run_id = (result.opened or result.runs)[0]
