@@ -322,7 +322,9 @@ class RepoConfigs:
     async def _fetch(self, gh: Any, repo: str) -> RepoConfig:
         owner = repo.split("/", 1)[0]
         defaults = self._owners.get(owner.lower())
-        if defaults is None:
+        if repo.lower() == f"{owner}/{ORG_REPO}".lower():
+            defaults = _File()  # the owner's own `.github` repository: its file, once
+        elif defaults is None:
             defaults = await _read(gh, f"{owner}/{ORG_REPO}", f"`{PATH}` in `{owner}/{ORG_REPO}`")
             self._owners[owner.lower()] = defaults
         own = await _read(gh, repo, f"`{PATH}`")

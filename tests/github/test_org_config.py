@@ -171,3 +171,12 @@ async def test_the_owner_file_is_read_once_per_owner_then_revalidated_with_its_e
     clock.now = 122
     changed = await configs.get(await client.api(None), REPO)
     assert changed.month_budget == {"USD": Decimal("300")}
+
+
+async def test_the_owner_repository_itself_reads_its_file_once(
+    github: FakeGitHub, client: GitHub
+) -> None:
+    github.files[(ORG.lower(), PATH)] = "budget: [\n"
+    config = await RepoConfigs().get(await client.api(None), ORG)
+    assert len(reads_of(github, ORG)) == 1
+    assert config.notices == (f"`{PATH}` is ignored: not valid YAML at line 2; defaults apply.",)
