@@ -1,8 +1,9 @@
 """The `audit-bot/spend` check run's text: a PR's spend against its budgets.
 
 Pure (runs + options → what the check says); `bot.github.checks` posts it.
-Conclusion `failure` when the PR or any of its runs is over budget, so branch
-protection can require it; `success` otherwise.
+Conclusion `failure` when the PR or any of its runs is over budget, or when the PR
+takes the repository over its monthly budget (`bot.trail.budget.MonthSpend`), so
+branch protection can require it; `success` otherwise.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from bot.render.format import budget_limits
 from bot.render.log_stamp import check_text
 from bot.render.plain import code, notice, plain
 from bot.render.summary import SummaryOptions
-from bot.trail.budget import over_budget, run_budget
-from bot.trail.money import Totals
+from bot.trail.budget import MonthSpend, over_budget, run_budget
+from bot.trail.money import Totals, display_amount
 
 CHECK_NAME = "audit-bot/spend"
 MAX_SUMMARY = 60_000  # GitHub's output.summary limit is 65,535 characters
@@ -99,9 +100,12 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
                 f"| {verdict} |"
             )
     pr_over = over_budget(total, options.budget) if options.budget else []
-    failing = bool(pr_over or runs_over)
+    month_over = options.month.pr_over() if options.month is not None else []
+    failing = bool(pr_over or runs_over or month_over)
     spent = " · ".join(total.display()) if not total.is_empty() else None
-    if failing:
+    if failing and not pr_over and not runs_over:
+        title = f"Over the repository's monthly budget ({', '.join(month_over)}): {spent}"
+    elif failing:
         what = ", ".join(pr_over) if pr_over else f"{len(runs_over)} run(s)"
         title = f"Over budget ({what}): {spent}"
     elif spent is None:
@@ -118,6 +122,8 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
         f"**PR budget:** {_limits(options.budget)}"
         + (f" — **⚠️ over budget** ({', '.join(pr_over)})" if pr_over else "")
     )
+    if options.month is not None:
+        lines.append(_month_text(options.month))
     if rows:
         lines += ["", "| Run | Kind | Spend | Budget | |", "| --- | --- | --- | --- | --- |"]
         lines += rows
@@ -126,3 +132,20 @@ def spend_check(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> S
         summary = summary[:MAX_SUMMARY] + "\n\n… (truncated)"
     text = check_text(options.log) if options.log is not None else None
     return SpendCheck(head, "failure" if failing else "success", title[:200], summary, text)
+
+
+def _month_text(month: MonthSpend) -> str:
+    """The repository's month so far against its monthly budget, per currency."""
+    parts = []
+    for currency in sorted(month.limit):
+        limit = display_amount(month.limit[currency], currency)
+        used = display_amount(month.used(currency), currency)
+        mine = display_amount(month.this_pr.get(currency, Decimal(0)), currency)
+        parts.append(f"{used} of {limit} ({mine} on this PR)")
+    over = month.pr_over()
+    verdict = (
+        f" — **⚠️ this PR takes the repository over its monthly budget** ({', '.join(over)})"
+        if over
+        else ""
+    )
+    return f"**Repository, {month.month} (UTC):** " + ", ".join(parts) + verdict

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from bot.render.format import budget_limits, span
 from bot.render.log_stamp import LogStamp, comment_lines
 from bot.render.plain import code, notice, plain
-from bot.trail.budget import exceeds, over_budget, run_budget
+from bot.trail.budget import MonthSpend, exceeds, over_budget, run_budget
 from bot.trail.money import Totals, display_amount
 from bot.trail.proofs import explorer_url
 from bot.trail.times import parse_time
@@ -89,6 +89,8 @@ class SummaryOptions:
     kind_budgets: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
     # the signed-log checkpoint holding the PR's runs (None: the log is not shown)
     log: LogStamp | None = None
+    # the repository's month-to-date spend against its monthly budget (None: no budget)
+    month: MonthSpend | None = None
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,15 @@ def has_spend(runs: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def is_over_budget(runs: Sequence[Mapping[str, Any]], options: SummaryOptions) -> bool:
-    """The PR or one of its runs is over budget (`comment.when: over-budget`)."""
+    """The PR or one of its runs is over budget, or the PR takes the repository over its
+    monthly budget (`comment.when: over-budget`)."""
     view = _view(runs)
-    return bool(over_budget(view.total, options.budget)) or bool(_runs_over(view, options))
+    month_over = options.month is not None and bool(options.month.pr_over())
+    return (
+        bool(over_budget(view.total, options.budget))
+        or bool(_runs_over(view, options))
+        or month_over
+    )
 
 
 # --- sorting the runs ----------------------------------------------------------------
@@ -229,6 +237,35 @@ def _states(runs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _budget_state(view: _View, options: SummaryOptions) -> list[str]:
+    """The PR's budget state, then the monthly one: only its state (never the month's
+    figures, which other PRs move) so the headline key changes only with the state."""
+    return [*_pr_budget_state(view, options), *_month_state(options)]
+
+
+def _month_state(options: SummaryOptions) -> list[str]:
+    month = options.month
+    over = month.pr_over() if month is not None else []
+    if month is None or not over:
+        return []
+    limits = _listed([display_amount(month.limit[c], c) for c in over])
+    return [f"⚠️ takes the repository over its {limits} monthly budget"]
+
+
+def _month_line(options: SummaryOptions) -> str | None:
+    """What needs action about the monthly budget, with the month's figures."""
+    month = options.month
+    over = month.pr_over() if month is not None else []
+    if month is None or not over:
+        return None
+    shown = [
+        f"{_amount(month.used(c))} of {display_amount(month.limit[c], c)} "
+        f"({display_amount(month.this_pr.get(c, Decimal(0)), c)} on this PR)"
+        for c in over
+    ]
+    return f"**over the repository's monthly budget** for {month.month} (UTC): " + _listed(shown)
+
+
+def _pr_budget_state(view: _View, options: SummaryOptions) -> list[str]:
     if options.budget:
         over = over_budget(view.total, options.budget)
         if over:
@@ -255,6 +292,9 @@ def _action_lines(view: _View, options: SummaryOptions) -> list[str]:
     if runs_over:
         their = "its" if len(runs_over) == 1 else "their"
         needs.append(f"{_count(len(runs_over), 'run')} over {their} own budget")
+    month = _month_line(options)
+    if month:
+        needs.append(month)
     failed = sum(
         1 for run in view.runs for p in run.get("proofs") or [] if p.get("status") == "failed"
     )

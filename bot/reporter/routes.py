@@ -8,7 +8,6 @@ nothing; a key reused for a different request is refused.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.auth import AuthError, AuthUnavailable, Principal
+from bot.github.repo_config import read_saved, saved_name
 from bot.http import intake
 from bot.http.errors import ApiError
 from bot.ids import is_run_id
@@ -106,10 +106,33 @@ async def read_body(request: web.Request) -> object:
 
 
 def pricing(request: web.Request) -> Pricing:
-    """The operator's prices over the package table. A repository's `pricing:` is not
-    applied here: its file is read through GitHub by the outbox, never while reporting."""
+    """The operator's prices over the package table."""
     overrides = request.app[keys.SETTINGS].model_prices
     return Pricing(operator=overrides) if overrides is not None else DEFAULT_PRICING
+
+
+def _names_a_model(body: object) -> bool:
+    """Whether some event of the body is a spend naming a model (only those are priced),
+    so other reports cost no extra store read."""
+    events = body.get("events") if isinstance(body, Mapping) else None
+    if not isinstance(events, list):
+        return False
+    return any(isinstance(e, Mapping) and e.get("model") is not None for e in events)
+
+
+async def repo_pricing(request: web.Request, repo: object, principal: Principal) -> Pricing:
+    """The repository's `pricing:` over the operator's prices over the package table.
+
+    The reporter API never asks GitHub: the repository's settings are the ones the
+    outbox last read from its `.github/audit-bot.yml` (and the owner's) and saved in
+    the store. Only a caller who may report for the repository gets them, so a
+    refusal cannot tell anyone else whether a repository has prices of its own.
+    """
+    base = pricing(request)
+    if not isinstance(repo, str) or not principal.may_write(repo):
+        return base
+    saved = read_saved(await request.app[keys.STORE].get_state(saved_name(repo)))
+    return base.with_repository(saved.pricing) if saved.pricing.entries else base
 
 
 def header_key(request: web.Request, body_key: str | None) -> str | None:
@@ -192,11 +215,21 @@ def _closed(run: Mapping[str, Any]) -> ApiError:
     return ApiError(409, f"run {run['id']} is already closed ({run.get('status')})")
 
 
+async def _run_pricing(request: web.Request, body: object, principal: Principal) -> Pricing:
+    """The prices for the run named in the path (its repository's, when it has some)."""
+    if not _names_a_model(body):
+        return pricing(request)
+    run_id = request.match_info["run_id"]
+    run = await request.app[keys.STORE].get_run(run_id) if is_run_id(run_id) else None
+    return await repo_pricing(request, run.get("repo") if run else None, principal)
+
+
 async def _into_run(
     request: web.Request,
     route: str,
-    parse: Callable[[object], Req],
+    parse: Callable[[object, Pricing], Req],
     events_of: Callable[[Req], list[ev.NewEvent]],
+    priced: bool = False,
 ) -> tuple[Req, dict[str, Any], CommandResult]:
     """Authenticate, parse, find the run, append atomically: the request, run and result.
 
@@ -206,7 +239,9 @@ async def _into_run(
     it is refused before the store is asked to write anything.
     """
     principal = await authenticate(request)
-    parsed = parse(await read_body(request))
+    body = await read_body(request)
+    prices = await _run_pricing(request, body, principal) if priced else DEFAULT_PRICING
+    parsed = parse(body, prices)
     key = header_key(request, parsed.idempotency_key)
     run = await _writable_run(request, principal)
     if key is None and not is_open(run):
@@ -276,6 +311,14 @@ def plan_open(opened: OpenRequest, key: str | None, principal: Principal) -> Ope
     )
 
 
+def _repo_named(body: object, principal: Principal) -> object:
+    """The repository an open-run body reports for, as `plan_open` will pick it."""
+    named = body.get("repo") if isinstance(body, Mapping) else None
+    if named is not None:
+        return named
+    return principal.claims.repository if principal.claims else None
+
+
 async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
     """Commit the plan with the PR's installation and visibility as the store has them now."""
     installation_id, private = await _pr_context(request, plan.repo, plan.pr)
@@ -293,7 +336,10 @@ async def _commit_open(request: web.Request, plan: OpenPlan) -> CommandResult:
 
 async def open_run(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    opened = parse_open(await read_body(request), pricing(request))
+    body = await read_body(request)
+    repo = _repo_named(body, principal)
+    prices = await repo_pricing(request, repo, principal) if _names_a_model(body) else None
+    opened = parse_open(body, prices or pricing(request))
     plan = plan_open(opened, header_key(request, opened.idempotency_key), principal)
     result = await _commit_open(request, plan)
     run_id = (result.opened or result.runs)[0]
@@ -326,8 +372,9 @@ async def append_events(request: web.Request) -> web.Response:
     batch, run, result = await _into_run(
         request,
         "events",
-        functools.partial(parse_events, pricing=pricing(request)),
+        lambda body, prices: parse_events(body, pricing=prices),
         lambda batch: list(batch.events),
+        priced=True,
     )
     explorers = request.app[keys.SETTINGS].explorers
     proofs = [e.data for e in batch.events if e.type == ev.PROOF]
@@ -357,7 +404,9 @@ def _proof_view(proof: Mapping[str, Any], explorers: Mapping[str, str]) -> dict[
 
 
 async def close_run(request: web.Request) -> web.Response:
-    _, run, result = await _into_run(request, "close", parse_close, _closing_events)
+    _, run, result = await _into_run(
+        request, "close", lambda body, _: parse_close(body), _closing_events
+    )
     return web.json_response(
         {
             "run_id": run["id"],

@@ -2,16 +2,18 @@
 
 Over budget means strictly above the limit, per currency; spending exactly the
 limit is fine. Every place that shows or reports it (the PR summary, the spend
-check, the run page, the API) asks here, so they cannot disagree.
+check, the run page, the API) asks here, so they cannot disagree. A repository's
+monthly budget (`MonthSpend`) applies the same rule to its month-to-date spend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.trail.money import Totals, parse_amount, parse_currency
+from bot.trail.money import EXACT, Totals, parse_amount, parse_currency
 from bot.trail.validation import InvalidInput, at, kind_of
 
 
@@ -90,3 +92,35 @@ def run_over_budget(run: Mapping[str, Any]) -> list[str]:
         return over_budget(totals, budget)
     except (InvalidInput, ArithmeticError, ValueError):
         return []
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    """A repository's spend in one calendar month (UTC) against its monthly budget.
+
+    `spent` is the repository's month-to-date spend from the rollups, which already
+    holds this PR's part (`this_pr`) once; months are calendar months in UTC, so a
+    spend's month is the UTC date of its `at` time.
+    """
+
+    month: str  # "2026-12"
+    limit: Mapping[str, Decimal]
+    spent: Mapping[str, Decimal] = field(default_factory=dict)
+    this_pr: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def used(self, currency: str) -> Decimal:
+        return self.spent.get(currency, Decimal(0))
+
+    def repo_over(self) -> list[str]:
+        """Currencies in which the repository is over its monthly budget, sorted."""
+        return sorted(c for c, limit in self.limit.items() if exceeds(self.used(c), limit))
+
+    def pr_over(self) -> list[str]:
+        """Currencies in which this PR takes the repository over its monthly budget: the
+        repository is over and this PR spent in that currency this month (a PR that
+        spent nothing this month did not take it over)."""
+        return [c for c in self.repo_over() if self.this_pr.get(c, Decimal(0)) > 0]
+
+    def before_pr(self, currency: str) -> Decimal:
+        """The month-to-date spend without this PR's part."""
+        return EXACT.subtract(self.used(currency), self.this_pr.get(currency, Decimal(0)))

@@ -20,10 +20,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from bot import keys
+from bot.github.repo_config import read_saved, saved_name, saved_private
 from bot.http import params as query
 from bot.http.access import LINK_PARAM, reader_for
 from bot.http.errors import ApiError, add_html_errors
 from bot.http.spend import OWNER, spend_for
+from bot.trail.budget import exceeds
 from bot.trail.money import CATEGORIES, EXACT, display_amount
 from bot.trail.spend_rollup import (
     Bucket,
@@ -214,16 +217,54 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
     since = until - 7 * WEEKS
     month_start = epoch_day(day_of(today).replace(day=1))
     period = scope.query(since, until, interval="all")
+    month = scope.query(month_start, today + 1, interval="all")
     return {
         "since": since,
         "until": until,
-        "month": await spend_for(request, scope.query(month_start, today + 1, interval="all")),
+        "month": await spend_for(request, month),
+        "month_budget": await _month_budget(request, scope),
         "weekly": await spend_for(request, scope.query(since, until, by="category")),
         "prs": _ranked(await spend_for(request, replace(period, by="pr"))),
         "runs": _ranked(await spend_for(request, replace(period, by="run"))),
         "models": _ranked(await spend_for(request, replace(period, by="model"))),
         "repos": await spend_for(request, replace(period, by="repo")) if not scope.repo else [],
     }
+
+
+async def _month_budget(request: web.Request, scope: Scope) -> dict[str, Decimal]:
+    """The repository's monthly budget as the bot last read it: for a public repository
+    to anyone, for a private one only to callers who may read all of its runs (the
+    admin token, a reporter credential for it), since the budget is its file's."""
+    if not scope.repo:
+        return {}
+    saved = await request.app[keys.STORE].get_state(saved_name(scope.name))
+    budget = dict(read_saved(saved).month_budget)
+    if not budget or not saved_private(saved):
+        return budget
+    reader = await reader_for(request)
+    if reader.admin or (reader.principal is not None and reader.principal.may_write(scope.name)):
+        return budget
+    return {}
+
+
+def month_against(month: Sequence[Bucket], budget: dict[str, Decimal]) -> Markup:
+    """This month's spend per currency, against the monthly budget where one is set."""
+    spent = {t["currency"]: Decimal(t["amount"]) for t in totals(month)}
+    if not budget:
+        return _money(totals(month))
+    lines = []
+    for currency in sorted(set(spent) | set(budget)):
+        amount = spent.get(currency, Decimal(0))
+        if currency not in budget:
+            lines.append(escape(display_amount(amount, currency)))
+            continue
+        limit = budget[currency]
+        text = f"{display_amount(amount, '').rstrip()} of {display_amount(limit, currency)}"
+        if exceeds(amount, limit):
+            lines.append(Template('<span class="over">$t ⚠️ over budget</span>').render(t=text))
+        else:
+            lines.append(escape(text + " budget"))
+    return join(lines, Markup("<br>"))
 
 
 BODY = Template(
@@ -266,7 +307,7 @@ def spend_page(scope: Scope, figures: dict[str, Any], assets: render.Assets) -> 
     )
     body = BODY.render(
         name=scope.name,
-        month=_money(totals(figures["month"])),
+        month=month_against(figures["month"], figures.get("month_budget") or {}),
         weeks=WEEKS,
         period=_money(totals(weekly)),
         csv=link(scope.csv_url(figures["since"], figures["until"]), "CSV, per week and category"),

@@ -17,6 +17,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -37,7 +39,7 @@ from bot.github.errors import (
 )
 from bot.github.pacing import Paced
 from bot.github.repo_config import DEFAULTS as DEFAULT_REPO_CONFIG
-from bot.github.repo_config import RepoConfig, RepoConfigs
+from bot.github.repo_config import RepoConfig, RepoConfigs, saved_name, saved_settings
 from bot.render.log_stamp import LogStamp
 from bot.render.spend_check import spend_check
 from bot.render.summary import (
@@ -49,6 +51,9 @@ from bot.render.summary import (
 )
 from bot.store.base import SUMMARY, OutboxItem, RunFilter, Store, StoreUnavailable
 from bot.store.sql import MAX_DUE_AHEAD
+from bot.trail.budget import MonthSpend
+from bot.trail.money import EXACT
+from bot.trail.spend_rollup import SpendQuery, epoch_day, month_bounds, month_key
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +172,9 @@ class OutboxWorker:
         self.log_stamps = log_stamps
         self._awaiting: LRUCache[str, float] = LRUCache(maxsize=4096)  # key -> first wait
         self.worker_id = uuid.uuid4().hex[:12]
+        # repository -> the settings this worker last saved for the read side and the
+        # reporter API (`saved_settings`), so an unchanged file costs no write
+        self._saved: dict[str, str] = {}
         self.lease = LEASE
         self._wake = asyncio.Event()
         self._stopping = False
@@ -346,8 +354,13 @@ class OutboxWorker:
         # once. A 401 from any of its calls still reaches `_deliver`, which forgets the token.
         gh = None if self.github is None else await self.github.api(item.installation_id)
         config = await self._repo_config(gh, item)
+        private = any(run.get("private") is not False for run in runs)
+        await self._save_settings(item.repo, config, private)
         options = with_repo_config(self.options(item.repo, item.pr), config)
         options = dataclasses.replace(options, log=stamp)
+        if config.month_budget:
+            month = await self.month_spend(item.repo, item.pr, config.month_budget)
+            options = dataclasses.replace(options, month=month)
         body = render_summary(item.repo, item.pr, runs, options)
         if config.comment != "off":
             await self._post_summary(gh, item, body, config, wanted(config, runs, options))
@@ -385,6 +398,41 @@ class OutboxWorker:
         if self.repo_configs is None or gh is None:
             return DEFAULT_REPO_CONFIG
         return await self.repo_configs.get(gh, item.repo)
+
+    async def _save_settings(self, repo: str, config: RepoConfig, private: bool) -> None:
+        """Keep what the repository page and the reporter API need of the file (its
+        monthly budget, its prices) in the store, which they read without GitHub."""
+        if self.repo_configs is None:
+            return
+        saved = saved_settings(config, private)
+        if self._saved.get(repo.lower()) == saved:
+            return
+        await self.store.set_state(saved_name(repo), saved)
+        self._saved[repo.lower()] = saved
+
+    async def month_spend(self, repo: str, pr: int, limit: dict[str, Decimal]) -> MonthSpend:
+        """The repository's spend this calendar month (UTC, by the worker's clock) from
+        the rollups, and this PR's part of it, against its monthly budget."""
+        today = epoch_day(datetime.fromtimestamp(self.clock(), UTC).date())
+        month = month_key(today)
+        start, end = month_bounds(month)
+        query = SpendQuery(
+            since_day=epoch_day(start),
+            until_day=epoch_day(end),
+            interval="month",
+            by="pr",
+            repo=repo,
+            all_private=True,  # the budget counts every run; only the bot sees the sum
+        )
+        spent: dict[str, Decimal] = {}
+        mine: dict[str, Decimal] = {}
+        this_pr = f"{repo}#{pr}".lower()
+        for bucket in await self.store.spend(query):
+            currency = bucket.currency
+            spent[currency] = EXACT.add(spent.get(currency, Decimal(0)), bucket.amount)
+            if bucket.key.lower() == this_pr:
+                mine[currency] = EXACT.add(mine.get(currency, Decimal(0)), bucket.amount)
+        return MonthSpend(start.strftime("%Y-%m"), dict(limit), spent, mine)
 
     async def _post_spend_check(
         self, gh: GitHubAPI | None, item: OutboxItem, runs: list[dict], options: SummaryOptions

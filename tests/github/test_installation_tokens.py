@@ -58,12 +58,14 @@ async def test_a_burst_of_refreshes_mints_one_token_per_installation(
     assert mints == [f"/app/installations/{i}/access_tokens" for i in (1, 2)]
     # The App's own login (whose comments are the bot's) is asked for once, not per PR.
     assert [r.path for r in github.requests if r.path == "/app"] == ["/app"]
-    # Each installation's calls (config reads, comment upserts) all carry its one token.
+    # Each installation's calls (config reads, the owner's `.github` file, comment
+    # upserts) all carry its one token.
     first = installation_calls(github)
     assert len(first) == 2
+    owner = REPO.split("/")[0]
     for request in github.requests:
         if request.path.startswith("/repos/"):
-            installation = 1 if request.path.startswith(f"/repos/{REPO}/") else 2
+            installation = 1 if request.path.startswith(f"/repos/{owner}/") else 2
             token = request.headers["Authorization"]
             assert re.fullmatch(rf"token ghs_fake{installation}x[12]", token), request.path
 

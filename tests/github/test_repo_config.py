@@ -11,7 +11,7 @@ import pytest
 
 from bot.github.auth import Credentials
 from bot.github.client import GitHub
-from bot.github.repo_config import DEFAULTS, RepoConfigs, parse_repo_config
+from bot.github.repo_config import DEFAULTS, PATH, RepoConfigs, parse_repo_config
 from bot.store.sqlite import SQLiteStore
 from tests.support.bot import REPO
 from tests.support.fake_github import FakeGitHub
@@ -91,7 +91,7 @@ async def test_reads_are_cached_then_revalidated_with_the_etag(
         again = await configs.get(gh, REPO)  # within the TTL: no request
         clock.now = 61
         revalidated = await configs.get(await client.api(None), REPO)
-    reads = [r for r in github.requests if r.path.endswith("/contents/.github/audit-bot.yml")]
+    reads = [r for r in github.requests if r.path == f"/repos/{REPO}/contents/{PATH}"]
     assert len(reads) == 2
     assert "If-None-Match" not in reads[0].headers
     assert reads[1].headers["If-None-Match"]  # answered 304 by the fake, body reused
@@ -104,7 +104,7 @@ async def test_missing_file_is_defaults_and_forbidden_is_a_notice(
     async with aiohttp.ClientSession() as session:
         client = GitHub(session, Credentials(session, api_url=github.url, token="ghp_x"), store)
         assert await RepoConfigs().get(await client.api(None), REPO) == DEFAULTS
-        github.fail("GET", r"/contents/", 403)
+        github.fail("GET", rf"/repos/{REPO}/contents/", 403)
         config = await RepoConfigs().get(await client.api(None), REPO)
     assert config.notices == (
         "`.github/audit-bot.yml` cannot be read (the App needs contents: read).",

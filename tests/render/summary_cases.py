@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bot.render.log_stamp import LogStamp
 from bot.render.summary import SummaryOptions
 from bot.trail import checkpoint as cp
+from bot.trail.budget import MonthSpend
 from tests.render.test_summary import run
 
 PUBLIC = SummaryOptions(public_url="https://audit.example.org")
@@ -122,6 +123,28 @@ def signed_log_pending() -> Case:
     return runs, replace(LOCAL, log=LogStamp(None))
 
 
+def over_monthly_budget() -> Case:
+    """An agent's spend takes the repository over its monthly budget in USD (the PR has
+    no budget of its own); USDC stays within its monthly limit."""
+    month = MonthSpend(
+        "2026-11",
+        limit={"USD": Decimal("200"), "USDC": Decimal("50")},
+        spent={"USD": Decimal("212.40"), "USDC": Decimal("3")},
+        this_pr={"USD": Decimal("15.00"), "USDC": Decimal("0.5")},
+    )
+    return [
+        run(1, status="succeeded", private=False),
+        run(
+            2,
+            kind="agent",
+            name="refactor",
+            private=False,
+            spend={"USD": "15.00", "USDC": "0.5"},
+            finished_at="2026-11-21T06:20:00Z",
+        ),
+    ], SummaryOptions(public_url="https://audit.example.org", month=month)
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "ci-only": ci_only,
     "review-over-budget": review_over_budget,
@@ -130,4 +153,5 @@ CASES: dict[str, Callable[[], Case]] = {
     "hostile-names": hostile_names,
     "signed-log": signed_log,
     "signed-log-pending": signed_log_pending,
+    "over-monthly-budget": over_monthly_budget,
 }

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from tests.spend.fixture import PRIVATE, PUBLIC, commands
+from bot.github.repo_config import PATH, read_saved, saved_name
+from tests.spend.fixture import PRIVATE, PUBLIC, commands, open_run, spend
 from tests.support.bot import Bot
+from tests.support.fake_github import FakeGitHub
 from tests.web.test_pages_browser import ARTIFACTS, DESKTOP, PHONE, new_page
 
 ADMIN = "admin-token-for-pages"
@@ -86,3 +90,41 @@ async def test_owner_page_lists_repositories_private_only_for_readers(
     await page.screenshot(path=str(ARTIFACTS / "spend-owner-desktop.png"), full_page=True)
     bad = await page.goto(f"{bot.url}/repos/Acme?colour=red")
     assert bad.status == 400
+
+
+async def test_repository_page_shows_the_month_against_its_monthly_budget(
+    make_bot: Any, browser: Any, github: FakeGitHub
+) -> None:
+    """The month (UTC) against `budget.per_month` as the outbox last read it (when it
+    refreshed the PR's summary); a private repository's budget only for callers who may
+    read all of its runs."""
+    bot = await make_bot(AUDIT_ADMIN_TOKEN=ADMIN)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    for repo, private, amount in ((PUBLIC, False, "150.25"), (PRIVATE, True, "250")):
+        github.files[(repo.lower(), PATH)] = "budget:\n  per_month: 200 USD, 5 USDC\n"
+        await bot.store.apply(open_run(repo, 9, "agent", private, spend(amount, "USD", now)))
+    await bot.settle()
+    saved = await bot.store.get_state(saved_name(PRIVATE))
+    assert read_saved(saved).month_budget == {"USD": Decimal("200"), "USDC": Decimal("5")}
+    for viewport in (DESKTOP, PHONE):
+        page = await new_page(browser, viewport)
+        await page.goto(f"{bot.url}/repos/{PUBLIC}")
+        month = page.locator("#month-spend")
+        assert (await month.inner_text()).splitlines() == [
+            "150.25 of 200.00 USD budget",
+            "0.00 of 5.00 USDC budget",
+        ]
+        assert await page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page.errors == []
+
+        await page.goto(f"{bot.url}/repos/{PRIVATE}")  # anonymous: neither spend nor budget
+        assert "budget" not in await page.locator("#month-spend").inner_text()
+
+    context = await browser.new_context(
+        viewport=PHONE, extra_http_headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    admin = await context.new_page()
+    await admin.goto(f"{bot.url}/repos/{PRIVATE}")
+    over = admin.locator("#month-spend .over")
+    assert await over.inner_text() == "250.00 of 200.00 USD ⚠️ over budget"
+    await admin.screenshot(path=str(ARTIFACTS / "spend-month-budget-phone.png"), full_page=True)

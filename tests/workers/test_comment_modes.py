@@ -47,6 +47,9 @@ class Stand:
     async def take_write_slot(self, *args: Any) -> None:
         return None
 
+    async def set_state(self, name: str, value: str) -> None:
+        return None  # the settings saved for the read side (not these tests' concern)
+
 
 @pytest.fixture
 async def worker(github: FakeGitHub) -> AsyncIterator[tuple[OutboxWorker, Stand]]:
