@@ -431,3 +431,17 @@ def coarse_spend_query(query: SpendQuery) -> tuple[str, list[Any]] | None:
         f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4"
     )
     return statement, params
+
+
+# -- sessions of "Sign in with GitHub" (migration 10) ---------------------------------
+
+SESSION_COLUMNS = "id, kind, login, sealed, created_at, seen_at"
+SESSION_PUT = (
+    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (id) DO UPDATE SET login = excluded.login, sealed = excluded.sealed, "
+    "seen_at = excluded.seen_at"
+)
+SESSION_GET = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+SESSION_TAKE = f"DELETE FROM sessions WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+SESSION_TOUCH = "UPDATE sessions SET seen_at = $2 WHERE id = $1 AND seen_at < $2"
+SESSION_PRUNE = "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2"
