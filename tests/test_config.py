@@ -94,3 +94,34 @@ def test_comment_links_use_public_url_else_the_local_listening_address() -> None
     assert public.link_base == "https://audit.example.org"
     # Signed webhooks and no PUBLIC_URL: a public bot whose address nobody told it.
     assert load_settings({"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_TOKEN": "t"}).link_base is None
+
+
+def test_sign_in_settings_and_their_refusals() -> None:
+    base = {"GITHUB_WEBHOOK_SECRET": "hook-s3cret", "PUBLIC_URL": "https://audit.example"}
+    off = load_settings(base)
+    assert not off.signin and off.link_ttl is None
+    assert (off.session_idle, off.session_max, off.access_cache_seconds) == (28800, 604800, 300)
+    on = load_settings(
+        {
+            **base,
+            "GITHUB_CLIENT_ID": "Iv1.abc",
+            "GITHUB_CLIENT_SECRET": "client-s3cret",
+            "AUDIT_SESSION_IDLE_TIMEOUT": "2h",
+            "AUDIT_SESSION_MAX_AGE": "1d",
+            "AUDIT_SIGNIN_CACHE_SECONDS": "0",
+            "AUDIT_LINK_TTL": "30d",
+        }
+    )
+    assert on.signin and on.session_key == "hook-s3cret"  # the link key, unless set
+    assert (on.session_idle, on.session_max, on.access_cache_seconds) == (7200, 86400, 0)
+    assert on.link_ttl == 30 * 86400
+    assert "s3cret" not in repr(on)
+    for env, name in [
+        ({"GITHUB_CLIENT_ID": "Iv1.abc"}, "GITHUB_CLIENT_SECRET"),
+        ({"AUDIT_LINK_TTL": "soon"}, "AUDIT_LINK_TTL"),
+        ({"AUDIT_LINK_TTL": "0"}, "AUDIT_LINK_TTL"),
+        ({"AUDIT_SESSION_IDLE_TIMEOUT": "9d"}, "AUDIT_SESSION_IDLE_TIMEOUT"),
+        ({"AUDIT_SESSION_KEY": "short"}, "AUDIT_SESSION_KEY"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            load_settings({**base, **env})
