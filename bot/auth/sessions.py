@@ -181,7 +181,10 @@ class Sessions:
     async def load(self, secret: str) -> Session | None:
         """The live session of `secret`, its idle clock moved on; None (and the row
         deleted) when it expired or its seal does not open under this key."""
-        key = record_key(secret)
+        return await self.load_key(record_key(secret))
+
+    async def load_key(self, key: str) -> Session | None:
+        """`load` by the store's key (to see tokens another request or instance saved)."""
         record = await self.store.get_session(key)
         if record is None or record.kind != SESSION:
             return None

@@ -12,8 +12,10 @@ reads nothing private for that request (nothing is cached, the session is kept).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +75,7 @@ class SignIn:
         self.web_url = web_url
         self.client = client
         self.cookie = cookie  # the session cookie's name
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.cache: TTLCache[str, frozenset[str]] = TTLCache(
             maxsize=max_users, ttl=max(cache_seconds, 0.001), timer=clock
         )
@@ -88,9 +91,16 @@ class SignIn:
             return None
         repos = self.cache.get(session.key)
         if repos is None:
-            repos = await self._repositories(session)
-            if repos is None:
-                return None  # GitHub refused the user: signed out
+            # One question to GitHub per session at a time: a page and its live updates
+            # arriving together must not both spend the same refresh token.
+            lock = self._locks.setdefault(session.key, asyncio.Lock())
+            async with lock:
+                repos = self.cache.get(session.key)
+                if repos is None:
+                    latest = await self.sessions.load_key(session.key)
+                    repos = None if latest is None else await self._repositories(latest)
+                if repos is None:
+                    return None  # GitHub refused the user: signed out
         return SignedIn(session.login, repos, session.key, secret)
 
     async def forget(self, key: str) -> None:
@@ -128,6 +138,15 @@ class SignIn:
         client = self.client()
         if not refresh_token or client is None:
             raise UserTokenRefused("no refresh token")
-        grant = await user_oauth.refresh(self.http, self.web_url, client, str(refresh_token))
+        try:
+            grant = await user_oauth.refresh(self.http, self.web_url, client, str(refresh_token))
+        except UserTokenRefused:
+            # Another instance may have refreshed first (a refresh token works once):
+            # then the store holds the new pair.
+            latest = await self.sessions.load_key(session.key)
+            if latest is None or latest.tokens.get("refresh") == refresh_token:
+                raise
+            session.tokens = latest.tokens
+            return str(latest.tokens.get("access") or "")
         await self.sessions.save_tokens(session, grant_tokens(grant))
         return grant.access_token

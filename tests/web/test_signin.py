@@ -129,8 +129,7 @@ async def test_sign_in_opens_exactly_what_github_allows_and_sign_out_closes_it(
     _, body, _ = await get(
         w.bot,
         jar,
-        "/api/spend?"
-        + urlencode({"repo": OTHER_PRIVATE_REPO, "format": "csv"}),
+        "/api/spend?" + urlencode({"repo": OTHER_PRIVATE_REPO, "format": "csv"}),
     )
     assert _csv_rows(body) == []
 
@@ -395,3 +394,21 @@ async def test_without_sign_in_configured_nothing_changes(bot: Bot) -> None:
     for path in ("/auth", "/auth/login", "/auth/callback"):
         assert (await get(bot, Jar(), path))[0] == 404
     assert local(bot, "https://x.example/a?b=1") == bot.url + "/a?b=1"
+
+
+async def test_requests_arriving_together_refresh_the_token_once(
+    make_bot: Callable[..., Any], github: FakeGitHub
+) -> None:
+    """A page and its live updates at once: one refresh (a refresh token works once),
+    and every request reads."""
+    github.user_token_seconds = 60  # due for a refresh at first use
+    w = await _world(make_bot, github)
+    jar, _ = await sign_in(w.bot)
+    answers = await asyncio.gather(*(get(w.bot, jar, f"/api/runs/{w.mine}") for _ in range(6)))
+    assert [a[0] for a in answers] == [200] * 6
+    refreshes = [
+        r
+        for r in github.requests
+        if r.path == "/login/oauth/access_token" and "refresh_token" in str(r.body)
+    ]
+    assert len(refreshes) == 1
