@@ -36,6 +36,7 @@ from bot.github.manifest import web_url_from_api
 from bot.github.user_oauth import GitHubUnavailable, UserTokenRefused
 from bot.http.access import LINK_PARAM, expired_link, reader_for
 from bot.http.errors import ApiError, add_html_errors
+from bot.store.base import StoreUnavailable
 from bot.web import render
 from bot.web.html import Markup, Template
 from bot.web.pages import STATIC, html
@@ -128,7 +129,7 @@ async def callback(request: web.Request) -> web.Response:
     held = request.cookies.get(state_cookie) or ""
     if request.query.get("error"):
         return _page(request, 400, "Not signed in", "GitHub did not authorize the sign-in.")
-    if not state or not code or not held or not hmac.compare_digest(state, held):
+    if not state or not code or not held or not hmac.compare_digest(state.encode(), held.encode()):
         return _refused(request, state_cookie)
     begun = await signin.sessions.finish_login(state)
     if begun is None:  # replayed, forged or too old
@@ -239,7 +240,10 @@ async def account_header(request: web.Request, handler: Any) -> web.StreamRespon
     text = response.text or ""
     if ACCOUNT_MARK not in text:
         return response
-    user = (await reader_for(request)).user
+    try:
+        user = (await reader_for(request)).user
+    except StoreUnavailable:  # the page itself was answered; only the corner stays empty
+        return response
     response.text = text.replace(ACCOUNT_MARK, account_corner(request, user, signin), 1)
     return response
 

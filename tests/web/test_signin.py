@@ -412,3 +412,23 @@ async def test_requests_arriving_together_refresh_the_token_once(
         if r.path == "/login/oauth/access_token" and "refresh_token" in str(r.body)
     ]
     assert len(refreshes) == 1
+
+
+async def test_hostile_callbacks_and_logins_are_clean_refusals(world: World) -> None:
+    w = world
+    jar = Jar()
+    await begin(w.bot, jar)
+    for query in (
+        {"state": "é", "code": "x"},
+        {"state": "x" * 5000, "code": "y"},
+        {"state": "", "code": ""},
+        {"code": "x"},
+        {"error": "access_denied", "state": "x"},
+    ):
+        status, page, _ = await get(w.bot, jar, "/auth/callback?" + urlencode(query))
+        assert status == 400 and "Not signed in" in page, query
+    for next_path in ("\u2028/x", "/x\r\nSet-Cookie: a=b", "é" * 300):
+        status, _, headers = await get(
+            w.bot, Jar(), "/auth/login?" + urlencode({"next": next_path})
+        )
+        assert status == 302 and "Set-Cookie: a" not in str(headers)
