@@ -125,3 +125,24 @@ def test_sign_in_settings_and_their_refusals() -> None:
     ]:
         with pytest.raises(ConfigError, match=name):
             load_settings({**base, **env})
+
+
+def test_sign_in_uses_the_client_of_the_app_setup_registered(tmp_path: Path, app_pem: str) -> None:
+    from bot.github.stored_credentials import StoredCredentials, save
+
+    stored = StoredCredentials(
+        app_id=12,
+        slug="audit-bot",
+        client_id="Iv1.stored",
+        html_url="https://github.example/apps/audit-bot",
+        client_secret="stored-client-s3cret",
+        webhook_secret="stored-hook-s3cret",
+        pem=app_pem,
+    )
+    save(tmp_path, stored)
+    env = {"AUDIT_DATA_DIR": str(tmp_path), "PUBLIC_URL": "https://audit.example"}
+    settings = load_settings(env)
+    assert (settings.client_id, settings.client_secret) == ("Iv1.stored", "stored-client-s3cret")
+    assert settings.signin and settings.session_key == "stored-hook-s3cret"
+    mine = load_settings({**env, "GITHUB_CLIENT_ID": "Iv1.env", "GITHUB_CLIENT_SECRET": "e"})
+    assert mine.client_id == "Iv1.env"  # the environment wins
