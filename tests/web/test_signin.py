@@ -432,3 +432,19 @@ async def test_hostile_callbacks_and_logins_are_clean_refusals(world: World) -> 
             w.bot, Jar(), "/auth/login?" + urlencode({"next": next_path})
         )
         assert status == 302 and "Set-Cookie: a" not in str(headers)
+
+
+async def test_instances_on_one_store_share_sessions_and_only_their_key_opens_them(
+    make_bot: Callable[..., Any], github: FakeGitHub
+) -> None:
+    w = await _world(make_bot, github)
+    twin = await make_bot(**signin_env(github))  # another instance: same store, same key
+    stranger = await make_bot(**signin_env(github, AUDIT_SESSION_KEY="x" * 32))
+    jar, _ = await sign_in(w.bot)
+    assert (await get(twin, jar, f"/api/runs/{w.mine}"))[0] == 200
+    assert (await get(stranger, jar, f"/api/runs/{w.mine}"))[0] == 404
+    old = Jar(dict(jar.cookies))
+    csrf = await _csrf(w, jar)
+    status, _ = await _post_logout(World(twin, github, w.mine, w.theirs), jar, {"csrf": csrf})
+    assert status == 303  # signed out on the twin: over on the first instance too
+    assert (await get(w.bot, old, f"/api/runs/{w.mine}"))[0] == 404
