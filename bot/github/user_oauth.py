@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_INSTALLATIONS = 100  # one page of installations per user
 MAX_REPO_PAGES = 10  # pages of 100 repositories per installation
+MAX_REPOSITORIES = 10_000  # what one user may read through the bot, at most
 
 
 class UserTokenRefused(Exception):
@@ -170,6 +171,12 @@ async def readable_repositories(
             for repo in repos or ():
                 if isinstance(repo, dict) and isinstance(repo.get("full_name"), str):
                     names.add(repo["full_name"].lower())
+            if len(names) >= MAX_REPOSITORIES:
+                log.warning(
+                    "a signed-in user reaches over %d repositories; the rest are not shown",
+                    MAX_REPOSITORIES,
+                )
+                return frozenset(sorted(names)[:MAX_REPOSITORIES])
             if not repos or len(repos) < 100:
                 break
     return frozenset(names)

@@ -448,3 +448,20 @@ async def test_instances_on_one_store_share_sessions_and_only_their_key_opens_th
     status, _ = await _post_logout(World(twin, github, w.mine, w.theirs), jar, {"csrf": csrf})
     assert status == 303  # signed out on the twin: over on the first instance too
     assert (await get(w.bot, old, f"/api/runs/{w.mine}"))[0] == 404
+
+
+async def test_a_user_who_reaches_thousands_of_repositories_can_still_list(
+    make_bot: Callable[..., Any], github: FakeGitHub
+) -> None:
+    """Their names go into the listing's query: as one IN list, not a tree of ORs
+    (SQLite refuses an expression deeper than 1000)."""
+    w = await _world(make_bot, github)
+    many = [f"many-owner/repo-{i}" for i in range(1800)]
+    github.user_installations[USER] = {77: [PRIVATE_REPO, *many[:900]], 78: many[900:]}
+    jar, _ = await sign_in(w.bot)
+    status, body, _ = await get(w.bot, jar, "/api/runs")
+    assert status == 200 and w.mine in body and w.theirs not in body
+    _, page, _ = await get(w.bot, jar, "/auth")
+    assert "1801" in page
+    status, body, _ = await get(w.bot, jar, "/api/spend?owner=Codertocat&format=csv")
+    assert status == 200 and any("1.5" in row for row in _csv_rows(body))
