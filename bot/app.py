@@ -23,7 +23,7 @@ from bot.store import open_store_for
 from bot.store.base import Store
 from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
-from bot.web import spend_pages
+from bot.web import signin, spend_pages
 from bot.workers import log_integrator, missed_deliveries, retention, scan
 from bot.workers.notify import RunNotifier
 from bot.workers.outbox import OutboxWorker, outbox_lag
@@ -42,7 +42,9 @@ def create_app(settings: Settings) -> web.Application:
     Order matters for `cleanup_ctx`: the core resources (session, store, outbox) are
     opened first and closed last, so feature resources can rely on them.
     """
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    # account_header outermost: it fills the account corner of error pages too
+    middlewares = [signin.account_header, json_errors]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.STATS] = {}
     app[keys.NOTIFIER] = RunNotifier()
@@ -92,6 +94,8 @@ FEATURES: list[tuple[Callable[[web.Application], None], frozenset[str]]] = [
     (reporter.setup, frozenset({INTAKE})),  # the writes, and the credentials they check
     (reporter.setup_credentials, frozenset({READ})),  # tokens that read private runs
     (web_pages.setup_static, BOTH),  # stylesheet and scripts: pages and /setup use them
+    # before the pages: an expired link's page refusal becomes the way to sign in
+    (signin.setup, frozenset({READ})),
     (web_pages.setup, frozenset({READ})),
     # after web_pages: uses its assets; /setup and the live credentials (webhook secret)
     (web_setup.setup, frozenset({INTAKE})),
@@ -134,8 +138,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             options=lambda repo, pr: SummaryOptions(
                 public_url=settings.link_base,
                 explorers=settings.explorers,
-                link_token=access.link_token_for(settings.link_key),
-                pr_link_token=access.pr_link_token_for(settings.link_key),
+                link_token=access.link_token_for(settings.link_key, settings.link_ttl),
+                pr_link_token=access.pr_link_token_for(settings.link_key, settings.link_ttl),
             ),
             repo_configs=RepoConfigs() if github is not None else None,
             # GitHub lets only Apps create check runs; a personal token gets comments only.

@@ -80,6 +80,16 @@ class Settings:
     # directory at first start) and the log's name in its checkpoints
     log_signing_key: str | None = field(default=None, repr=False)
     log_origin: str = "localhost/audit-bot"
+    # Sign in with GitHub (bot.web.signin): the App's OAuth client, the key that signs
+    # session cookies and encrypts user tokens at rest, session lifetimes, how long what
+    # GitHub says a user may read is trusted, and how long the comment's links live
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    session_key: str | None = field(default=None, repr=False)
+    session_idle: int = 8 * 3600
+    session_max: int = 7 * 86400
+    access_cache_seconds: int = 300
+    link_ttl: int | None = None  # seconds a comment's link token stays valid; None: forever
 
     @property
     def mode(self) -> str:
@@ -112,6 +122,12 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def signin(self) -> bool:
+        """Whether "Sign in with GitHub" is offered: an OAuth client, a session key and
+        an address GitHub can send the browser back to."""
+        return bool(self.client_id and self.client_secret and self.session_key and self.link_base)
 
     @property
     def jwks_url(self) -> str:
@@ -218,7 +234,57 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_write_timeout=_positive(env, "AUDIT_STREAM_WRITE_TIMEOUT_SECONDS", 10.0),
         log_signing_key=_log_signing_key(env),
         log_origin=_log_origin(env, public_url),
+        **_signin(env, secret),
     )
+
+
+def _signin(env: Mapping[str, str], secret: str | None) -> dict[str, Any]:
+    """GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET (or the App setup stored), the session key
+    (AUDIT_SESSION_KEY, else the link key), session lifetimes and AUDIT_LINK_TTL."""
+    client_id, client_secret = env.get("GITHUB_CLIENT_ID"), env.get("GITHUB_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        raise ConfigError("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together")
+    idle = _duration(env, "AUDIT_SESSION_IDLE_TIMEOUT", 8 * 3600)
+    most = _duration(env, "AUDIT_SESSION_MAX_AGE", 7 * 86400)
+    assert idle is not None and most is not None
+    if idle > most:
+        raise ConfigError(
+            f"AUDIT_SESSION_IDLE_TIMEOUT ({idle} s) must not exceed "
+            f"AUDIT_SESSION_MAX_AGE ({most} s)"
+        )
+    key = env.get("AUDIT_SESSION_KEY") or env.get("AUDIT_LINK_KEY") or secret
+    if env.get("AUDIT_SESSION_KEY") is not None and len(env["AUDIT_SESSION_KEY"]) < 16:
+        raise ConfigError("AUDIT_SESSION_KEY must be at least 16 characters")
+    return {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "session_key": key,
+        "session_idle": idle,
+        "session_max": most,
+        "access_cache_seconds": _duration(env, "AUDIT_SIGNIN_CACHE_SECONDS", 300, minimum=0),
+        "link_ttl": _duration(env, "AUDIT_LINK_TTL", None),
+    }
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(
+    env: Mapping[str, str], name: str, default: int | None, *, minimum: int = 1
+) -> int | None:
+    """Seconds, written as a number (`3600`) or with a unit (`90m`, `8h`, `30d`)."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    digits = text[:-1] if unit else text
+    if not digits.isdigit() or not (unit or text.isdigit()):
+        raise ConfigError(f"{name} must be seconds or a number with s, m, h or d, not {raw!r}")
+    value = int(digits) * (unit or 1)
+    if value < minimum or value > 10 * 365 * 86400:
+        raise ConfigError(f"{name} must be between {minimum} s and ten years, not {raw!r}")
+    return value
 
 
 def _int(

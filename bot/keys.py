@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from bot.auth import Authenticator
+    from bot.auth.user_access import SignIn
     from bot.config import Settings
     from bot.github.client import GitHub
     from bot.store.base import Store
@@ -30,3 +31,4 @@ SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session")
 STATS: web.AppKey[dict[Any, int]] = web.AppKey("stats")
 NOTIFIER: web.AppKey[RunNotifier] = web.AppKey("notifier")
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")  # reporter credentials
+SIGNIN: web.AppKey[SignIn] = web.AppKey("signin")  # "Sign in with GitHub", when configured

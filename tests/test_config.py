@@ -94,3 +94,55 @@ def test_comment_links_use_public_url_else_the_local_listening_address() -> None
     assert public.link_base == "https://audit.example.org"
     # Signed webhooks and no PUBLIC_URL: a public bot whose address nobody told it.
     assert load_settings({"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_TOKEN": "t"}).link_base is None
+
+
+def test_sign_in_settings_and_their_refusals() -> None:
+    base = {"GITHUB_WEBHOOK_SECRET": "hook-s3cret", "PUBLIC_URL": "https://audit.example"}
+    off = load_settings(base)
+    assert not off.signin and off.link_ttl is None
+    assert (off.session_idle, off.session_max, off.access_cache_seconds) == (28800, 604800, 300)
+    on = load_settings(
+        {
+            **base,
+            "GITHUB_CLIENT_ID": "Iv1.abc",
+            "GITHUB_CLIENT_SECRET": "client-s3cret",
+            "AUDIT_SESSION_IDLE_TIMEOUT": "2h",
+            "AUDIT_SESSION_MAX_AGE": "1d",
+            "AUDIT_SIGNIN_CACHE_SECONDS": "0",
+            "AUDIT_LINK_TTL": "30d",
+        }
+    )
+    assert on.signin and on.session_key == "hook-s3cret"  # the link key, unless set
+    assert (on.session_idle, on.session_max, on.access_cache_seconds) == (7200, 86400, 0)
+    assert on.link_ttl == 30 * 86400
+    assert "s3cret" not in repr(on)
+    for env, name in [
+        ({"GITHUB_CLIENT_ID": "Iv1.abc"}, "GITHUB_CLIENT_SECRET"),
+        ({"AUDIT_LINK_TTL": "soon"}, "AUDIT_LINK_TTL"),
+        ({"AUDIT_LINK_TTL": "0"}, "AUDIT_LINK_TTL"),
+        ({"AUDIT_SESSION_IDLE_TIMEOUT": "9d"}, "AUDIT_SESSION_IDLE_TIMEOUT"),
+        ({"AUDIT_SESSION_KEY": "short"}, "AUDIT_SESSION_KEY"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            load_settings({**base, **env})
+
+
+def test_sign_in_uses_the_client_of_the_app_setup_registered(tmp_path: Path, app_pem: str) -> None:
+    from bot.github.stored_credentials import StoredCredentials, save
+
+    stored = StoredCredentials(
+        app_id=12,
+        slug="audit-bot",
+        client_id="Iv1.stored",
+        html_url="https://github.example/apps/audit-bot",
+        client_secret="stored-client-s3cret",
+        webhook_secret="stored-hook-s3cret",
+        pem=app_pem,
+    )
+    save(tmp_path, stored)
+    env = {"AUDIT_DATA_DIR": str(tmp_path), "PUBLIC_URL": "https://audit.example"}
+    settings = load_settings(env)
+    assert (settings.client_id, settings.client_secret) == ("Iv1.stored", "stored-client-s3cret")
+    assert settings.signin and settings.session_key == "stored-hook-s3cret"
+    mine = load_settings({**env, "GITHUB_CLIENT_ID": "Iv1.env", "GITHUB_CLIENT_SECRET": "e"})
+    assert mine.client_id == "Iv1.env"  # the environment wins

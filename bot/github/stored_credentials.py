@@ -61,6 +61,8 @@ class StoredCredentials:
             "GITHUB_APP_ID": str(self.app_id),
             "GITHUB_PRIVATE_KEY": self.pem,
             "GITHUB_WEBHOOK_SECRET": self.webhook_secret,
+            "GITHUB_CLIENT_ID": self.client_id,  # "Sign in with GitHub"
+            "GITHUB_CLIENT_SECRET": self.client_secret,
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -9,7 +9,15 @@ Runs of public repositories are readable by anyone. A run of a private repositor
   run of that PR and is carried by the "all runs" link);
 - a reporter credential for that repository (``Authorization: Bearer …``, checked by
   the app's ``Authenticator`` when one is configured);
-- the admin token (``AUDIT_ADMIN_TOKEN``).
+- the admin token (``AUDIT_ADMIN_TOKEN``);
+- a "Sign in with GitHub" session whose user GitHub lets read the repository
+  (`bot.auth.user_access`: the App's installations the user reaches, asked with the
+  user's token and cached per session for ``AUDIT_SIGNIN_CACHE_SECONDS``).
+
+With ``AUDIT_LINK_TTL`` a link token carries when it stops working (``<mac>.<epoch>``,
+the time under the MAC); a token without one opens nothing then. A page shown to a
+reader whose link expired leads to the sign-in page when sign-in is configured (the
+API answers the same 404 as for a missing run).
 
 A caller who may not read a run is told it does not exist (404), never 403, so run
 IDs of private repositories cannot be probed; a run retention removed answers 410
@@ -30,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,14 +64,29 @@ def _mac(key: str, message: str) -> str:
     return digest[:_TOKEN_HEX]
 
 
-def run_link_token(key: str, run_id: str) -> str:
-    """The capability token that opens one run."""
-    return _mac(key, f"audit-bot/run\0{run_id}")
+def _timed(key: str, message: str, expires: int | None) -> str:
+    if expires is None:
+        return _mac(key, message)
+    stamp = str(int(expires))
+    return _mac(key, message + "\0" + stamp) + "." + stamp
 
 
-def pr_link_token(key: str, repo: str, pr: int) -> str:
+def run_link_token(key: str, run_id: str, expires: int | None = None) -> str:
+    """The capability token that opens one run (until `expires`, epoch s, if given)."""
+    return _timed(key, f"audit-bot/run\0{run_id}", expires)
+
+
+def pr_link_token(key: str, repo: str, pr: int, expires: int | None = None) -> str:
     """The capability token that opens every run of one pull request."""
-    return _mac(key, f"audit-bot/pr\0{repo.lower()}#{int(pr)}")
+    return _timed(key, f"audit-bot/pr\0{repo.lower()}#{int(pr)}", expires)
+
+
+def token_expiry(token: str | None) -> int | None:
+    """The expiry a timed link token states (not yet checked against its MAC)."""
+    if not token or "." not in token:
+        return None
+    tail = token.rsplit(".", 1)[1]
+    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
 
 
 def _query(token: str) -> str:
@@ -105,29 +129,61 @@ class Reader:
     token: str | None = None  # the `t` query parameter, if any
     admin: bool = False
     principal: Any = None  # bot.auth.Principal, when a reporter credential was given
+    user: Any = None  # bot.auth.user_access.SignedIn, when a signed-in browser asks
+    link_ttl: int | None = None  # AUDIT_LINK_TTL: link tokens must carry an expiry
+    now: int = 0  # epoch seconds the request's link token is checked at
+
+    @property
+    def link_expired(self) -> bool:
+        """Whether the link token states an expiry that has passed."""
+        expires = token_expiry(self.token)
+        return expires is not None and expires <= self.now
+
+    def _opens(self, message: str) -> bool:
+        """Whether the link token is this message's, and still valid."""
+        if not self.token or not self.link_key:
+            return False
+        expires = token_expiry(self.token)
+        if expires is None:
+            return self.link_ttl is None and _same(self.token, _mac(self.link_key, message))
+        if expires <= self.now:
+            return False
+        return _same(self.token, _timed(self.link_key, message, expires))
+
+    def may_read_repo(self, repo: str) -> bool:
+        """Whether every run of `repo` is open to this caller (a credential or sign-in)."""
+        if self.admin:
+            return True
+        if self.principal is not None and self.principal.may_write(repo):
+            return True
+        return self.user is not None and self.user.may_read(repo)
 
     def may_read(self, run: Mapping[str, Any]) -> bool:
         if is_public(run) or self.admin:
             return True
         repo = run.get("repo")
-        if self.principal is not None and repo and self.principal.may_write(str(repo)):
+        if repo and self.may_read_repo(str(repo)):
             return True
-        if not self.token or not self.link_key:
-            return False
-        if _same(self.token, run_link_token(self.link_key, str(run.get("id")))):
+        if self._opens(f"audit-bot/run\0{run.get('id')}"):
             return True
         pr = run.get("pr")
         return bool(repo) and pr is not None and self.may_read_pr(str(repo), int(pr))
 
     def may_read_pr(self, repo: str, pr: int) -> bool:
         """Whether this caller holds the PR-wide capability (or more)."""
-        if self.admin:
+        if self.may_read_repo(repo):
             return True
-        if self.principal is not None and self.principal.may_write(repo):
-            return True
-        if not self.token or not self.link_key:
-            return False
-        return _same(self.token, pr_link_token(self.link_key, repo, pr))
+        return self._opens(f"audit-bot/pr\0{repo.lower()}#{int(pr)}")
+
+    def _hand_on(self) -> int | None:
+        """The expiry of links this reader hands on: the one its own link states, so a
+        page does not extend a link's life; a fresh one for a credential or sign-in."""
+        if self.link_ttl is None:
+            return None
+        expires = token_expiry(self.token)
+        if expires is not None and not self.admin and self.principal is None and not self.user:
+            return expires
+        return self.now + self.link_ttl
 
     def scope(self, where: RunFilter) -> tuple[str, ...] | None:
         """The read rule for a listing, as `RunFilter.readable`: None when every run the
@@ -136,12 +192,14 @@ class Reader:
         if self.admin:
             return None
         if where.repo is not None:
-            principal = self.principal
-            if principal is not None and principal.may_write(where.repo):
+            if self.may_read_repo(where.repo):
                 return None
             if where.pr is not None and self.may_read_pr(where.repo, where.pr):
                 return None
-        return _credential_patterns(self.principal)
+        patterns = _credential_patterns(self.principal)
+        if patterns is None or self.user is None:
+            return patterns
+        return patterns + tuple(_like_literal(name) for name in sorted(self.user.repositories))
 
     def may_read_pruned(self, gone: Any) -> bool:
         """Whether this caller could have read a run retention removed (`PrunedRun`)."""
@@ -158,12 +216,17 @@ class Reader:
         """
         if is_public(run) or not self.link_key or not self.may_read(run):
             return ""
-        return _query(run_link_token(self.link_key, str(run["id"])))
+        return _query(run_link_token(self.link_key, str(run["id"]), self._hand_on()))
 
     def pr_query(self, repo: str, pr: int, private: bool) -> str:
         if not private or not self.link_key or not self.may_read_pr(repo, pr):
             return ""
-        return _query(pr_link_token(self.link_key, repo, pr))
+        return _query(pr_link_token(self.link_key, repo, pr, self._hand_on()))
+
+
+def _like_literal(name: str) -> str:
+    """A repository name as a LIKE pattern matching only itself."""
+    return name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _credential_patterns(principal: Any) -> tuple[str, ...] | None:
@@ -201,15 +264,36 @@ async def reader_for(request: web.Request) -> Reader:
 
 
 async def _resolve(request: web.Request) -> Reader:
-    """Link token, admin token, reporter credential."""
+    """Link token, admin token, reporter credential, signed-in session.
+
+    A request with an `Authorization` header is an API client: its cookies are not
+    looked at (and it is never given one)."""
     settings = request.app[keys.SETTINGS]
     token = request.query.get(LINK_PARAM) or None
     header = request.headers.get("Authorization")
     admin = is_admin(settings, header)
     principal = None
+    user = None
     if header and not admin:
         principal = await _reporter(request, header)
-    return Reader(link_key=settings.link_key, token=token, admin=admin, principal=principal)
+    signin = request.app.get(keys.SIGNIN)
+    if header is None and signin is not None:
+        user = await signin.user(request.cookies.get(signin.cookie))
+    return Reader(
+        link_key=settings.link_key,
+        token=token,
+        admin=admin,
+        principal=principal,
+        user=user,
+        link_ttl=settings.link_ttl,
+        now=int(time.time()),
+    )
+
+
+def expired_link(request: web.Request) -> bool:
+    """Whether this request's reader (if resolved) came with a link that expired."""
+    reader = request.get(_READER)
+    return reader is not None and reader.link_expired
 
 
 async def _reporter(request: web.Request, header: str) -> Any:
@@ -228,24 +312,29 @@ async def _reporter(request: web.Request, header: str) -> Any:
         return None
 
 
-def link_token_for(link_key: str | None) -> Any:
-    """The summary's `link_token` option: run ID → query string, or None without a key."""
+def _expiry(ttl: int | None) -> int | None:
+    return None if ttl is None else int(time.time()) + ttl
+
+
+def link_token_for(link_key: str | None, ttl: int | None = None) -> Any:
+    """The summary's `link_token` option: run ID → query string, or None without a key.
+    With `ttl` (AUDIT_LINK_TTL) each link works for that long after it is written."""
     if not link_key:
         return None
 
     def query(run_id: str) -> str:
-        return _query(run_link_token(link_key, run_id))
+        return _query(run_link_token(link_key, run_id, _expiry(ttl)))
 
     return query
 
 
-def pr_link_token_for(link_key: str | None) -> Any:
+def pr_link_token_for(link_key: str | None, ttl: int | None = None) -> Any:
     """The summary's `pr_link_token` option: (repo, pr) → query string, or None."""
     if not link_key:
         return None
 
     def query(repo: str, pr: int) -> str:
-        return _query(pr_link_token(link_key, repo, pr))
+        return _query(pr_link_token(link_key, repo, pr, _expiry(ttl)))
 
     return query
 

@@ -116,12 +116,12 @@ async def readable(store: Any, wanted: SpendQuery, reader: Reader) -> SpendQuery
     """`wanted` narrowed to what this reader may read (the one read rule)."""
     if reader.admin:
         return dataclasses.replace(wanted, all_private=True)
-    if reader.principal is None and not (reader.token and reader.link_key):
+    if reader.principal is None and reader.user is None and not (reader.token and reader.link_key):
         return wanted
     repos: set[str] = set()
     prs: set[tuple[str, int]] = set()
     for repo, pr in await store.spend_private_scopes(wanted):
-        if reader.principal is not None and reader.principal.may_write(repo):
+        if reader.may_read_repo(repo):
             repos.add(repo.lower())
         elif pr is not None and reader.may_read_pr(repo, int(pr)):
             prs.add((repo.lower(), int(pr)))

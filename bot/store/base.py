@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.trail.events import Event
@@ -166,6 +166,22 @@ class PrunedRun:
     private: int | None  # 0 public, 1 private, None unknown (pruned before version 8)
     pruned_at: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored session of "Sign in with GitHub", or a sign-in under way (`kind` "login").
+
+    `key` is a digest of what the browser holds; `sealed` is encrypted by
+    `bot.auth.sessions` (the store never sees a user token in clear); times are epoch
+    seconds."""
+
+    key: str
+    kind: str
+    login: str
+    sealed: str = field(repr=False)
+    created_at: int
+    seen_at: int
 
 
 @dataclass(frozen=True)
@@ -402,7 +418,29 @@ class LogStore(Protocol):
     async def log_leaves(self, start: int, limit: int) -> list[LeafRecord]: ...
 
 
-class Store(TrailStore, OutboxStore, OpsStore, LogStore, Protocol):
+class SessionStore(Protocol):
+    """Sessions of "Sign in with GitHub", shared by every instance on the store."""
+
+    async def put_session(self, record: SessionRecord) -> None:
+        """Insert or replace (login, sealed, seen_at) the record under its key."""
+        ...
+
+    async def get_session(self, key: str) -> SessionRecord | None: ...
+
+    async def take_session(self, key: str) -> SessionRecord | None:
+        """Delete the record and return it: at most one caller gets it (single use)."""
+        ...
+
+    async def touch_session(self, key: str, seen_at: int) -> None:
+        """Move the idle clock forward (never back)."""
+        ...
+
+    async def prune_sessions(self, seen_before: int, created_before: int) -> int:
+        """Forget records idle since `seen_before` or made before `created_before`."""
+        ...
+
+
+class Store(TrailStore, OutboxStore, OpsStore, LogStore, SessionStore, Protocol):
     """The whole store, opened once by the app: every narrow contract above, plus its
     lifecycle. Code that needs one concern should ask for that protocol instead."""
 

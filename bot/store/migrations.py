@@ -259,3 +259,22 @@ def spend_rollup_migration(rollup_suffix: str) -> str:
     {SPEND_ROLLUP_BACKFILL};
     {SPEND_MARKS_BACKFILL};
     """
+
+
+# Migration 10 in both dialects: "Sign in with GitHub" (`bot.auth.sessions`). A row is
+# a signed-in session (`kind` 'session') or a sign-in under way ('login': its state and
+# PKCE verifier, taken once by the callback). `id` is a digest of the random value the
+# browser holds, never the value; `sealed` is encrypted (the user's tokens, the
+# verifier); times are epoch seconds.
+SESSIONS_TABLE = """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        login TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_seen ON sessions (seen_at);
+    CREATE INDEX sessions_created ON sessions (created_at);
+"""

@@ -20,6 +20,7 @@ reader of a long trail costs neither memory nor a pooled connection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import json
@@ -44,6 +45,7 @@ from bot.store.base import (
     PrunedRun,
     RunExists,
     RunFilter,
+    SessionRecord,
     StoreError,
     StoreHealth,
     StoreUnavailable,
@@ -332,6 +334,24 @@ class PostgresStore:
 
     async def prune_state(self, prefix: str, updated_before: float) -> int:
         done = await self.pool.execute(Q(sql.STATE_PRUNE), prefix, iso_time(updated_before))
+        return int(done.split()[-1])
+
+    async def put_session(self, record: SessionRecord) -> None:
+        await self.pool.execute(Q(sql.SESSION_PUT), *dataclasses.astuple(record))
+
+    async def get_session(self, key: str) -> SessionRecord | None:
+        row = await self.pool.fetchrow(Q(sql.SESSION_GET), key)
+        return SessionRecord(*row) if row else None
+
+    async def take_session(self, key: str) -> SessionRecord | None:
+        row = await self.pool.fetchrow(Q(sql.SESSION_TAKE), key)
+        return SessionRecord(*row) if row else None
+
+    async def touch_session(self, key: str, seen_at: int) -> None:
+        await self.pool.execute(Q(sql.SESSION_TOUCH), key, seen_at)
+
+    async def prune_sessions(self, seen_before: int, created_before: int) -> int:
+        done = await self.pool.execute(Q(sql.SESSION_PRUNE), seen_before, created_before)
         return int(done.split()[-1])
 
     async def take_write_slot(

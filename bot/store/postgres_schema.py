@@ -118,6 +118,8 @@ POSTGRES_MIGRATIONS: list[str] = [
         greatest="greatest",
     )
     + shared.spend_rollup_migration(""),
+    # 10: sessions of "Sign in with GitHub" and sign-ins under way
+    shared.SESSIONS_TABLE,
 ]
 
 

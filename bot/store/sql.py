@@ -121,8 +121,29 @@ def _readable(patterns: tuple[str, ...], param: Any) -> str:
     """
     if not patterns:
         return PUBLIC
-    matches = " OR ".join(f"lower(repo) LIKE {param(p)} ESCAPE '\\'" for p in patterns)
-    return f"({PUBLIC} OR {matches})"
+    names = [name for name in map(like_literal, patterns) if name is not None]
+    globs = [p for p in patterns if like_literal(p) is None]
+    matches = [f"lower(repo) LIKE {param(p)} ESCAPE '\\'" for p in globs]
+    if names:  # one IN list however many: a signed-in user may read thousands
+        matches.append(f"lower(repo) IN ({', '.join(param(n) for n in names)})")
+    return f"({PUBLIC} OR {' OR '.join(matches)})"
+
+
+def like_literal(pattern: str) -> str | None:
+    """The one name a LIKE pattern (escape `\\`) matches, or None if it has wildcards."""
+    name: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            name.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "%_":
+            return None
+        else:
+            name.append(char)
+    return None if escaped else "".join(name)
 
 
 PUBLIC = "private = 0"
@@ -363,7 +384,9 @@ def _spend_where(query: SpendQuery, params: list[Any]) -> str:
         clauses.append(f"currency = {param(query.currency)}")
     if not query.all_private:
         readable = ["private = 0"]
-        readable += [f"{{repo}} = {param(repo.lower())}" for repo in query.private_repos]
+        if query.private_repos:  # an IN list: a signed-in user may read thousands
+            names = ", ".join(param(repo.lower()) for repo in query.private_repos)
+            readable.append(f"{{repo}} IN ({names})")
         readable += [
             f"({{repo}} = {param(repo.lower())} AND pr = {param(pr)})"
             for repo, pr in query.private_prs
@@ -421,7 +444,9 @@ def coarse_spend_query(query: SpendQuery) -> tuple[str, list[Any]] | None:
         clauses.append(f"currency = {param(query.currency)}")
     if not query.all_private:
         readable = ["private = 0"]
-        readable += [f"repo_key = {param(repo.lower())}" for repo in query.private_repos]
+        if query.private_repos:
+            names = ", ".join(param(repo.lower()) for repo in query.private_repos)
+            readable.append(f"repo_key IN ({names})")
         clauses.append("(" + " OR ".join(readable) + ")")
     key = "repo_key" if query.by == "repo" else query.by
     runs = f"{_COARSE_BY[query.by]}_{_PERIOD_OF[query.interval]}"
@@ -431,3 +456,17 @@ def coarse_spend_query(query: SpendQuery) -> tuple[str, list[Any]] | None:
         f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3, 4"
     )
     return statement, params
+
+
+# -- sessions of "Sign in with GitHub" (migration 10) ---------------------------------
+
+SESSION_COLUMNS = "id, kind, login, sealed, created_at, seen_at"
+SESSION_PUT = (
+    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (id) DO UPDATE SET login = excluded.login, sealed = excluded.sealed, "
+    "seen_at = excluded.seen_at"
+)
+SESSION_GET = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+SESSION_TAKE = f"DELETE FROM sessions WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+SESSION_TOUCH = "UPDATE sessions SET seen_at = $2 WHERE id = $1 AND seen_at < $2"
+SESSION_PRUNE = "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2"

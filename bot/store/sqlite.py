@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -413,6 +414,31 @@ class SQLiteStore:
     async def prune_state(self, prefix: str, updated_before: float) -> int:
         values = (prefix, rows.iso_time(updated_before))
         return await self._write(lambda conn: conn.execute(Q(sql.STATE_PRUNE), values).rowcount)
+
+    async def put_session(self, record: base.SessionRecord) -> None:
+        values = dataclasses.astuple(record)
+        await self._write(lambda conn: conn.execute(Q(sql.SESSION_PUT), values))
+
+    async def get_session(self, key: str) -> base.SessionRecord | None:
+        def read(conn: sqlite3.Connection) -> base.SessionRecord | None:
+            row = conn.execute(Q(sql.SESSION_GET), (key,)).fetchone()
+            return base.SessionRecord(*row) if row else None
+
+        return await self._read(read)
+
+    async def take_session(self, key: str) -> base.SessionRecord | None:
+        def take(conn: sqlite3.Connection) -> base.SessionRecord | None:
+            row = conn.execute(Q(sql.SESSION_TAKE), (key,)).fetchone()
+            return base.SessionRecord(*row) if row else None
+
+        return await self._write(take)
+
+    async def touch_session(self, key: str, seen_at: int) -> None:
+        await self._write(lambda conn: conn.execute(Q(sql.SESSION_TOUCH), (key, seen_at)))
+
+    async def prune_sessions(self, seen_before: int, created_before: int) -> int:
+        values = (seen_before, created_before)
+        return await self._write(lambda conn: conn.execute(Q(sql.SESSION_PRUNE), values).rowcount)
 
     async def take_write_slot(
         self, installation_id: int | None, now: float, windows: Windows

@@ -105,6 +105,8 @@ SQLITE_MIGRATIONS: list[str] = [
         greatest="max",
     )
     + shared.spend_rollup_migration(" WITHOUT ROWID"),
+    # 10: sessions of "Sign in with GitHub" and sign-ins under way
+    shared.SESSIONS_TABLE,
 ]
 
 

@@ -34,7 +34,7 @@ PR_PAGES = 5  # pages of 200 runs shown on a PR page
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "Referrer-Policy": "no-referrer",  # link tokens in our URLs must not leak to GitHub
     "X-Content-Type-Options": "nosniff",

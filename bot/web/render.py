@@ -49,7 +49,7 @@ PAGE = Template(
     "<title>$title</title>"
     '<link rel="stylesheet" href="$css">$script</head>'
     '<body><header class="top"><span class="brand">audit bot</span>'
-    '<nav aria-label="breadcrumb">$crumbs</nav></header>'
+    '<nav aria-label="breadcrumb">$crumbs</nav><!--account--></header>'
     "<main$attrs>$body</main>"
     '<footer class="foot">$footer</footer></body></html>\n'
 )

@@ -8,6 +8,7 @@ row locks, unique indexes and retried transactions. The outcome must be the same
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 import uuid
@@ -559,3 +560,37 @@ async def _raw_execute(store: Any, sql: str) -> None:
 
         with sqlite3.connect(store.path) as conn:
             conn.execute(sql)
+
+
+async def test_sessions_round_trip_are_taken_once_and_expire(
+    two: tuple[Store, Store],
+) -> None:
+    """Sessions of "Sign in with GitHub": what one instance stores another reads, a
+    record is taken (deleted and returned) by one caller only, the idle clock only moves
+    forward, and pruning removes idle and too-old records."""
+    from bot.store.base import SessionRecord
+
+    first, second = two
+    record = SessionRecord("k1", "session", "octo", "sealed-bytes", 1000, 1000)
+    await first.put_session(record)
+    assert await second.get_session("k1") == record
+    await second.put_session(dataclasses.replace(record, sealed="resealed", seen_at=1500))
+    assert await first.get_session("k1") == dataclasses.replace(
+        record, sealed="resealed", seen_at=1500
+    )
+    await first.touch_session("k1", 1200)  # never back
+    assert (await second.get_session("k1")).seen_at == 1500  # type: ignore[union-attr]
+    await first.touch_session("k1", 1800)
+    assert (await second.get_session("k1")).seen_at == 1800  # type: ignore[union-attr]
+
+    taken = await asyncio.gather(first.take_session("k1"), second.take_session("k1"))
+    assert sorted(t is None for t in taken) == [False, True]
+    assert await first.get_session("k1") is None
+    assert await first.take_session("missing") is None
+
+    await first.put_session(SessionRecord("idle", "session", "a", "s", 5000, 1000))
+    await first.put_session(SessionRecord("old", "session", "b", "s", 100, 9000))
+    await first.put_session(SessionRecord("live", "login", "", "s", 5000, 9000))
+    assert await second.prune_sessions(seen_before=2000, created_before=1000) == 2
+    assert await first.get_session("live") is not None
+    assert await first.get_session("idle") is None and await first.get_session("old") is None

@@ -54,8 +54,9 @@ async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
 class Bot:
     """The bot served on loopback, restartable on the same database."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], port: int = 0) -> None:
         self.env = env
+        self.port = port  # 0: any free port
         self.app: web.Application | None = None
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -65,7 +66,7 @@ class Bot:
         settings = load_settings(self.env)
         self.app = create_app(settings)
         # served as `audit-bot serve` serves it: with the server's read timeouts
-        self.runner, port = await server.start(self.app, settings, "127.0.0.1", 0)
+        self.runner, port = await server.start(self.app, settings, "127.0.0.1", self.port)
         self.url = f"http://127.0.0.1:{port}"
         self.session = aiohttp.ClientSession()
         return self

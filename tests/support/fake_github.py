@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -86,6 +87,22 @@ class FakeGitHub:
         r.add_post("/settings/apps/new", self.register_app)
         r.add_post("/organizations/{org}/settings/apps/new", self.register_app)
         r.add_post("/app-manifests/{code}/conversions", self.convert_manifest)
+        # "Sign in with GitHub": the App's user authorization (web flow, PKCE) and what a
+        # user token may ask. `oauth_client` is the App's (client id, secret); whoever
+        # reaches the authorize page signs in as `signing_in`; `user_installations`
+        # maps a login to {installation id: [repository full names]}.
+        self.oauth_client = ("Iv1.signin", "signin-client-secret")
+        self.signing_in = {"login": "octo-maintainer", "id": 4242}
+        self.user_installations: dict[str, dict[int, list[str]]] = {}
+        self.user_token_seconds = 8 * 3600  # expires_in of user tokens (0: no expiry)
+        self.codes: dict[str, dict[str, Any]] = {}  # code -> challenge, redirect_uri, user
+        self.user_tokens: dict[str, dict[str, Any]] = {}  # access token -> user
+        self.refresh_tokens: dict[str, dict[str, Any]] = {}  # refresh token -> user
+        self.issued_user_tokens: list[str] = []  # every access and refresh token, in order
+        r.add_get("/login/oauth/authorize", self.authorize)
+        r.add_post("/login/oauth/access_token", self.oauth_token)
+        r.add_get("/user/installations", self.list_user_installations)
+        r.add_get("/user/installations/{iid}/repositories", self.list_user_repositories)
 
     # -- helpers for tests ---------------------------------------------------------
 
@@ -182,6 +199,12 @@ class FakeGitHub:
         return web.json_response({"id": 1, "slug": APP_SLUG, "name": "Audit Bot"})
 
     async def get_user(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        if token.startswith("ghu_"):
+            user = self.user_tokens.get(token)
+            if user is None:
+                return web.json_response({"message": "Bad credentials"}, status=401)
+            return web.json_response({**user, "type": "User"})
         return web.json_response({"login": TOKEN_USER, "id": 7, "type": "User"})
 
     async def get_repo(self, request: web.Request) -> web.Response:
@@ -399,6 +422,96 @@ class FakeGitHub:
         }
         self.registered.append(answer)
         return web.json_response(answer, status=201)
+
+
+    # -- "Sign in with GitHub" ---------------------------------------------------------
+
+    def revoke_user(self, login: str) -> None:
+        """What a user revoking the App's authorization looks like: every access and
+        refresh token of theirs stops working."""
+        for tokens in (self.user_tokens, self.refresh_tokens):
+            for token in [t for t, user in tokens.items() if user["login"] == login]:
+                del tokens[token]
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        """GitHub's authorize page, already approved: back to the App with a code."""
+        q = request.query
+        if q.get("client_id") != self.oauth_client[0]:
+            return web.Response(status=404, text="no such application")
+        if q.get("code_challenge_method") != "S256" or len(q.get("code_challenge", "")) < 43:
+            return web.Response(status=400, text="PKCE S256 challenge required")
+        redirect_uri = q.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://", "https://")):
+            return web.Response(status=400, text="redirect_uri missing")
+        code = secrets.token_hex(10)
+        self.codes[code] = {
+            "challenge": q["code_challenge"],
+            "redirect_uri": redirect_uri,
+            "user": dict(self.signing_in),
+        }
+        query = {"code": code, "state": q.get("state", "")}
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode(query)}")
+
+    async def oauth_token(self, request: web.Request) -> web.Response:
+        """The token exchange: a code (PKCE verifier, client secret, redirect URI), or a
+        refresh token. Errors are 200s with an `error` field, as GitHub answers them."""
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != self.oauth_client:
+            return web.json_response({"error": "incorrect_client_credentials"})
+        if form.get("grant_type") == "refresh_token":
+            user = self.refresh_tokens.pop(str(form.get("refresh_token")), None)
+            if user is None:
+                return web.json_response({"error": "bad_refresh_token"})
+            for token in [t for t, u in self.user_tokens.items() if u is user]:
+                del self.user_tokens[token]  # the old pair stops working
+            return web.json_response(self._user_grant(user))
+        grant = self.codes.pop(str(form.get("code")), None)
+        if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
+            return web.json_response({"error": "bad_verification_code"})
+        verifier = str(form.get("code_verifier") or "").encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+        if challenge.decode() != grant["challenge"]:
+            return web.json_response({"error": "bad_verification_code"})
+        return web.json_response(self._user_grant(grant["user"]))
+
+    def _user_grant(self, user: dict[str, Any]) -> dict[str, Any]:
+        access, refresh = f"ghu_{secrets.token_hex(18)}", f"ghr_{secrets.token_hex(30)}"
+        self.user_tokens[access] = user
+        self.refresh_tokens[refresh] = user
+        self.issued_user_tokens += [access, refresh]
+        answer: dict[str, Any] = {"access_token": access, "token_type": "bearer", "scope": ""}
+        if self.user_token_seconds:
+            answer |= {
+                "expires_in": self.user_token_seconds,
+                "refresh_token": refresh,
+                "refresh_token_expires_in": 15897600,
+            }
+        return answer
+
+    def _token_user(self, request: web.Request) -> dict[str, Any] | None:
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        return self.user_tokens.get(token)
+
+    async def list_user_installations(self, request: web.Request) -> web.Response:
+        user = self._token_user(request)
+        if user is None:
+            return web.json_response({"message": "Bad credentials"}, status=401)
+        mine = self.user_installations.get(user["login"], {})
+        items = [{"id": iid, "app_slug": APP_SLUG} for iid in mine]
+        return web.json_response({"total_count": len(items), "installations": items})
+
+    async def list_user_repositories(self, request: web.Request) -> web.Response:
+        user = self._token_user(request)
+        if user is None:
+            return web.json_response({"message": "Bad credentials"}, status=401)
+        repos = self.user_installations.get(user["login"], {}).get(int(request.match_info["iid"]))
+        if repos is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("per_page", "30"))
+        chunk = repos[(page - 1) * per_page : page * per_page]
+        items = [{"full_name": name, "private": True} for name in chunk]
+        return web.json_response({"total_count": len(repos), "repositories": items})
 
 
 REQUIRED_PERMISSIONS = {
