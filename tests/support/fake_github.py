@@ -375,6 +375,7 @@ class FakeGitHub:
 
 REQUIRED_PERMISSIONS = {
     "pull_requests": "write",
+    "issues": "write",
     "checks": "write",
     "contents": "read",
     "actions": "read",
