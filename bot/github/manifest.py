@@ -6,8 +6,9 @@ JSON) to `registration_url(...)`; GitHub redirects to `redirect_url?code=…&sta
 and `POST {api}/app-manifests/{code}/conversions` turns the code into credentials.
 
 Permissions cover every call the bot makes with an installation token, each named
-with its calls in `PERMISSIONS` (the comment's under both `pull_requests` and `issues`); the App-JWT calls (`/app/...`: installation
-tokens in `bot.github.auth`, hook deliveries in `bot.github.redelivery`) need none.
+with its calls in `PERMISSIONS` (the comment's under both `pull_requests` and
+`issues`); the App-JWT calls (`/app/...`: installation tokens in `bot.github.auth`,
+hook deliveries in `bot.github.redelivery`) need none.
 """
 
 from __future__ import annotations
