@@ -17,7 +17,8 @@ import pytest
 
 from tests.support.quickstart import ROOT, QuickStart, local, readme_blocks
 
-pytestmark = pytest.mark.quickstart
+# the install alone can take minutes while the rest of the suite shares the 2 cores
+pytestmark = [pytest.mark.quickstart, pytest.mark.timeout(600)]
 
 
 @pytest.fixture
@@ -44,8 +45,7 @@ def test_readme_quick_start_from_a_fresh_clone_shows_a_comment(quickstart: Quick
     # one markdown comment, not JSON: the marker first, the PR run linked to this bot
     assert comment.startswith("<!-- audit-bot:summary -->\n"), comment[:300]
     assert comment.count("<!-- audit-bot:summary -->") == 1 and not comment.lstrip().startswith("{")
-    assert f"](http://127.0.0.1:{port}/runs/" in comment
-    assert "| What ran | Status |" in comment
+    assert f"[CI](http://127.0.0.1:{port}/runs/" in comment  # the PR run, on this bot
 
     shown = quickstart.run(f"PORT={port} {demo}")
     assert shown.returncode == 0, shown.stderr
