@@ -27,11 +27,22 @@ def _missing_dependency(exc: ModuleNotFoundError) -> NoReturn:
 
 
 try:
-    from bot.cli import export, import_, log, rebuild, report, serve, setup, spend, verify
+    from bot.cli import (
+        demo,
+        export,
+        import_,
+        log,
+        rebuild,
+        report,
+        serve,
+        setup,
+        spend,
+        verify,
+    )
 except ModuleNotFoundError as exc:
     _missing_dependency(exc)
 
-COMMANDS = [serve, export, import_, verify, rebuild, report, setup, log, spend]
+COMMANDS = [serve, demo, export, import_, verify, rebuild, report, setup, log, spend]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from bot.http.errors import json_errors
 from bot.http.openapi import ApiDoc, json_content, ref
 from bot.render.summary import SummaryOptions
 from bot.store import open_store_for
-from bot.store.base import Store
+from bot.store.base import Store, StoreUnavailable
 from bot.web import app_setup as web_setup
 from bot.web import pages as web_pages
 from bot.web import signin, spend_pages
@@ -202,6 +202,8 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"status": f"store not ready: {problem}"}, status=503)
     try:
         status = await store.outbox_status()
+    except StoreUnavailable as exc:  # the store logged it once (a lost file, say)
+        return web.json_response({"status": f"store not ready: {exc.reason}"}, status=503)
     except Exception:
         log.exception("store not reachable")
         return web.json_response({"status": "store unreachable"}, status=503)

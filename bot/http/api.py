@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +30,9 @@ MAX_LIMIT = 200
 
 LIST_PARAMS = ("repo", "pr", "kind", "status", "since", "cursor", "limit", LINK_PARAM)
 EVENT_PARAMS = ("after", "limit", "format", LINK_PARAM)
-SUMMARY_PARAMS = ("repo", "pr", LINK_PARAM)
+SUMMARY_PARAMS = ("repo", "pr", "wait", "format", LINK_PARAM)
+SUMMARY_MAX_WAIT = 10  # seconds `wait=` may hold a request
+SUMMARY_POLL = 0.2  # seconds between two looks while waiting
 JSON_EVENTS_DEFAULT = 1000
 JSON_EVENTS_MAX = 10_000
 NDJSON = "application/x-ndjson"
@@ -134,18 +137,37 @@ def _event_format(request: web.Request) -> str:
 
 
 async def pr_summary(request: web.Request) -> web.Response:
-    """What the bot posted (or, in dry run, would post) on a PR."""
+    """What the bot posted (or, in dry run, would post) on a PR.
+
+    `wait=N` (seconds, at most 10): when there is no summary yet, look again until one
+    is written or N seconds pass, so a script that has just sent the PR's first webhook
+    gets the comment instead of a 404 from the comment debounce. `format=markdown`:
+    the body alone, as `text/markdown`, as GitHub would receive it.
+    """
     q = request.query
     query.reject_unknown(q, SUMMARY_PARAMS)
     repo = query.repo(q.get("repo"))
     pr = query.integer(q.get("pr"), "pr", 1, 2**31)
     if repo is None or pr is None:
         raise query.BadParameter("repo" if repo is None else "pr", "is required")
+    wait = query.integer(q.get("wait"), "wait", 0, SUMMARY_MAX_WAIT, 0)
+    fmt = q.get("format", "json")
+    if fmt not in ("json", "markdown"):
+        raise query.BadParameter("format", "must be json or markdown")
     store = request.app[keys.STORE]
     readable = await may_read_pr(request, repo, pr)
     record = await store.get_comment(repo, pr) if readable else None
+    # A caller who may not read the PR is answered at once: waiting only for readable
+    # PRs tells nothing about the others.
+    deadline = asyncio.get_running_loop().time() + wait
+    while readable and record is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(SUMMARY_POLL)
+        record = await store.get_comment(repo, pr)
     if record is None:
         raise ApiError(404, "no summary for that pull request yet")
+    if fmt == "markdown":
+        body = record.body if record.body.endswith("\n") else record.body + "\n"
+        return web.Response(text=body, content_type="text/markdown", charset="utf-8")
     return web.json_response(
         {
             "repo": repo,

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from bot import keys
 from bot.http.errors import ApiError
+from bot.store.base import StoreUnavailable
 from bot.workers.commit import EVENTS_APPENDED
 from bot.workers.outbox import outbox_lag
 
@@ -161,6 +162,8 @@ async def metrics_page(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     try:
         status = await request.app[keys.STORE].outbox_status()
+    except StoreUnavailable:
+        pass  # the store logged it once; /readyz says why
     except Exception:
         log.exception("store not reachable for /metrics")
     else:

@@ -386,9 +386,28 @@ PATHS: dict[str, Any] = {
                     **param("pr", "query", {"type": "integer", "minimum": 1}, "PR number"),
                     "required": True,
                 },
+                param(
+                    "wait",
+                    "query",
+                    {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
+                    "with no summary yet, wait up to this many seconds for the first one "
+                    "(the comment debounce) before answering 404",
+                ),
+                param(
+                    "format",
+                    "query",
+                    {"type": "string", "enum": ["json", "markdown"], "default": "json"},
+                    "markdown: the comment body alone, as text/markdown",
+                ),
             ],
             "responses": {
-                "200": json_content(ref("Summary"), "the summary"),
+                "200": {
+                    "description": "the summary",
+                    "content": {
+                        "application/json": {"schema": ref("Summary")},
+                        "text/markdown": {"schema": {"type": "string"}},
+                    },
+                },
                 "400": BAD,
                 "404": json_content(ref("Error"), "no summary yet, or one the caller may not read"),
             },

@@ -29,6 +29,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_runner import GracefulExit
 
 from bot.config import Settings
+from bot.http.access_log import RedactingAccessLogger
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class BotRunner(web.AppRunner):
     """`AppRunner` whose server applies the header and body read timeouts."""
 
     def __init__(self, app: web.Application, settings: Settings, **kwargs: Any) -> None:
+        # the access log line without `?token=`, `?code=`, `?state=`, `?t=` values
+        kwargs.setdefault("access_log_class", RedactingAccessLogger)
         super().__init__(app, **kwargs)
         self._settings = settings
 

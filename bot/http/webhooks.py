@@ -24,6 +24,7 @@ from bot.handlers.context import PlanOptions
 from bot.handlers.payload import PayloadError
 from bot.http import intake
 from bot.http.errors import ApiError
+from bot.http.links import page_base, run_urls
 from bot.http.openapi import RUN_ID, ApiDoc, json_content, ref
 from bot.workers.commit import commit
 
@@ -107,11 +108,16 @@ async def receive(request: web.Request) -> web.Response:
             "repo": _field(event.data, "repository", "full_name"),
         },
     )
+    # Each run's page: under PUBLIC_URL, in local mode under the bot's own address
+    # (the comment's links), else under the Host GitHub used. No store read: the IDs
+    # are the commit's answer and the base is settings.
+    urls = run_urls(page_base(request, settings.link_base), result.runs) if result.runs else []
     return web.json_response(
         {
             "status": outcome,
             "delivery": delivery,
             "runs": result.runs,
+            "urls": urls,
             "events": result.events,
         },
     )
@@ -171,7 +177,7 @@ DOC = ApiDoc(
                     "200": json_content(
                         {
                             "type": "object",
-                            "required": ["status", "delivery", "runs", "events"],
+                            "required": ["status", "delivery", "runs", "urls", "events"],
                             "additionalProperties": False,
                             "properties": {
                                 "status": {
@@ -186,6 +192,11 @@ DOC = ApiDoc(
                                 },
                                 "delivery": {"type": "string"},
                                 "runs": {"type": "array", "items": RUN_ID},
+                                "urls": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "description": "each run's page, in the order of `runs`",
+                                },
                                 "events": {"type": "integer", "minimum": 0},
                             },
                         },

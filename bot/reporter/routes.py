@@ -21,6 +21,7 @@ from bot.auth import AuthError, AuthUnavailable, Principal
 from bot.github.repo_config import read_saved, saved_name
 from bot.http import intake
 from bot.http.errors import ApiError
+from bot.http.links import page_base
 from bot.ids import is_run_id
 from bot.reporter.bodies import (
     DEFAULT_PRICING,
@@ -187,13 +188,7 @@ def run_url(request: web.Request, run_id: str) -> str:
     It is built after the commit, so it must not raise: a `Host` no URL can hold (no
     host, a port past 65535, bytes that are not UTF-8) gets the path alone.
     """
-    base = request.app[keys.SETTINGS].public_url
-    if not base:
-        try:
-            base = str(request.url.origin())
-        except ValueError:  # UnicodeError (IDNA) is a ValueError too
-            base = ""
-    return f"{base}/runs/{run_id}"
+    return f"{page_base(request, request.app[keys.SETTINGS].public_url)}/runs/{run_id}"
 
 
 async def _writable_run(request: web.Request, principal: Principal) -> dict[str, Any]:

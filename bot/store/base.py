@@ -116,7 +116,8 @@ class StoreHealth:
     def file_gone(self, reason: str) -> None:
         if self.gone is None:
             self.gone = reason
-        self.report(reason, "database file lost, refusing writes until restarted")
+        # one failure whatever it is called (removed, then replaced): one line an interval
+        self.report(reason, "database file lost, refusing writes until restarted", "file lost")
 
 
 class IdempotencyConflict(Exception):

@@ -117,13 +117,18 @@ class SQLiteStore:
                 conn.close()
             self._reader_conns.clear()
 
-    def _connect(self) -> sqlite3.Connection:
-        if self.read_only:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+    def _connect(self, mode: str | None = None) -> sqlite3.Connection:
+        """A connection to the file at the path. `mode` "ro" or "rw" opens it by URI,
+        which never creates a file (the writer's first open, with no mode, may)."""
+        mode = "ro" if self.read_only else mode
+        if mode is not None:
+            uri = f"{self.path.resolve().as_uri()}?mode={mode}"
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=10000")
-            return conn
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            if mode == "ro":
+                return conn
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=10000")
@@ -246,11 +251,42 @@ class SQLiteStore:
     def _read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._reader()
             self._local.conn = conn
             with self._lock:
                 self._reader_conns.append(conn)
         return fn(conn)
+
+    def _reader(self) -> sqlite3.Connection:
+        """A reader connection to the file the writer opened, never a new one.
+
+        `mode=rw` never creates the file, and its device and inode (and its `-wal`'s) are
+        checked before and after the open: after an unlink or a replacement, a reader
+        would otherwise open an empty database at the path ("no such table") or a WAL
+        nobody writes. A lost file is the store's fault path: StoreUnavailable, a 503
+        and `/readyz` red, one log line, no traceback.
+        """
+        self._check_reader_file()
+        try:
+            conn = self._connect("rw")
+        except sqlite3.Error as exc:
+            reason = storage_fault(exc) or str(exc)
+            self._check_reader_file()  # the file went away: say so, not "cannot open"
+            raise StoreUnavailable(f"storage unavailable: {reason}") from None
+        try:
+            self._check_reader_file()
+        except StoreUnavailable:
+            conn.close()
+            raise
+        return conn
+
+    def _check_reader_file(self) -> None:
+        if self.read_only:
+            return  # `mode=ro` by itself: a read-only store has no writer's file to match
+        lost = self.identity.check()
+        if lost is not None:
+            self.health.file_gone(lost)
+            raise StoreUnavailable(f"storage unavailable: {lost}")
 
     # -- commands ------------------------------------------------------------------
 

@@ -23,9 +23,11 @@ def test_manifest_urls_hang_off_public_url() -> None:
     assert m["name"] == "audit-bot"
 
 
-def test_manifest_permissions_are_the_least_the_bot_needs() -> None:
+def test_manifest_permissions_are_what_issue_11_names() -> None:
+    # "pull requests and issues (comments), checks, contents read, actions read, metadata"
     assert app_manifest("https://a.example")["default_permissions"] == {
         "pull_requests": "write",
+        "issues": "write",
         "checks": "write",
         "contents": "read",
         "actions": "read",

@@ -50,6 +50,8 @@ async def test_registers_switches_to_app_mode_at_once_and_keeps_it_across_a_rest
     setup_bot, github: FakeGitHub, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # the access log, even where an earlier test's setup_logging quieted it
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
     bot = await setup_bot()
     token = token_in(tmp_path)
     assert stat.S_IMODE(os.stat(tmp_path / "setup-token").st_mode) == 0o600
@@ -114,6 +116,28 @@ async def test_registers_switches_to_app_mode_at_once_and_keeps_it_across_a_rest
         assert answer[secret] not in logged
     key_lines = [ln for ln in answer["pem"].splitlines() if "-----" not in ln]
     assert not any(ln in logged for ln in key_lines)
+    secrets_stay_out_of_the_access_log(caplog, token, callback)
+
+
+def secrets_stay_out_of_the_access_log(
+    caplog: pytest.LogCaptureFixture, token: str, callback: str
+) -> None:
+    """The one-time token is in the SETUP line alone; the access log has every request,
+    the query's secrets (token, code, state) redacted."""
+
+    def text(record: logging.LogRecord) -> str:
+        return record.getMessage() + str(record.__dict__)
+
+    holding = [r.getMessage()[:6] for r in caplog.records if token in text(r)]
+    assert holding == ["SETUP:"]
+    access = [text(r) for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/setup?token=[redacted]" in line for line in access), access
+    assert any("/setup/callback?code=[redacted]&state=[redacted]" in line for line in access)
+    # (the fake GitHub's own lines, in the same log here, carry the code in its path)
+    ours = [line for line in access if '"GET /setup' in line or '"POST /setup' in line]
+    sent = parse_qs(urlsplit(callback).query)
+    for secret in (token, sent["code"][0], sent["state"][0]):
+        assert not any(secret in line for line in ours)
 
 
 async def test_an_organisation_registration_goes_to_its_page(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from bot.store.base import StoreHealth
+from bot.store.base import RunFilter, StoreHealth, StoreUnavailable
+from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_faults import storage_fault
 
 
@@ -65,3 +69,38 @@ def test_a_lost_file_stays_lost() -> None:
     health.file_gone("/data/audit.db was removed")
     health.write_succeeded()
     assert health.problem == "/data/audit.db was removed"
+
+
+def test_a_lost_file_is_one_log_line_whatever_it_is_called(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    health = StoreHealth(interval=60.0)
+    with caplog.at_level(logging.INFO, logger="bot.store"):
+        health.file_gone("/data/audit.db was removed")
+        health.file_gone("/data/audit.db was replaced by another file")
+    assert sum("database file lost" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("which", ["database", "wal"])
+async def test_a_new_reader_never_opens_a_file_the_writer_did_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, which: str
+) -> None:
+    """After an unlink, a reader connection opened on a fresh thread refuses (the
+    store's 503 path) instead of creating an empty database or WAL at the path."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'audit.db'}", serving=True)
+    await store.open()
+    try:
+        assert await store.list_runs(RunFilter()) == []  # a reader connection exists
+        lost = store.path if which == "database" else store.identity.wal
+        os.unlink(lost)
+        fresh = ThreadPoolExecutor(1)  # a thread with no reader connection yet
+        with caplog.at_level(logging.INFO, logger="bot.store"), fresh:
+            failure = fresh.submit(store._reader).exception()
+        assert isinstance(failure, StoreUnavailable), failure
+        assert "removed" in failure.reason
+        assert not lost.exists()  # nothing was created at the path
+        assert "removed" in (store.check_health() or "")
+        lines = [r for r in caplog.records if "database file lost" in r.getMessage()]
+        assert len(lines) == 1 and lines[0].exc_info is None
+    finally:
+        await store.close()

@@ -516,6 +516,7 @@ class FakeGitHub:
 
 REQUIRED_PERMISSIONS = {
     "pull_requests": "write",
+    "issues": "write",
     "checks": "write",
     "contents": "read",
     "actions": "read",

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from bot.app import create_app
 from bot.cli.listen import listen
 from bot.config import load_settings
+from bot.http import server
 from tests.support.bot import Bot
 from tests.support.fake_github import FakeGitHub
 
@@ -40,10 +40,10 @@ class SetupBot(Bot):
         sock = listen("127.0.0.1", 0)
         port = sock.getsockname()[1]
         env = {"PUBLIC_URL": f"http://127.0.0.1:{port}", **self.env, "PORT": str(port)}
-        self.app = create_app(load_settings(env))
-        self.runner = web.AppRunner(self.app, handle_signals=False)
-        await self.runner.setup()
-        await web.SockSite(self.runner, sock).start()
+        settings = load_settings(env)
+        self.app = create_app(settings)
+        # served as `audit-bot serve` serves it (its access log, its read timeouts)
+        self.runner, _ = await server.start(self.app, settings, "127.0.0.1", port, sock=sock)
         self.url = f"http://127.0.0.1:{port}"
         self.session = aiohttp.ClientSession()
         return self
