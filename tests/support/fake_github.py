@@ -80,15 +80,22 @@ class FakeGitHub:
         r.add_get("/repos/{owner}/{repo}/contents/{path:.+}", self.get_contents)
         r.add_get("/app/hook/deliveries", self.list_deliveries)
         r.add_post("/app/hook/deliveries/{did}/attempts", self.redeliver)
-        # The manifest flow: GitHub's web UI (the registration form) and its conversion.
+        self._serve_manifest_flow(r)
+        self._serve_sign_in(r)
+
+    def _serve_manifest_flow(self, r: web.UrlDispatcher) -> None:
+        """The manifest flow: GitHub's web UI (the registration form) and its conversion."""
         self.manifests: dict[str, dict[str, Any]] = {}  # code -> manifest, until converted
         self.registered: list[dict[str, Any]] = []  # what each conversion answered
         self.app_public_keys: dict[int, Any] = {}  # app id -> public key of its pem
         r.add_post("/settings/apps/new", self.register_app)
         r.add_post("/organizations/{org}/settings/apps/new", self.register_app)
         r.add_post("/app-manifests/{code}/conversions", self.convert_manifest)
-        # "Sign in with GitHub": the App's user authorization (web flow, PKCE) and what a
-        # user token may ask. `oauth_client` is the App's (client id, secret); whoever
+
+    def _serve_sign_in(self, r: web.UrlDispatcher) -> None:
+        """Sign in with GitHub: the App's user authorization (web flow, PKCE) and what a
+        user token may ask."""
+        # `oauth_client` is the App's (client id, secret); whoever
         # reaches the authorize page signs in as `signing_in`; `user_installations`
         # maps a login to {installation id: [repository full names]}.
         self.oauth_client = ("Iv1.signin", "signin-client-secret")
@@ -422,7 +429,6 @@ class FakeGitHub:
         }
         self.registered.append(answer)
         return web.json_response(answer, status=201)
-
 
     # -- "Sign in with GitHub" ---------------------------------------------------------
 
