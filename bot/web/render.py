@@ -8,8 +8,8 @@ shows exactly what a reload would.
 This module assembles whole pages; their parts live beside it: the run page's facts
 and digest (`run_facts`), its money (`run_spend`), its timeline (`run_timeline`,
 worded by `event_text`), the PR page's body (`pr_page`), and the cells they share
-(`cells`). `RunView`, `when`,
-`github_web`, `count_text` and `timeline_rows` are re-exported for `bot.web.pages`.
+(`cells`). `RunView`, `when`, `github_web`, `count_text` and `timeline_rows` are
+re-exported for `bot.web.pages`.
 """
 
 from __future__ import annotations
