@@ -48,3 +48,5 @@ def load_signer(settings: Settings, *, create: bool = True) -> Signer:
         signer.verifier.key,
     )
     return signer
+
+
