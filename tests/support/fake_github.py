@@ -395,7 +395,6 @@ class FakeGitHub:
         self.registered.append(answer)
         return web.json_response(answer, status=201)
 
-
     # -- "Sign in with GitHub" ---------------------------------------------------------
 
     def revoke_user(self, login: str) -> None:
