@@ -8,11 +8,18 @@ from ``AUDIT_API_TOKENS`` (for other CI systems), or the admin token
 :class:`AuthUnavailable` (check it first: it is a subclass), and 403 when
 ``principal.may_write(repo)`` is False.
 
+Browsers are the other callers: "Sign in with GitHub" sessions (``sessions``: kept
+in the store through its ``SessionStore`` protocol, user tokens sealed) and what a
+signed-in user may read (``user_access``: asked of GitHub through
+``bot.github.user_oauth``, cached per session).
+
 Lives here: the authenticator and principals (``__init__``), the Actions OIDC
-verifier (``oidc``), static and admin tokens (``tokens``). May import the root
-helpers (``config``, ``ids``, ``logs``) and ``bot.trail``; never ``store``,
-``github``, ``workers``, ``http``, ``web``, ``reporter``, ``cli`` or ``app``: the
-HTTP layer and the reporter ask it, not the other way round.
+verifier (``oidc``), static and admin tokens (``tokens``), sessions and the signed-in
+user (``sessions``, ``user_access``). May import the root helpers (``config``,
+``ids``, ``logs``), ``bot.trail``, the store's protocols and records
+(``bot.store.base``) and ``bot.github.user_oauth``; never ``workers``, ``http``,
+``web``, ``reporter``, ``cli`` or ``app``: the HTTP layer and the reporter ask it,
+not the other way round.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bot.store.base import SessionRecord, SessionStore
+from bot.store.base import SessionRecord, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,9 @@ class Sessions:
             await self.store.take_session(key)
             return None
         if now - record.seen_at >= TOUCH_EVERY:
-            await self.store.touch_session(key, now)
+            # a read must not fail because the idle clock's write did
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.touch_session(key, now)
         user_id = int(opened.pop("user_id", 0) or 0)
         return Session(key, record.login, user_id, record.created_at, now, opened)
 
