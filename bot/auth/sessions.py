@@ -25,10 +25,12 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 SESSION = "session"
 LOGIN = "login"
 LOGIN_WINDOW = 600  # seconds a sign-in may take at GitHub
+# Each sign-in begun writes a row kept for LOGIN_WINDOW; these bound how many one
+# process begins in that window (overall, and from one client address), so a flood of
+# `/auth/login` cannot fill the store.
+MAX_LOGINS = 5000
+MAX_LOGINS_PER_ADDRESS = 30
 TOUCH_EVERY = 60  # the idle clock is written at most this often per session
 
 
@@ -119,6 +126,8 @@ class Sessions:
         self.idle = idle
         self.max_age = max_age
         self.clock = clock
+        self._begun: deque[float] = deque()  # when each sign-in of the window began
+        self._begun_by: LRUCache[str, deque[float]] = LRUCache(maxsize=MAX_LOGINS)
 
     def _now(self) -> int:
         return int(self.clock())
@@ -147,6 +156,20 @@ class Sessions:
         )
 
     # -- sign-ins under way ----------------------------------------------------------
+
+    def login_room(self, address: str) -> bool:
+        """Whether this process may begin one more sign-in for `address` now (and count it)."""
+        now = self.clock()
+        mine = self._begun_by.get(address) or deque()
+        for times in (self._begun, mine):
+            while times and now - times[0] > LOGIN_WINDOW:
+                times.popleft()
+        if len(self._begun) >= MAX_LOGINS or len(mine) >= MAX_LOGINS_PER_ADDRESS:
+            return False
+        self._begun.append(now)
+        mine.append(now)
+        self._begun_by[address] = mine
+        return True
 
     async def begin_login(self, state: str, verifier: str, next_path: str) -> None:
         key = record_key("login\0" + state)

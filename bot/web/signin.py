@@ -36,6 +36,7 @@ from bot.github.manifest import web_url_from_api
 from bot.github.user_oauth import GitHubUnavailable, UserTokenRefused
 from bot.http.access import LINK_PARAM, expired_link, reader_for
 from bot.http.errors import ApiError, add_html_errors
+from bot.http.stream_limits import client_address
 from bot.store.base import StoreUnavailable
 from bot.web import render
 from bot.web.html import Markup, Template
@@ -104,6 +105,12 @@ async def login(request: web.Request) -> web.Response:
     client = _client(settings)
     assert client is not None
     next_path = safe_next(settings, request.query.get("next"))
+    if not signin.sessions.login_room(client_address(request)):
+        raise ApiError(
+            429,
+            "Too many sign-ins begun from here; try again in a few minutes.",
+            headers={"Retry-After": "60"},
+        )
     state = secrets.token_urlsafe(32)
     verifier, challenge = user_oauth.pkce_pair()
     await signin.sessions.prune()

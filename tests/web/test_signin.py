@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from bot.auth.sessions import Sessions, record_key
+from bot.auth.sessions import MAX_LOGINS_PER_ADDRESS, Sessions, record_key
 from bot.github.user_oauth import pkce_pair
 from bot.http.access import run_link_token
 from bot.ids import new_run_id
@@ -465,3 +466,17 @@ async def test_a_user_who_reaches_thousands_of_repositories_can_still_list(
     assert "1801" in page
     status, body, _ = await get(w.bot, jar, "/api/spend?owner=Codertocat&format=csv")
     assert status == 200 and any("1.5" in row for row in _csv_rows(body))
+
+
+async def test_a_flood_of_sign_ins_from_one_address_is_refused_before_the_store_fills(
+    make_bot: Callable[..., Any], github: FakeGitHub, tmp_path: Path
+) -> None:
+    w = await _world(make_bot, github)
+    for _ in range(MAX_LOGINS_PER_ADDRESS):
+        await begin(w.bot, Jar())
+    status, page, headers = await get(w.bot, Jar(), "/auth/login", headers=HTML)
+    assert status == 429 and headers["Retry-After"] == "60"
+    assert "Too many sign-ins" in page
+    with sqlite3.connect(tmp_path / "audit.db") as conn:
+        (begun,) = conn.execute("SELECT count(*) FROM sessions WHERE kind = 'login'").fetchone()
+    assert begun == MAX_LOGINS_PER_ADDRESS  # the refused one wrote nothing
