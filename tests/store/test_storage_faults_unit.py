@@ -13,7 +13,7 @@ import pytest
 
 from bot.store.base import RunFilter, StoreHealth, StoreUnavailable
 from bot.store.sqlite import SQLiteStore
-from bot.store.sqlite_faults import storage_fault
+from bot.store.sqlite_faults import Checkpointer, storage_fault
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,28 @@ async def test_a_new_reader_never_opens_a_file_the_writer_did_not(
         assert len(lines) == 1 and lines[0].exc_info is None
     finally:
         await store.close()
+
+
+class _BusyCheckpoint:
+    """A connection whose PASSIVE checkpoint was blocked (readers or another checkpoint)."""
+
+    def execute(self, sql: str) -> _BusyCheckpoint:
+        assert "wal_checkpoint(PASSIVE)" in sql
+        return self
+
+    def fetchone(self) -> tuple[int, int, int]:
+        return (1, 40, 12)
+
+
+@pytest.mark.parametrize("wal_bytes, reported", [(10, False), (4096, True)])
+def test_a_busy_checkpoint_is_news_only_once_the_wal_outgrows_its_bound(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, wal_bytes: int, reported: bool
+) -> None:
+    wal = tmp_path / "audit.db-wal"
+    wal.write_bytes(b"\0" * wal_bytes)
+    health = StoreHealth()
+    checkpoints = Checkpointer(wal, health, lambda _: None, interval=0, wal_limit=1024)
+    with caplog.at_level(logging.WARNING):
+        checkpoints.after_commit(_BusyCheckpoint())  # type: ignore[arg-type]
+    assert (health.checkpoint_failure is not None) == reported
+    assert ("WAL checkpoint failed" in caplog.text) == reported
