@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from cachetools import LRUCache
 
 from bot import keys
 from bot.http import params as query
@@ -40,6 +42,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+PAGE_CACHE_BYTES = 32 * 2**20  # rendered run pages kept, so a page asked for again is free
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -185,11 +188,43 @@ async def _log_mark(store: LogStore, state: dict[str, Any], suffix: str) -> LogM
     return LogMark(latest.size, latest.created_at, proof)
 
 
+RENDERED: web.AppKey[LRUCache[tuple[Any, ...], Markup]] = web.AppKey("rendered_run_pages")
+
+
+def _page_key(view: render.RunView) -> tuple[Any, ...]:
+    """Everything a run page is rendered from; equal keys render the same bytes.
+
+    The timeline, totals and chart follow from the events counted; the state is hashed
+    whole (it is bounded) so a projection that changed without a new event still shows.
+    """
+    state = hashlib.sha256(json.dumps(view.state, sort_keys=True, default=str).encode())
+    return (
+        state.digest(),
+        view.count,
+        view.verified,
+        view.problem,
+        view.continued_after,
+        view.rehash_bound,
+        view.github,
+        view.pr_link,
+        view.events_url,
+        view.live_url,
+        view.log,
+    )
+
+
 async def run_page(request: web.Request) -> web.Response:
     state = await _readable(request, (LINK_PARAM,))
     view = await _view(request, state)
-    # Up to MAX_ROWS rows, the charts and tables: rendered off the event loop.
-    return html(await off_loop(render.run_page, view, request.app[STATIC].assets))
+    rendered = request.app[RENDERED]
+    key = _page_key(view)
+    page = rendered.get(key)
+    if page is None:
+        # Up to MAX_ROWS rows, the charts and tables: rendered off the event loop, once
+        # per change of the run (a page asked for again, by anyone, costs a lookup).
+        page = await off_loop(render.run_page, view, request.app[STATIC].assets)
+        rendered[key] = page
+    return html(page)
 
 
 async def run_live(request: web.Request) -> web.Response:
@@ -255,6 +290,7 @@ def setup_static(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """The run and PR pages (after `setup_static`)."""
     app[VERIFIED] = VerifiedTrails()
+    app[RENDERED] = LRUCache(maxsize=PAGE_CACHE_BYTES, getsizeof=len)
     add_html_errors(app, html_errors)
     app.router.add_get("/runs/{run_id}", run_page)
     app.router.add_get("/runs/{run_id}/live", run_live)
