@@ -9,7 +9,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY scripts/install scripts/install
 COPY bot bot
-RUN ./scripts/install
+RUN ./scripts/install \
+    && .venv/bin/python -m compileall -q .venv bot
 
 # --- runtime: the same /app (the editable install points at /app/bot), no build tools
 FROM ${PYTHON_IMAGE}

@@ -153,22 +153,25 @@ async def _own_bot() -> AsyncIterator[str]:
     from bot.config import load_settings
     from bot.http import server
 
-    logging.getLogger().setLevel(logging.ERROR)  # not its LOCAL MODE / DRY RUN warnings
-    with tempfile.TemporaryDirectory(prefix="audit-bot-demo-") as data:
-        sock = listen("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        settings = load_settings(
-            {
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # not its LOCAL MODE / DRY RUN warnings (restored after)
+    try:
+        with tempfile.TemporaryDirectory(prefix="audit-bot-demo-") as data:
+            sock = listen("127.0.0.1", 0)
+            port = sock.getsockname()[1]
+            env = {
                 "DATABASE_URL": f"sqlite:///{data}/audit.db",
                 "HOST": "127.0.0.1",
                 "PORT": str(port),
                 "AUDIT_COMMENT_DEBOUNCE_SECONDS": "0",
-                "LOG_LEVEL": "WARNING",
             }
-        )
-        settings = dataclasses.replace(settings, port=port)
-        runner, _ = await server.start(create_app(settings), settings, "127.0.0.1", port, sock=sock)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            await runner.cleanup()
+            settings = dataclasses.replace(load_settings(env), port=port)
+            app = create_app(settings)
+            runner, _ = await server.start(app, settings, "127.0.0.1", port, sock=sock)
+            try:
+                yield f"http://127.0.0.1:{port}"
+            finally:
+                await runner.cleanup()
+    finally:
+        root.setLevel(level)

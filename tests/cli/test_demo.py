@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -17,6 +18,7 @@ def test_payloads_ship_with_the_package_in_delivery_order() -> None:
 def test_demo_with_no_bot_running_uses_its_own_and_prints_the_comment(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    level = logging.getLogger().level
     # a port nothing listens on: the demo must fall back to a bot of its own
     assert main(["demo", "--url", "http://127.0.0.1:9"]) == 0
     out, err = capsys.readouterr()
@@ -28,3 +30,4 @@ def test_demo_with_no_bot_running_uses_its_own_and_prints_the_comment(
     assert f"recorded ({link})" in err
     assert "✅ succeeded" in out
     assert "{" not in out.splitlines()[0] and '"status"' not in out  # no JSON in it
+    assert logging.getLogger().level == level  # its quiet logging does not outlive it
