@@ -50,6 +50,11 @@ class Tx(Protocol):
 
     async def update_run(self, state: State) -> None: ...
 
+    async def advance_run(self, state: State) -> None:
+        """Store a run's projection after an append (which never changes what its
+        `run.opened` set: kind, repository, PR, head, installation, visibility)."""
+        ...
+
     async def insert_events(self, events: Sequence[ev.Event]) -> None: ...
 
     async def add_spend(self, state: State, events: Sequence[ev.Event]) -> None:
@@ -163,7 +168,7 @@ class CommandWriter:
             state, sealed = self._seal_onto(state, new_events, source)
             await self.tx.insert_events(sealed)
             await self.tx.add_spend(state, sealed)
-            await self.tx.update_run(state)
+            await self.tx.advance_run(state)
         self._touched(state, events=len(new_events))
 
     def _seal_onto(
