@@ -84,6 +84,9 @@ class CommandWriter:
         self.result = it.CommandResult()
         # PRs whose summary this command changes: (lower-case repo, pr) -> (repo, installation)
         self._prs: dict[tuple[str, int], tuple[str, int | None]] = {}
+        # The command's sealed events, of every run it touches: inserted in one statement
+        # at its end (nothing the writer reads in between looks at the events table).
+        self._sealed: list[ev.Event] = []
 
     async def apply(self, command: it.Command) -> it.CommandResult:
         seen = await self.tx.find_delivery(command.source.id)
@@ -93,6 +96,8 @@ class CommandWriter:
             await self._carry_out(intent, command.source)
         self.result.response = command.response
         self.result.outcome = outcome_of(command, self.result.events)
+        if self._sealed:
+            await self.tx.insert_events(self._sealed)
         await self.tx.insert_delivery(delivery_row(command, self.result, self.now_iso))
         # In key order, so concurrent transactions lock outbox rows in one order.
         for (_, pr), (repo, installation) in sorted(self._prs.items()):
@@ -142,7 +147,7 @@ class CommandWriter:
         state, more = self._seal_onto(state, intent.events, source)
         sealed += more
         await self.tx.insert_run(intent.key, state)
-        await self.tx.insert_events(sealed)
+        self._sealed += sealed
         await self.tx.add_spend(state, sealed)
         self._touched(state, events=len(sealed))
         self.result.opened.append(run_id)
@@ -166,7 +171,7 @@ class CommandWriter:
     async def _append_all(self, state: State, new_events: Any, source: ev.Source) -> None:
         if new_events:
             state, sealed = self._seal_onto(state, new_events, source)
-            await self.tx.insert_events(sealed)
+            self._sealed += sealed
             await self.tx.add_spend(state, sealed)
             await self.tx.advance_run(state)
         self._touched(state, events=len(new_events))

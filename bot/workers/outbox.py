@@ -67,7 +67,7 @@ SUMMARY_RUNS = 500  # older runs collapse into a counted line anyway
 # still one per PR (a later change to a waiting PR costs nothing more), and a waiting
 # row's refresh shows every change made meanwhile. Well above what GitHub lets an
 # installation write (80 a minute), so it never delays what can be posted.
-SUMMARY_RATE = 10.0
+SUMMARY_RATE = 5.0
 SUMMARY_BURST = 8
 
 
