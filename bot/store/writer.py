@@ -17,6 +17,8 @@ import json
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
 from bot.ids import new_run_id
 from bot.store.base import IdempotencyConflict
 from bot.store.rows import iso_time
@@ -243,11 +245,20 @@ def delivery_row(command: it.Command, result: it.CommandResult, now_iso: str) ->
         "action": source.action,
         "received_at": now_iso,
         "outcome": result.outcome,
-        "response": json.dumps(
+        "response": _json(
             {"runs": result.runs, "opened": result.opened, "response": command.response}
         ),
         "fingerprint": fingerprint(command),
     }
+
+
+def _json(value: Any) -> str:
+    """orjson's text where it can write the value (nearly always), else the standard
+    library's: only ever read back as JSON, never compared as text."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def apply_now(tx: Tx, now: float, debounce: float, command: it.Command) -> it.CommandResult:
