@@ -6,6 +6,7 @@ delivery log (and anyone replaying payloads) sees exactly what was wrong.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -22,10 +23,16 @@ class PayloadError(ValueError):
         self.path = path
 
 
+@functools.lru_cache(maxsize=512)  # handlers name a few dozen fixed paths
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def _walk(data: Any, path: str) -> Any:
     node = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    for part in _parts(path):
+        # Parsed JSON is plain dicts: checked first, as the ABC check costs ten times more.
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return _MISSING
         node = node[part]
     return node

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram
@@ -48,6 +49,9 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        # labelled histograms by (method, route, status): `labels()` checks and locks on
+        # every call, and every request observes one
+        self._latency_children: dict[tuple[str, str, int], Any] = {}
         self.rejected = PromCounter(
             "audit_webhook_rejected",
             "Webhook deliveries answered 4xx (nothing written), by status",
@@ -68,6 +72,15 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Tallies(app))
+
+    def request_latency(self, method: str, route: str, status: int) -> Any:
+        """The latency histogram's child for these labels, looked up once."""
+        key = (method, route, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self.latency.labels(method, route, str(status))
+            self._latency_children[key] = child
+        return child
 
 
 METRICS = web.AppKey("metrics", Metrics)
@@ -151,7 +164,7 @@ async def observe(
         raise
     finally:
         route = _route(request)
-        metrics.latency.labels(request.method, route, str(status)).observe(
+        metrics.request_latency(request.method, route, status).observe(
             time.perf_counter() - started
         )
         if route == "/webhook" and 400 <= status < 500:

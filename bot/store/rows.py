@@ -184,6 +184,18 @@ def run_columns(state: State) -> tuple[Any, ...]:
     )
 
 
+def advanced_columns(state: State) -> tuple[Any, ...]:
+    """`sql.RUN_ADVANCE`'s values before the run's id: what an append can change."""
+    return (
+        state["status"],
+        1 if state["ended_at"] is None else 0,
+        state["updated_at"],
+        state["seq"],
+        state["head_hash"],
+        orjson.dumps(state).decode(),
+    )
+
+
 def imported(events: Sequence[Event]) -> tuple[list[Event], State]:
     """`Store.import_run`'s input as a list, with its fold (the projection to store)."""
     events = list(events)

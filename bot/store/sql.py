@@ -75,6 +75,12 @@ RUN_UPDATE = (
     "is_open = $6, installation_id = $7, private = $8, started_at = $9, "
     "updated_at = $10, last_seq = $11, head_hash = $12, state = $13 WHERE id = $14"
 )
+# An append: only what events after `run.opened` change (the columns and indexes
+# written at open stay as they are, so SQLite leaves their indexes alone)
+RUN_ADVANCE = (
+    "UPDATE runs SET status = $1, is_open = $2, updated_at = $3, last_seq = $4, "
+    "head_hash = $5, state = $6 WHERE id = $7"
+)
 # $3 is the page size: NULL (PostgreSQL) or -1 (SQLite) for no limit
 EVENTS_PAGE = (
     f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"

@@ -52,6 +52,7 @@ from bot.trail.state import State, fold
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _MAX_GROUP = 256
+WRITER_CACHE_KIB = 32 * 1024
 
 
 class SQLiteStore:
@@ -94,6 +95,9 @@ class SQLiteStore:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
+        # The writer's page cache (the default is 2 MB): the indexes every delivery
+        # touches stay in memory rather than being read back from the file each time.
+        conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         schema.migrate_sqlite(conn)
         if self.serving:
             # A SQLite file belongs to one bot process, so any lease still held is a dead
@@ -193,8 +197,11 @@ class SQLiteStore:
             self.health.write_succeeded()
             self.wal_checkpoints.after_commit(conn)
         assert self._loop is not None
-        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
-            self._loop.call_soon_threadsafe(_settle, future, ok, value)
+        # One wake-up of the event loop for the whole group, not one per job.
+        settled = [
+            (future, ok, value) for (_, future), (ok, value) in zip(group, outcomes, strict=True)
+        ]
+        self._loop.call_soon_threadsafe(_settle_all, settled)
 
     def _transaction(
         self, conn: sqlite3.Connection, group: list[tuple[Any, Any]]
@@ -603,6 +610,11 @@ class SQLiteStore:
 
 # SQLite's dialect: `?n` parameters, `COLLATE NOCASE` repository columns, one writer.
 Q = sql.Dialect(parameter="?", case_fold="{}")
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        _settle(future, ok, value)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from bot.store import sql
 from bot.store.base import SUMMARY, Cap, PrunedRun
 from bot.store.rows import (
+    advanced_columns,
     choose_pruned,
     event_values,
     iso_time,
@@ -92,6 +93,9 @@ class SqlTx:
 
     async def update_run(self, state: State) -> None:
         await self.db.execute(self.q(sql.RUN_UPDATE), *run_columns(state), state["id"])
+
+    async def advance_run(self, state: State) -> None:
+        await self.db.execute(self.q(sql.RUN_ADVANCE), *advanced_columns(state), state["id"])
 
     async def insert_events(self, events: Sequence[Event]) -> None:
         rows = [event_values(event, self.dumps) for event in events]

@@ -17,6 +17,8 @@ import json
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
 from bot.ids import new_run_id
 from bot.store.base import IdempotencyConflict
 from bot.store.rows import iso_time
@@ -50,6 +52,11 @@ class Tx(Protocol):
 
     async def update_run(self, state: State) -> None: ...
 
+    async def advance_run(self, state: State) -> None:
+        """Store a run's projection after an append (which never changes what its
+        `run.opened` set: kind, repository, PR, head, installation, visibility)."""
+        ...
+
     async def insert_events(self, events: Sequence[ev.Event]) -> None: ...
 
     async def add_spend(self, state: State, events: Sequence[ev.Event]) -> None:
@@ -79,6 +86,9 @@ class CommandWriter:
         self.result = it.CommandResult()
         # PRs whose summary this command changes: (lower-case repo, pr) -> (repo, installation)
         self._prs: dict[tuple[str, int], tuple[str, int | None]] = {}
+        # The command's sealed events, of every run it touches: inserted in one statement
+        # at its end (nothing the writer reads in between looks at the events table).
+        self._sealed: list[ev.Event] = []
 
     async def apply(self, command: it.Command) -> it.CommandResult:
         seen = await self.tx.find_delivery(command.source.id)
@@ -88,6 +98,8 @@ class CommandWriter:
             await self._carry_out(intent, command.source)
         self.result.response = command.response
         self.result.outcome = outcome_of(command, self.result.events)
+        if self._sealed:
+            await self.tx.insert_events(self._sealed)
         await self.tx.insert_delivery(delivery_row(command, self.result, self.now_iso))
         # In key order, so concurrent transactions lock outbox rows in one order.
         for (_, pr), (repo, installation) in sorted(self._prs.items()):
@@ -137,7 +149,7 @@ class CommandWriter:
         state, more = self._seal_onto(state, intent.events, source)
         sealed += more
         await self.tx.insert_run(intent.key, state)
-        await self.tx.insert_events(sealed)
+        self._sealed += sealed
         await self.tx.add_spend(state, sealed)
         self._touched(state, events=len(sealed))
         self.result.opened.append(run_id)
@@ -161,9 +173,9 @@ class CommandWriter:
     async def _append_all(self, state: State, new_events: Any, source: ev.Source) -> None:
         if new_events:
             state, sealed = self._seal_onto(state, new_events, source)
-            await self.tx.insert_events(sealed)
+            self._sealed += sealed
             await self.tx.add_spend(state, sealed)
-            await self.tx.update_run(state)
+            await self.tx.advance_run(state)
         self._touched(state, events=len(new_events))
 
     def _seal_onto(
@@ -233,11 +245,20 @@ def delivery_row(command: it.Command, result: it.CommandResult, now_iso: str) ->
         "action": source.action,
         "received_at": now_iso,
         "outcome": result.outcome,
-        "response": json.dumps(
+        "response": _json(
             {"runs": result.runs, "opened": result.opened, "response": command.response}
         ),
         "fingerprint": fingerprint(command),
     }
+
+
+def _json(value: Any) -> str:
+    """orjson's text where it can write the value (nearly always), else the standard
+    library's: only ever read back as JSON, never compared as text."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def apply_now(tx: Tx, now: float, debounce: float, command: it.Command) -> it.CommandResult:

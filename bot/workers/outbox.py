@@ -78,6 +78,15 @@ LOG_WAIT = 5.0
 LOG_RECHECK = 0.05
 LOG_FOLLOW_UP = 1.0
 LOG_FOLLOW_UP_FOR = 120.0
+# Summaries refreshed a second by one instance, at most, in bursts of up to SUMMARY_BURST.
+# A refresh reads and renders every run of its PR, and under a burst of deliveries over
+# many PRs refreshing each PR as soon as its debounce ends took more CPU than the
+# deliveries themselves, on the core that answers them. The rows wait instead, each
+# still one per PR (a later change to a waiting PR costs nothing more), and a waiting
+# row's refresh shows every change made meanwhile. Well above what GitHub lets an
+# installation write (80 a minute), so it never delays what can be posted.
+SUMMARY_RATE = 5.0
+SUMMARY_BURST = 8
 
 
 class PermanentFailure(Exception):
@@ -177,6 +186,9 @@ class OutboxWorker:
         self._saved: dict[str, str] = {}
         self.lease = LEASE
         self._wake = asyncio.Event()
+        self.rate = SUMMARY_RATE
+        self._credit = float(SUMMARY_BURST)  # refreshes allowed now (the token bucket)
+        self._credit_at: float | None = None  # loop time the credit was counted at
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -244,8 +256,12 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 await self._settle_unsettled()
-                items = await self.store.claim_outbox(self.worker_id, self.clock(), self.lease, 8)
+                await self._pace()
+                items = await self.store.claim_outbox(
+                    self.worker_id, self.clock(), self.lease, SUMMARY_BURST
+                )
                 if items:
+                    self._credit -= len(items)
                     await asyncio.gather(*(self._deliver(item) for item in items))
                     continue
                 due = await self.store.next_outbox_due()
@@ -260,6 +276,19 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox loop failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def _pace(self) -> None:
+        """Wait until a refresh is allowed: at most `rate` a second, `SUMMARY_BURST` at once.
+        (Loop time, not `clock`: the bound is on CPU spent, whatever the wall clock says.)"""
+        now = asyncio.get_running_loop().time()
+        if self._credit_at is not None:
+            elapsed = now - self._credit_at
+            self._credit = min(float(SUMMARY_BURST), self._credit + elapsed * self.rate)
+        self._credit_at = now
+        if self._credit < 1.0:
+            wait = (1.0 - self._credit) / self.rate
+            await asyncio.sleep(wait)
+            self._credit, self._credit_at = 1.0, now + wait
 
     async def _deliver(self, item: OutboxItem, patient: bool = True) -> bool:
         """Carry out one row; True when it is done (not retried, paced or failed).
