@@ -44,6 +44,7 @@ class LogIntegrator:
         self.min_gap = min(min_gap, interval)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -64,6 +65,10 @@ class LogIntegrator:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+            if self._stopping:
+                # Python 3.11's wait_for can swallow a cancel that lands as the wait
+                # ends; the flag (and the wake `stop` sends) ends the loop regardless.
+                return
             self._wake.clear()
             started = asyncio.get_running_loop().time()
             try:
@@ -75,9 +80,12 @@ class LogIntegrator:
                 await asyncio.sleep(self.min_gap - spent)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="log-integrator")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
