@@ -186,10 +186,16 @@ DELIVERIES_PRUNE = (
 # lease from now, was written by a clock that has since stepped back: it is due now,
 # else the PR's comment would stop updating for as long as the step.
 MAX_DUE_AHEAD = 900.0
+# How far past those bounds a time must lie to count as a clock step. Without it, two
+# instances claiming together misread each other's fresh lease as one: the one whose
+# `now` was taken a few milliseconds before the other's claim took the row as well, and
+# the PR got two comments.
+CLOCK_STEP = 60.0
 # The rows `claim_outbox` may take ($1 due by, $2 now, $4 lease), in both dialects.
 OUTBOX_CLAIMABLE = (
-    f"state = 'pending' AND (due_at <= $1 OR due_at > $2 + {MAX_DUE_AHEAD}) "
-    "AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_until > $2 + $4)"
+    f"state = 'pending' AND (due_at <= $1 OR due_at > $2 + {MAX_DUE_AHEAD + CLOCK_STEP}) "
+    "AND (claimed_until IS NULL OR claimed_until < $2 "
+    f"OR claimed_until > $2 + $4 + {CLOCK_STEP})"
 )
 
 

@@ -52,3 +52,14 @@ def test_readiness_sees_a_row_whose_due_time_the_clock_left_behind() -> None:
     assert outbox_lag({"oldest_due_at": now - 30}, now) == 30
     assert outbox_lag({"oldest_due_at": now + 60}, now) == 0  # a backoff: not overdue
     assert outbox_lag({"oldest_due_at": now + HOUR}, now) == HOUR - MAX_DUE_AHEAD
+
+
+async def test_a_lease_taken_a_moment_after_anothers_now_still_holds(store: Store) -> None:
+    """Two instances claim together: b took its `now` 50 ms before a's claim. a's fresh
+    lease ends 50 ms beyond one lease from b's now, which is no clock step; b gets nothing
+    (taking it gave the PR a second comment)."""
+    now = time.time() + 1
+    await store.apply(open_run(1, "h"))
+    [claimed] = await store.claim_outbox("a", now, 120.0, 8)
+    assert claimed.pr == 1
+    assert await store.claim_outbox("b", now - 0.05, 120.0, 8) == []
