@@ -30,8 +30,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.trail.times import utc_now
-
 PAYLOADS = "demo_payloads"
 WAIT = 15.0  # seconds for the summary after the last delivery (the debounce is 2 s)
 
@@ -105,6 +103,7 @@ async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
 
 async def _feed(session: aiohttp.ClientSession, url: str, secret: str | None) -> str:
     repo = pr = None
+    run_ids: list[str] = []
     for event, payload in payloads():
         body = json.dumps(payload).encode()
         headers = {
@@ -122,20 +121,37 @@ async def _feed(session: aiohttp.ClientSession, url: str, secret: str | None) ->
             raise DemoFailed(f"{event} webhook answered {response.status}: {reason}")
         links = ", ".join(answer.get("urls") or []) or "no run"
         print(f"  {event}.{payload.get('action')}: {answer['status']} ({links})", file=sys.stderr)
+        run_ids += [str(run) for run in answer.get("runs") or []]
         if event == "pull_request":
             repo, pr = payload["repository"]["full_name"], payload["number"]
-    after = utc_now()  # a summary written from now on includes every delivery above
-    return await _summary(session, url, repo, pr, after)
+    return await _summary(session, url, repo, pr, await _heads(session, url, run_ids))
 
 
-async def _summary(session: aiohttp.ClientSession, url: str, repo: Any, pr: Any, after: str) -> str:
+async def _heads(session: aiohttp.ClientSession, url: str, run_ids: list[str]) -> set[str]:
+    """The short head digests the summary shows for the runs fed, as they are now."""
+    heads = set()
+    for run_id in dict.fromkeys(run_ids):
+        async with session.get(f"{url}/api/runs/{run_id}") as response:
+            run = await response.json(content_type=None)
+        if response.status == 200 and run.get("head_hash"):
+            heads.add(str(run["head_hash"])[:12])
+    if not heads:
+        raise DemoFailed("the bot did not show the runs it recorded (GET /api/runs/{id})")
+    return heads
+
+
+async def _summary(
+    session: aiohttp.ClientSession, url: str, repo: Any, pr: Any, heads: set[str]
+) -> str:
+    """The first summary showing every run at its newest event: a refresh that read the
+    runs before the last delivery can still be written after it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT
     query = {"repo": str(repo), "pr": str(pr), "wait": "2"}
     while True:
         async with session.get(f"{url}/api/summary", params=query) as response:
             found = await response.json(content_type=None)
-        if response.status == 200 and found["posted_at"] >= after:
+        if response.status == 200 and all(head in found["body"] for head in heads):
             return str(found["body"])
         if response.status not in (200, 404):
             raise DemoFailed(f"GET /api/summary answered {response.status}: {found}")
