@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -15,6 +14,8 @@ from bot.github.auth import Credentials
 from bot.github.client import GitHub
 from bot.github.repo_config import PATH, RepoConfigs, config_from, merge_settings
 from bot.store.sqlite import SQLiteStore
+from tests.github.test_repo_config import Clock
+from tests.github.test_repo_config import store as store  # the fixture, shared
 from tests.support.bot import REPO
 from tests.support.fake_github import FakeGitHub
 
@@ -37,22 +38,6 @@ ORG_FILE = (
     "  My-LLM: {input: 1, output: 2}\n"
     "  other-llm: {input: 5, output: 6}\n"
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    store = SQLiteStore(f"sqlite:///{tmp_path}/audit.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

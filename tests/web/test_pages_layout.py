@@ -12,11 +12,9 @@ proof link gives an inclusion proof that verifies. Screenshots go to test-artifa
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import cmarkgfm
-import pytest
 
 from bot.render.summary import MARKER
 from bot.trail import checkpoint as cp
@@ -25,7 +23,8 @@ from bot.workers.log_integrator import INTEGRATOR
 from tests.support.bot import REPO, Bot
 from tests.support.fake_github import FakeGitHub
 from tests.support.readside import append, open_agent_run, open_pr, proof, spend
-from tests.web.test_pages_browser import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, new_page
+from tests.web.test_pages_browser import ARTIFACTS, DESKTOP, new_page
+from tests.web.test_pages_browser import browser as browser  # the fixture, shared
 from tests.web.test_pages_browser import pytestmark as pytestmark
 
 PHONES = (360, 375)
@@ -42,17 +41,6 @@ SIDEWAYS = """() => {
   return {scroll, width, wide: wide.slice(0, 5)};
 }"""
 LINES = "sel => [...document.querySelectorAll(sel)].map(el => el.getClientRects().length)"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
 
 
 async def over_budget_run(bot: Bot) -> str:
